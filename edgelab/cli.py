@@ -1,0 +1,158 @@
+"""The `edgelab` command: parse flags, load config, set up logging, call one library function.
+
+Every `EdgelabError` becomes one line on stderr and exit code 2; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from edgelab import __version__
+from edgelab.errors import ConfigError, EdgelabError
+
+app = typer.Typer(
+    name="edgelab",
+    help="Rehearse the day your CDN fails: edge, origin, faults, surges and reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogLevelOpt = Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")]
+LogFormatOpt = Annotated[
+    LogFormat, typer.Option("--log-format", help="text for people, json for log shippers.")
+]
+HostOpt = Annotated[
+    str, typer.Option("--host", help="Address to listen on (loopback unless you ask).")
+]
+PortFileOpt = Annotated[
+    Path | None,
+    typer.Option("--port-file", help="Write the bound addresses as JSON here once listening."),
+]
+
+
+def _setup_logging(level: str, fmt: LogFormat) -> None:
+    from edgelab.logs import configure_logging
+
+    if level.lower() not in ("debug", "info", "warning", "error"):
+        raise ConfigError(f"--log-level: unknown level {level!r} (debug, info, warning, error)")
+    configure_logging(level, fmt.value)
+
+
+def _overlay(model: Any, section: str, **values: Any) -> Any:
+    """A copy of `model` with `section`'s fields replaced by the flags that were given."""
+    given = {k: v for k, v in values.items() if v is not None}
+    if not given:
+        return model
+    from edgelab.config.load import parse_model
+
+    data = model.model_dump()
+    data[section] = {**data[section], **given}
+    return parse_model(data, type(model), "flags")
+
+
+@app.command()
+def origin(
+    profile: Annotated[Path | None, typer.Option("--profile", help="Origin profile YAML.")] = None,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = 8080,
+    workers: Annotated[int | None, typer.Option("--workers", help="Concurrent workers.")] = None,
+    queue: Annotated[
+        int | None, typer.Option("--queue", help="Requests that may wait for a worker.")
+    ] = None,
+    queue_timeout_s: Annotated[
+        float | None, typer.Option("--queue-timeout", help="Seconds a request may wait.")
+    ] = None,
+    port_file: PortFileOpt = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run the simulated origin: the site behind the CDN, with a capacity model."""
+    from edgelab.config.load import load_model
+    from edgelab.origin.profile import OriginProfile
+    from edgelab.origin.server import OriginServer
+    from edgelab.serving import run_service
+
+    _setup_logging(log_level, log_format)
+    model = load_model(profile, OriginProfile) if profile else OriginProfile()
+    model = _overlay(
+        model, "capacity", workers=workers, queue=queue, queue_timeout_s=queue_timeout_s
+    )
+    run_service(OriginServer(model, host=host, port=port), "origin", port_file)
+
+
+@app.command()
+def edge(
+    config: Annotated[Path | None, typer.Option("--config", help="Edge config YAML.")] = None,
+    origin_url: Annotated[
+        str | None, typer.Option("--origin", help="Origin URL, e.g. http://127.0.0.1:8080.")
+    ] = None,
+    pop: Annotated[str | None, typer.Option("--pop", help="This POP's name.")] = None,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Proxy port (0 = any free port).")] = 8000,
+    admin_host: Annotated[
+        str, typer.Option("--admin-host", help="Admin listener address.")
+    ] = "127.0.0.1",
+    admin_port: Annotated[
+        int, typer.Option("--admin-port", help="Admin port (0 = any free port).")
+    ] = 8001,
+    port_file: PortFileOpt = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run one CDN POP: a reverse proxy to --origin, with a separate admin port."""
+    from edgelab.config.edge import EdgeConfig
+    from edgelab.config.load import load_model, parse_model
+    from edgelab.edge.server import EdgeServer
+    from edgelab.serving import run_service
+
+    _setup_logging(log_level, log_format)
+    model = load_model(config, EdgeConfig) if config else EdgeConfig()
+    given = {k: v for k, v in {"origin": origin_url, "pop": pop}.items() if v is not None}
+    if given:
+        model = parse_model({**model.model_dump(), **given}, EdgeConfig, "flags")
+    run_service(
+        EdgeServer(model, host=host, port=port, admin_host=admin_host, admin_port=admin_port),
+        "edge",
+        port_file,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print edgelab's version."""
+    print(__version__)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point; user mistakes become one line and exit code 2."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except EdgelabError as e:
+        print(f"edgelab: error: {e}", file=sys.stderr)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:
+        import click
+
+        if isinstance(e, click.exceptions.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,64 @@
+"""Edge (POP) configuration: one frozen model, every default explained.
+
+    config = load_model(Path("edge.yaml"), EdgeConfig)
+
+The control plane pushes exactly this file shape (`edge-config`), so a pushed config and a local
+start cannot drift. Later stages add their own sections here (cache, waf, bot, faults).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UpstreamOptions(_Strict):
+    """The pooled keep-alive client to the origin."""
+
+    connect_timeout_s: float = Field(2.0, gt=0)
+    """No TCP connection in this time: 504."""
+    read_timeout_s: float = Field(10.0, gt=0)
+    """No byte from the origin for this long (headers or body): 504."""
+    max_connections: int = Field(256, gt=0)
+    """Connections the pool keeps open to the origin at most."""
+    keepalive_s: float = Field(30.0, gt=0)
+    """An idle pooled connection is closed after this long."""
+
+
+class ClientLimits(_Strict):
+    """What the edge accepts from clients; past these a request gets a clean 4xx."""
+
+    max_request_body_bytes: int = Field(100 * 1024 * 1024, ge=0)
+    """A larger declared (or streamed) body is answered 413."""
+    max_header_bytes: int = Field(8190, ge=1024)
+    """Longest request line or header field; longer gets 400 from the parser."""
+    keepalive_s: float = Field(75.0, gt=0)
+    """An idle client connection is closed after this long."""
+
+
+class EdgeConfig(_Strict):
+    """One POP's configuration."""
+
+    pop: str = "pop-1"
+    """This POP's name; it appears in `Via`, the ray id and error pages."""
+    cdn: str = "cdn-a"
+    """The CDN (fleet) this POP belongs to."""
+    origin: str = "http://127.0.0.1:8080"
+    """The only place this POP ever connects to for content."""
+    upstream: UpstreamOptions = UpstreamOptions()
+    client: ClientLimits = ClientLimits()
+    ray_header: str = "X-Edgelab-Ray"
+    """Response header carrying the request id (CDN-style ray id: `<hex>-<pop>`)."""
+
+    @field_validator("origin")
+    @classmethod
+    def _http_origin(cls, v: str) -> str:
+        from yarl import URL
+
+        u = URL(v)
+        if u.scheme not in ("http",) or not u.host:
+            raise ValueError(f"origin must be an http://host:port URL, got {v!r}")
+        return v

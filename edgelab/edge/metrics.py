@@ -1,0 +1,66 @@
+"""The edge's Prometheus series, fed from one record per Exchange (data flows one way)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from edgelab.edge.exchange import Exchange
+
+
+class EdgeMetrics:
+    def __init__(self, registry: CollectorRegistry, pop: str, cdn: str) -> None:
+        self.requests = Counter(
+            "edgelab_edge_requests",
+            "Requests answered, by status and by what served them",
+            ["status", "path_taken"],
+            registry=registry,
+        )
+        self.duration = Histogram(
+            "edgelab_edge_request_seconds",
+            "Time from request to response headers",
+            registry=registry,
+            buckets=(
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+            ),
+        )
+        self.upstream_errors = Counter(
+            "edgelab_edge_upstream_errors",
+            "Origin errors, by status answered (502/504)",
+            ["status"],
+            registry=registry,
+        )
+        self.stage_errors = Counter(
+            "edgelab_edge_stage_errors",
+            "Requests answered 500 because a stage failed",
+            ["stage"],
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "edgelab_edge_in_flight", "Requests being handled", registry=registry
+        )
+        info = Gauge("edgelab_edge_info", "This POP", ["pop", "cdn"], registry=registry)
+        info.labels(pop, cdn).set(1)
+
+    def record(self, ex: Exchange, elapsed_s: float) -> None:
+        status = ex.response.status if ex.response is not None else 0
+        self.requests.labels(str(status), ex.path_taken).inc()
+        self.duration.observe(elapsed_s)
+        for v in ex.verdicts:
+            if v.action == "error":
+                if v.stage == "origin":
+                    self.upstream_errors.labels(str(status)).inc()
+                else:
+                    self.stage_errors.labels(v.stage).inc()

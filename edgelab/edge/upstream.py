@@ -1,0 +1,135 @@
+"""The one way the edge talks to its origin: `Upstream.fetch`, pooled and keep-alive.
+
+    upstream = SessionUpstream(origin_url="http://127.0.0.1:8080", options=UpstreamOptions())
+    await upstream.open()
+    resp = await upstream.fetch("GET", "/page/1", headers, body=None)   # UpstreamResponse
+    async for chunk in resp.chunks(): ...
+    await resp.release(); await upstream.close()
+
+Connection refused or reset raises `UpstreamError` (502); a connect or read timeout raises
+`UpstreamTimeout` (504). The edge never retries on its own: a retry is the client's decision.
+The URL is fixed at construction: nothing a client sends can point the edge anywhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from edgelab.config.edge import UpstreamOptions
+from edgelab.errors import UpstreamError, UpstreamTimeout
+
+CHUNK_BYTES = 64 * 1024
+
+
+@dataclass
+class UpstreamResponse:
+    status: int
+    headers: CIMultiDictProxy[str]
+    content_length: int | None
+    _resp: aiohttp.ClientResponse
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises UpstreamError/UpstreamTimeout if the origin breaks off."""
+        try:
+            async for chunk in self._resp.content.iter_chunked(CHUNK_BYTES):
+                yield chunk
+        except TimeoutError as e:
+            raise UpstreamTimeout("origin stopped sending the body") from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"origin broke off the body: {e}") from e
+
+    async def read(self) -> bytes:
+        return b"".join([c async for c in self.chunks()])
+
+    async def release(self) -> None:
+        self._resp.release()
+
+
+class Upstream(Protocol):
+    """Sends one request to the origin; the pool behind it is the implementation's business."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def fetch(
+        self,
+        method: str,
+        target: str,
+        headers: Any,
+        body: bytes | Any | None,
+        content_length: int | None = None,
+    ) -> UpstreamResponse: ...
+
+
+class SessionUpstream:
+    """`Upstream` on one aiohttp ClientSession: it owns the keep-alive pool for this process."""
+
+    def __init__(self, origin_url: str, options: UpstreamOptions) -> None:
+        self.origin = URL(origin_url)
+        self._base = str(self.origin.with_path("").with_query(None)).rstrip("/")
+        self.options = options
+        self._session: aiohttp.ClientSession | None = None
+
+    async def open(self) -> None:
+        connector = aiohttp.TCPConnector(
+            limit=self.options.max_connections,
+            limit_per_host=self.options.max_connections,
+            keepalive_timeout=self.options.keepalive_s,
+            ttl_dns_cache=300,
+        )
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self.options.connect_timeout_s,
+            sock_read=self.options.read_timeout_s,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=timeout,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+        )
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self,
+        method: str,
+        target: str,
+        headers: Any,
+        body: bytes | Any | None,
+        content_length: int | None = None,
+    ) -> UpstreamResponse:
+        assert self._session is not None, "SessionUpstream.open() was not called"
+        headers = headers.copy()
+        if content_length is not None:
+            headers["Content-Length"] = str(content_length)
+        # The origin is fixed; the client's target only ever becomes the path and query on it.
+        url = URL(self._base + target, encoded=True)
+        try:
+            resp = await self._session.request(
+                method,
+                url,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                compress=None,
+                chunked=None,
+            )
+        except TimeoutError as e:
+            raise UpstreamTimeout(f"origin {self.origin} did not answer in time") from e
+        except aiohttp.ClientConnectorError as e:
+            raise UpstreamError(f"origin {self.origin} unreachable: {e.strerror or e}") from e
+        except aiohttp.ClientError as e:
+            raise UpstreamError(f"origin {self.origin} failed: {e}") from e
+        return UpstreamResponse(resp.status, resp.headers, resp.content_length, resp)

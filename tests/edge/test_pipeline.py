@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from multidict import CIMultiDict
+
+from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
+from edgelab.edge.pipeline import Pipeline
+
+
+def make_exchange(path: str = "/") -> Exchange:
+    return Exchange(
+        ClientRequest("GET", path, "", CIMultiDict(), "203.0.113.1"), pop="pop-t", ray_id="r1"
+    )
+
+
+class Recorder:
+    def __init__(
+        self, name: str, log: list[str], answer: int | None = None, fail: bool = False
+    ) -> None:
+        self.name, self.log, self.answer, self.fail = name, log, answer, fail
+
+    async def request(self, ex: Exchange) -> None:
+        self.log.append(f"{self.name}.request")
+        if self.fail:
+            raise KeyError("boom")
+        if self.answer is not None:
+            ex.response = EdgeResponse(self.answer)
+
+    async def response(self, ex: Exchange) -> None:
+        self.log.append(f"{self.name}.response:{ex.response.status if ex.response else None}")
+
+
+async def test_request_hooks_in_order_response_hooks_reversed() -> None:
+    log: list[str] = []
+    await Pipeline([Recorder("a", log), Recorder("b", log), Recorder("c", log, answer=200)]).run(
+        make_exchange()
+    )
+    assert log == [
+        "a.request",
+        "b.request",
+        "c.request",
+        "c.response:200",
+        "b.response:200",
+        "a.response:200",
+    ]
+
+
+async def test_a_stage_that_answers_stops_the_request_path() -> None:
+    log: list[str] = []
+    await Pipeline(
+        [Recorder("a", log), Recorder("waf", log, answer=403), Recorder("origin", log, answer=200)]
+    ).run(make_exchange())
+    assert log == ["a.request", "waf.request", "waf.response:403", "a.response:403"]
+
+
+async def test_a_failing_stage_gives_500_and_outer_stages_still_see_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    log: list[str] = []
+    ex = make_exchange()
+    with caplog.at_level(logging.ERROR):
+        await Pipeline(
+            [
+                Recorder("a", log),
+                Recorder("bot", log, fail=True),
+                Recorder("origin", log, answer=200),
+            ]
+        ).run(ex)
+    assert ex.response is not None and ex.response.status == 500
+    assert b"r1" in ex.response.body and b"pop-t" in ex.response.body
+    assert isinstance(ex.error, KeyError)
+    assert log == ["a.request", "bot.request", "bot.response:500", "a.response:500"]
+    assert any(r.stage == "bot" for r in caplog.records if hasattr(r, "stage"))
