@@ -108,6 +108,14 @@ def edge(
     admin_port: Annotated[
         int, typer.Option("--admin-port", help="Admin port (0 = any free port).")
     ] = 8001,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="EDGELAB_ADMIN_TOKEN",
+            help="Bearer token for state-changing admin calls.",
+        ),
+    ] = None,
     port_file: PortFileOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = LogFormat.text,
@@ -124,7 +132,14 @@ def edge(
     if given:
         model = parse_model({**model.model_dump(), **given}, EdgeConfig, "flags")
     run_service(
-        EdgeServer(model, host=host, port=port, admin_host=admin_host, admin_port=admin_port),
+        EdgeServer(
+            model,
+            host=host,
+            port=port,
+            admin_host=admin_host,
+            admin_port=admin_port,
+            admin_token=admin_token,
+        ),
         "edge",
         port_file,
     )

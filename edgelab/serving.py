@@ -67,6 +67,18 @@ async def bind_site(runner: web.BaseRunner, host: str, port: int, what: str) -> 
     return bound
 
 
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost: addresses only this machine can reach."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def url(host: str, port: int) -> str:
     """`http://host:port`, with IPv6 hosts bracketed."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -22,14 +22,15 @@ from prometheus_client import CollectorRegistry
 
 from edgelab.config.edge import EdgeConfig
 from edgelab.edge.admin import admin_app
+from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.errorpage import error_page
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
 from edgelab.edge.stages import default_stages
 from edgelab.edge.upstream import SessionUpstream, Upstream
-from edgelab.errors import UpstreamError
-from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, url
+from edgelab.errors import ConfigError, UpstreamError
+from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, is_loopback, url
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +48,22 @@ class EdgeServer:
         admin_host: str = DEFAULT_HOST,
         admin_port: int = 0,
         upstream: Upstream | None = None,
+        admin_token: str | None = None,
     ) -> None:
         self.config = config
         self.host, self.port = host, port
         self.admin_host, self.admin_port = admin_host, admin_port
+        if admin_token is None and not is_loopback(admin_host):
+            raise ConfigError(
+                f"edge --admin-host {admin_host}: the admin API is beyond loopback; set --admin-token "
+                "(or EDGELAB_ADMIN_TOKEN) so that state-changing calls need it"
+            )
+        self.admin_token = admin_token
         self.registry = CollectorRegistry()
+        self.artifacts = ArtifactRegistry()
         self.metrics = EdgeMetrics(self.registry, config.pop, config.cdn)
         self.upstream: Upstream = upstream or SessionUpstream(config.origin, config.upstream)
-        self.pipeline = Pipeline(default_stages(config, self.upstream))
+        self.pipeline = Pipeline(default_stages(config, self.upstream, self.artifacts))
         self.observers: list[ExchangeObserver] = [self.metrics.record, _log_exchange]
         self._proxy_runner: web.ServerRunner | None = None
         self._admin_runner: web.AppRunner | None = None

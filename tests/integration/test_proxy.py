@@ -302,3 +302,24 @@ async def test_metrics_count_requests(edge: EdgeServer, http: aiohttp.ClientSess
     assert metric_value(text, "edgelab_edge_requests_total", status="200", path_taken="origin") == 3
     assert json.loads(json.dumps(text))  # the exposition is text
     pytest.importorskip("prometheus_client")
+
+
+async def test_admin_token_guards_state_changing_calls(
+    make_edge: EdgeFactory, origin: OriginServer, http: aiohttp.ClientSession
+) -> None:
+    from edgelab.config.edge import EdgeConfig
+    from edgelab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="admin-token"):
+        EdgeServer(EdgeConfig(origin=origin.addresses["http"]), admin_host="0.0.0.0")
+    edge = EdgeServer(EdgeConfig(origin=origin.addresses["http"]), admin_token="s3cret")
+    from edgelab.testing.servers import running
+
+    async with running(edge):
+        admin = edge.addresses["admin"]
+        async with http.post(f"{admin}/config") as r:
+            assert r.status == 401
+        async with http.post(f"{admin}/config", headers={"Authorization": "Bearer s3cret"}) as r:
+            assert r.status == 405  # past the guard; /config is read-only
+        async with http.get(f"{admin}/config") as r:
+            assert r.status == 200

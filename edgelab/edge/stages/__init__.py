@@ -1,13 +1,16 @@
 """The edge request path, in order. Request hooks run top to bottom, response hooks bottom up.
 
-    request id -> headers -> origin
+    request id -> headers -> [faults] -> [waf] -> [bot] -> [cache] -> origin
 
-Later stages slot in here: internal fault hooks, WAF, bot management, cache (before origin).
+Bracketed stages slot in as their issues land. A stage that reads pushed config registers an
+applier on `artifacts`; a stage with admin endpoints exposes them as `admin_routes()`, served on
+the admin listener only.
 """
 
 from __future__ import annotations
 
 from edgelab.config.edge import EdgeConfig
+from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.pipeline import Stage
 from edgelab.edge.stages.headers import HeadersStage
 from edgelab.edge.stages.origin import OriginStage
@@ -15,7 +18,9 @@ from edgelab.edge.stages.request_id import RequestIdStage
 from edgelab.edge.upstream import Upstream
 
 
-def default_stages(config: EdgeConfig, upstream: Upstream) -> list[Stage]:
+def default_stages(
+    config: EdgeConfig, upstream: Upstream, artifacts: ArtifactRegistry
+) -> list[Stage]:
     return [
         RequestIdStage(config.ray_header),
         HeadersStage(config.pop),
