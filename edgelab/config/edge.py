@@ -39,6 +39,13 @@ class ClientLimits(_Strict):
     """An idle client connection is closed after this long."""
 
 
+class FaultOptions(_Strict):
+    """Internal fault hooks (set through the admin API at run time; only the seed is config)."""
+
+    seed: int | None = None
+    """Seeds the draw of percentage faults, so a chaos run can be replayed."""
+
+
 class EdgeConfig(_Strict):
     """One POP's configuration."""
 
@@ -50,6 +57,7 @@ class EdgeConfig(_Strict):
     """The only place this POP ever connects to for content."""
     upstream: UpstreamOptions = UpstreamOptions()
     client: ClientLimits = ClientLimits()
+    faults: FaultOptions = FaultOptions()
     ray_header: str = "X-Edgelab-Ray"
     """Response header carrying the request id (CDN-style ray id: `<hex>-<pop>`)."""
 

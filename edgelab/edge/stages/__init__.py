@@ -12,6 +12,7 @@ from __future__ import annotations
 from edgelab.config.edge import EdgeConfig
 from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.pipeline import Stage
+from edgelab.edge.stages.faults import FaultStage
 from edgelab.edge.stages.headers import HeadersStage
 from edgelab.edge.stages.origin import OriginStage
 from edgelab.edge.stages.request_id import RequestIdStage
@@ -24,5 +25,6 @@ def default_stages(
     return [
         RequestIdStage(config.ray_header),
         HeadersStage(config.pop),
+        FaultStage(config.faults.seed),
         OriginStage(upstream),
     ]
