@@ -145,6 +145,15 @@ def edge(
     )
 
 
+def _register_subcommands() -> None:
+    from edgelab.chaos.cli import chaos_app
+
+    app.add_typer(chaos_app, name="chaos")
+
+
+_register_subcommands()
+
+
 @app.command()
 def version() -> None:
     """Print edgelab's version."""

@@ -1,0 +1,28 @@
+"""Catalogue: name -> action or probe. The runner calls entries by name and knows nothing else.
+
+A new action is one async function `fn(ctx: RunContext, *, ...)` in the module for its target
+plus one line here. Arguments are keyword-only so experiment files name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from edgelab.chaos.catalogue import edge, http, process
+
+Activity = Callable[..., Awaitable[Any]]
+
+CATALOGUE: dict[str, Activity] = {
+    "edge.abort": edge.abort,
+    "edge.delay": edge.delay,
+    "edge.panic": edge.panic,
+    "edge.burn_cpu": edge.burn_cpu,
+    "edge.clear_faults": edge.clear_faults,
+    "edge.crash": edge.crash,
+    "http.success_ratio": http.success_ratio,
+    "http.latency_percentile": http.latency_percentile,
+    "http.metric": http.metric,
+    "http.healthy": http.healthy,
+    "process.signal": process.send_signal,
+}
