@@ -75,6 +75,18 @@ def origin(
     queue_timeout_s: Annotated[
         float | None, typer.Option("--queue-timeout", help="Seconds a request may wait.")
     ] = None,
+    admin_host: Annotated[
+        str, typer.Option("--admin-host", help="Admin listener address.")
+    ] = "127.0.0.1",
+    admin_port: Annotated[
+        int, typer.Option("--admin-port", help="Admin port (0 = any free port).")
+    ] = 8081,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token", envvar="EDGELAB_ADMIN_TOKEN", help="Bearer token for admin changes."
+        ),
+    ] = None,
     port_file: PortFileOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = LogFormat.text,
@@ -90,7 +102,15 @@ def origin(
     model = _overlay(
         model, "capacity", workers=workers, queue=queue, queue_timeout_s=queue_timeout_s
     )
-    run_service(OriginServer(model, host=host, port=port), "origin", port_file)
+    server = OriginServer(
+        model,
+        host=host,
+        port=port,
+        admin_host=admin_host,
+        admin_port=admin_port,
+        admin_token=admin_token,
+    )
+    run_service(server, "origin", port_file)
 
 
 @app.command()

@@ -34,7 +34,9 @@ def test_bad_origin_profile(
 ) -> None:
     profile = tmp_path / "origin.yaml"
     profile.write_text(text)
-    code, err = run(["origin", "--profile", str(profile), "--port", "0"], capsys)
+    code, err = run(
+        ["origin", "--profile", str(profile), "--port", "0", "--admin-port", "0"], capsys
+    )
     assert code == 2
     assert str(profile) in err and expected in err
     assert "Traceback" not in err
@@ -58,7 +60,7 @@ def test_port_in_use(capsys: pytest.CaptureFixture[str], command: str) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        extra = ["--admin-port", "0"] if command == "edge" else []
+        extra = ["--admin-port", "0"]
         code, err = run([command, "--port", str(port), *extra], capsys)
     assert code == 2
     assert f"127.0.0.1:{port} is already in use" in err

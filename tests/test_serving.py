@@ -23,7 +23,7 @@ async def start(*args: str) -> tuple[asyncio.subprocess.Process, list[str]]:
     )
     assert proc.stdout is not None
     lines = []
-    expected = 2 if args[0] == "edge" else 1
+    expected = 2  # origin: http + admin; edge: proxy + admin
     while len(lines) < expected:
         line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
         assert line, "process exited before announcing its address"
@@ -36,11 +36,13 @@ async def test_origin_and_edge_processes_stop_on_signal(
     tmp_path: Path, sig: signal.Signals
 ) -> None:
     port_file = tmp_path / "origin.json"
-    origin, lines = await start("origin", "--port", "0", "--port-file", str(port_file))
+    origin, lines = await start(
+        "origin", "--port", "0", "--admin-port", "0", "--port-file", str(port_file)
+    )
     edge = None
     try:
         origin_url = lines[0].rsplit(" ", 1)[1]
-        assert json.loads(port_file.read_text()) == {"http": origin_url}
+        assert json.loads(port_file.read_text())["http"] == origin_url
         edge, edge_lines = await start(
             "edge", "--origin", origin_url, "--port", "0", "--admin-port", "0"
         )

@@ -65,11 +65,29 @@ class Routes(_Strict):
     """Part of every ETag; change it to make every cached object stale-but-different."""
 
 
+class Dependency(_Strict):
+    """A backend the origin's dynamic routes call (a database, an auth service, a cloud API).
+
+    Its state is switched at run time on the origin's admin port (`POST /dependency`): `down`
+    models a dependency that resolves nowhere (AWS us-east-1, 2025-10-20): each call fails after
+    `failure_ms`, holding the worker, and the route answers 500. `slow` adds `slow_ms`.
+    """
+
+    name: str = "db"
+    routes: tuple[str, ...] = ("api", "search", "login")
+    """Route classes that call the dependency (static and page content do not)."""
+    failure_ms: float = Field(50.0, ge=0)
+    """How long a failing call takes to fail (resolver and connect timeouts)."""
+    slow_ms: float = Field(500.0, ge=0)
+    """Extra latency per call while the dependency is `slow`."""
+
+
 class OriginProfile(_Strict):
     """Everything `edgelab origin` is: name, capacity, routes, seed."""
 
     name: str = "origin"
     capacity: Capacity = Capacity()
     routes: Routes = Routes()
+    dependency: Dependency = Dependency()
     seed: int | None = None
     """Seed for service-time draws; the same seed replays the same sequence."""

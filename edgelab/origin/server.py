@@ -19,10 +19,18 @@ from collections.abc import Awaitable, Callable, Mapping
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from edgelab.errors import ConfigError
 from edgelab.origin import content as c
 from edgelab.origin.capacity import CapacityGate, ServiceTimeModel, Shed
 from edgelab.origin.profile import OriginProfile
-from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, observability_routes, url
+from edgelab.serving import (
+    DEFAULT_HOST,
+    DRAIN_TIMEOUT_S,
+    bind_site,
+    is_loopback,
+    observability_routes,
+    url,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +60,12 @@ class OriginMetrics:
             "edgelab_origin_attack_requests",
             "Requests carrying the attack marker that reached the origin",
             ["route"],
+            registry=registry,
+        )
+        self.dependency_failures = Counter(
+            "edgelab_origin_dependency_failures",
+            "Requests failed because the dependency was down",
+            ["dependency"],
             registry=registry,
         )
         self.service_time = Histogram(
@@ -87,10 +101,27 @@ def route_class(path: str) -> str:
 class OriginServer:
     """The origin process: routes, capacity gate, metrics, one listener."""
 
-    def __init__(self, profile: OriginProfile, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(
+        self,
+        profile: OriginProfile,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        admin_host: str = DEFAULT_HOST,
+        admin_port: int = 0,
+        admin_token: str | None = None,
+    ) -> None:
+        if admin_token is None and not is_loopback(admin_host):
+            raise ConfigError(
+                f"origin --admin-host {admin_host}: beyond loopback the admin API needs --admin-token"
+            )
+        self.admin_host = admin_host
+        self.admin_token = admin_token
         self.profile = profile
         self.host = host
         self.port = port
+        self.admin_port = admin_port
+        self.dependency_state = "ok"
+        """`ok`, `down` or `slow`: switched on the admin port by chaos actions."""
         self.registry = CollectorRegistry()
         cap = profile.capacity
         self.gate = CapacityGate(cap.workers, cap.queue, cap.queue_timeout_s)
@@ -99,6 +130,7 @@ class OriginServer:
         self.metrics = OriginMetrics(self.registry, self.gate, cap.workers)
         self.started_at = time.time()
         self._runner: web.AppRunner | None = None
+        self._admin_runner: web.AppRunner | None = None
         self.app = self._build_app()
 
     def _build_app(self) -> web.Application:
@@ -117,21 +149,59 @@ class OriginServer:
 
     @property
     def addresses(self) -> Mapping[str, str]:
-        return {"http": url(self.host, self.port)}
+        return {"http": url(self.host, self.port), "admin": url(self.admin_host, self.admin_port)}
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=DRAIN_TIMEOUT_S)
-        await self._runner.setup()
+        self._admin_runner = web.AppRunner(self._admin_app(), access_log=None, shutdown_timeout=1.0)
         try:
-            self.port = await bind_site(self._runner, self.host, self.port, "origin")
+            await self._runner.setup()
+            await self._admin_runner.setup()
+            self.port = await bind_site(self._runner, self.host, self.port, "origin --port")
+            self.admin_port = await bind_site(
+                self._admin_runner, self.admin_host, self.admin_port, "origin --admin-port"
+            )
         except BaseException:
-            await self._runner.cleanup()
+            await self.stop()
             raise
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._runner, self._admin_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._admin_runner = None
+
+    def _admin_app(self) -> web.Application:
+        """Health, metrics and the dependency switch, on a port proxied traffic never reaches."""
+        from edgelab.edge.admin import token_guard
+
+        app = web.Application(middlewares=[token_guard(self.admin_token)])
+        app.add_routes(observability_routes(self.registry, "origin"))
+
+        async def get_dependency(_: web.Request) -> web.Response:
+            return web.json_response(
+                {"name": self.profile.dependency.name, "state": self.dependency_state}
+            )
+
+        async def set_dependency(request: web.Request) -> web.Response:
+            try:
+                state = (await request.json())["state"]
+            except (ValueError, KeyError, TypeError):
+                return web.json_response(
+                    {"error": 'body must be {"state": "ok" | "down" | "slow"}'}, status=400
+                )
+            if state not in ("ok", "down", "slow"):
+                return web.json_response(
+                    {"error": f"unknown state {state!r}: ok, down or slow"}, status=400
+                )
+            self.dependency_state = state
+            logger.warning("dependency %s is now %s", self.profile.dependency.name, state)
+            return web.json_response({"name": self.profile.dependency.name, "state": state})
+
+        app.add_routes(
+            [web.get("/dependency", get_dependency), web.post("/dependency", set_dependency)]
+        )
+        return app
 
     # -- capacity --------------------------------------------------------------------------
 
@@ -147,7 +217,8 @@ class OriginServer:
                     started = time.perf_counter()
                     # Holding the worker for the drawn time is the capacity model.
                     await asyncio.sleep(self.service_time.sample(self.rng))
-                    resp = await handler(request)
+                    failed = await self._call_dependency(route)
+                    resp = failed if failed is not None else await handler(request)
                     self.metrics.service_time.observe(time.perf_counter() - started)
             except Shed as e:
                 self.metrics.shed.labels(e.reason).inc()
@@ -163,6 +234,22 @@ class OriginServer:
             return resp
 
         return gated
+
+    async def _call_dependency(self, route: str) -> web.Response | None:
+        """The dependency call of a dynamic route: None when it worked, else the 500 to send."""
+        dep = self.profile.dependency
+        if self.dependency_state == "ok" or route not in dep.routes:
+            return None
+        if self.dependency_state == "slow":
+            await asyncio.sleep(dep.slow_ms / 1000.0)
+            return None
+        await asyncio.sleep(dep.failure_ms / 1000.0)
+        self.metrics.dependency_failures.labels(dep.name).inc()
+        return web.Response(
+            status=500,
+            text=f"dependency {dep.name} unreachable\n",
+            headers={"Cache-Control": "no-store"},
+        )
 
     # -- routes ----------------------------------------------------------------------------
 

@@ -119,3 +119,26 @@ async def test_counts_attack_marker(origin: OriginServer, http: aiohttp.ClientSe
     body = await (await http.get(f"{base}/metrics")).text()
     assert metric_value(body, "edgelab_origin_attack_requests_total", route="search") == 3
     assert metric_value(body, "edgelab_origin_requests_total", route="search", status="200") == 4
+
+
+async def test_dependency_down_fails_dynamic_routes_only(
+    origin: OriginServer, http: aiohttp.ClientSession
+) -> None:
+    base, admin = origin.addresses["http"], origin.addresses["admin"]
+    async with http.post(f"{base}/dependency", json={"state": "down"}) as r:
+        assert r.status == 404  # the switch is on the admin port only
+    async with http.post(f"{admin}/dependency", json={"state": "sideways"}) as r:
+        assert r.status == 400
+    async with http.post(f"{admin}/dependency", json={"state": "down"}) as r:
+        assert r.status == 200
+    async with http.get(f"{base}/api/cart") as r:
+        assert r.status == 500
+        assert "dependency db unreachable" in await r.text()
+    async with http.get(f"{base}/static/app.js") as r:
+        assert r.status == 200
+    body = await (await http.get(f"{admin}/metrics")).text()
+    assert metric_value(body, "edgelab_origin_dependency_failures_total", dependency="db") == 1
+    async with http.post(f"{admin}/dependency", json={"state": "ok"}) as r:
+        assert r.status == 200
+    async with http.get(f"{base}/api/cart") as r:
+        assert r.status == 200

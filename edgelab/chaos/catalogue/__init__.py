@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import edge, http, process
+from edgelab.chaos.catalogue import edge, http, origin, process
 
 Activity = Callable[..., Awaitable[Any]]
 
@@ -24,5 +24,6 @@ CATALOGUE: dict[str, Activity] = {
     "http.latency_percentile": http.latency_percentile,
     "http.metric": http.metric,
     "http.healthy": http.healthy,
+    "origin.dependency": origin.dependency,
     "process.signal": process.send_signal,
 }
