@@ -105,7 +105,7 @@ async def test_cancel_mid_run_rolls_back_and_stops_the_lab(tmp_path: Path) -> No
         )
     )
     await asyncio.wait_for(fault_on.wait(), 20)
-    admins = [a for a in lab.started[0][1].values() if "admin" in a]
+    admins = [a for name, a in lab.started[0][1].items() if name.startswith("edge-")]
     async with aiohttp.ClientSession() as http:
         for addrs in admins:
             async with http.get(f"{addrs['admin']}/faults") as r:
