@@ -175,6 +175,36 @@ _register_subcommands()
 
 
 @app.command()
+def control(
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="API port (0 = any free port).")] = 7000,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="Keep artifact versions here across restarts."),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="EDGELAB_CONTROL_TOKEN",
+            help="Bearer token for state-changing calls (required beyond loopback).",
+        ),
+    ] = None,
+    port_file: PortFileOpt = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run the control plane: versioned artifacts pushed to POPs, generators, rollback."""
+    from edgelab.controlplane.app import ControlServer
+    from edgelab.serving import run_service
+
+    _setup_logging(log_level, log_format)
+    run_service(
+        ControlServer(state_dir=state_dir, host=host, port=port, token=token), "control", port_file
+    )
+
+
+@app.command()
 def version() -> None:
     """Print edgelab's version."""
     print(__version__)

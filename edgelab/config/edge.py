@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from edgelab.config.bot import BotOptions
+from edgelab.config.control import ControlOptions
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,6 +63,10 @@ class EdgeConfig(_Strict):
     faults: FaultOptions = FaultOptions()
     ray_header: str = "X-Edgelab-Ray"
     """Response header carrying the request id (CDN-style ray id: `<hex>-<pop>`)."""
+    bot: BotOptions = BotOptions()
+    """Bot management: scoring, score rules, failure policy (edgelab/config/bot.py)."""
+    control: ControlOptions | None = None
+    """Subscribe to a control plane for pushed artifacts; None = local files only."""
 
     @field_validator("origin")
     @classmethod

@@ -54,6 +54,7 @@ def admin_app(edge: EdgeServer) -> web.Application:
                     }
                     for kind, version in edge.artifacts.applied.items()
                 },
+                "control": edge.subscriber.describe() if edge.subscriber is not None else None,
             }
         )
 

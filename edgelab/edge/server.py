@@ -25,9 +25,11 @@ from edgelab.edge.admin import admin_app
 from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.errorpage import error_page
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
+from edgelab.edge.liveconfig import LiveConfig
 from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
 from edgelab.edge.stages import default_stages
+from edgelab.edge.subscriber import ArtifactVersions, Subscriber
 from edgelab.edge.upstream import SessionUpstream, Upstream
 from edgelab.errors import ConfigError, UpstreamError
 from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, is_loopback, url
@@ -64,6 +66,18 @@ class EdgeServer:
         self.metrics = EdgeMetrics(self.registry, config.pop, config.cdn)
         self.upstream: Upstream = upstream or SessionUpstream(config.origin, config.upstream)
         self.pipeline = Pipeline(default_stages(config, self.upstream, self.artifacts))
+        for stage in self.pipeline.stages:  # a stage with metrics counts into this POP's registry
+            register_metrics = getattr(stage, "register_metrics", None)
+            if register_metrics is not None:
+                register_metrics(self.registry)
+        self.registry.register(ArtifactVersions(self.artifacts))
+        self.live_config = LiveConfig(self)
+        self.artifacts.register("edge-config", self.live_config.apply)
+        self.subscriber = (
+            Subscriber(config.control, config.pop, self.artifacts, self.registry)
+            if config.control is not None
+            else None
+        )
         self.observers: list[ExchangeObserver] = [self.metrics.record, _log_exchange]
         self._proxy_runner: web.ServerRunner | None = None
         self._admin_runner: web.AppRunner | None = None
@@ -103,8 +117,12 @@ class EdgeServer:
         except BaseException:
             await self.stop()
             raise
+        if self.subscriber is not None:
+            await self.subscriber.start()
 
     async def stop(self) -> None:
+        if self.subscriber is not None:
+            await self.subscriber.stop()
         if self._proxy_runner is not None:
             await self._proxy_runner.cleanup()
             self._proxy_runner = None

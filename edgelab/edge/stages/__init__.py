@@ -12,6 +12,7 @@ from __future__ import annotations
 from edgelab.config.edge import EdgeConfig
 from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.pipeline import Stage
+from edgelab.edge.stages.bot import BotStage
 from edgelab.edge.stages.faults import FaultStage
 from edgelab.edge.stages.headers import HeadersStage
 from edgelab.edge.stages.origin import OriginStage
@@ -26,5 +27,6 @@ def default_stages(
         RequestIdStage(config.ray_header),
         HeadersStage(config.pop),
         FaultStage(config.faults.seed),
+        BotStage(config.bot, artifacts),
         OriginStage(upstream),
     ]
