@@ -8,7 +8,9 @@ from edgelab.chaos.catalogue._http import call
 from edgelab.chaos.context import RunContext
 
 
-async def dependency(ctx: RunContext, *, state: str = "down", process: str | None = None) -> dict[str, Any]:
+async def dependency(
+    ctx: RunContext, *, state: str = "down", process: str | None = None
+) -> dict[str, Any]:
     """Switch the origin's dependency to `down` (resolves nowhere), `slow` or `ok`.
 
     Anything but `ok` registers a switch back to `ok` for rollback.
