@@ -30,7 +30,7 @@ from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
 from edgelab.edge.stages import default_stages
 from edgelab.edge.subscriber import ArtifactVersions, Subscriber
-from edgelab.edge.upstream import SessionUpstream, Upstream
+from edgelab.edge.upstream import Upstream, make_upstream
 from edgelab.errors import ConfigError, UpstreamError
 from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, is_loopback, url
 
@@ -64,7 +64,7 @@ class EdgeServer:
         self.registry = CollectorRegistry()
         self.artifacts = ArtifactRegistry()
         self.metrics = EdgeMetrics(self.registry, config.pop, config.cdn)
-        self.upstream: Upstream = upstream or SessionUpstream(config.origin, config.upstream)
+        self.upstream: Upstream = upstream or make_upstream(config.origin, config.upstream)
         self.pipeline = Pipeline(default_stages(config, self.upstream, self.artifacts))
         for stage in self.pipeline.stages:  # a stage with metrics counts into this POP's registry
             register_metrics = getattr(stage, "register_metrics", None)

@@ -1,6 +1,6 @@
 """The one way the edge talks to its origin: `Upstream.fetch`, pooled and keep-alive.
 
-    upstream = SessionUpstream(origin_url="http://127.0.0.1:8080", options=UpstreamOptions())
+    upstream = make_upstream("http://127.0.0.1:8080", UpstreamOptions())  # PoolUpstream by default
     await upstream.open()
     resp = await upstream.fetch("GET", "/page/1", headers, body=None)   # UpstreamResponse
     async for chunk in resp.chunks(): ...
@@ -9,6 +9,11 @@
 Connection refused or reset raises `UpstreamError` (502); a connect or read timeout raises
 `UpstreamTimeout` (504). The edge never retries on its own: a retry is the client's decision.
 The URL is fixed at construction: nothing a client sends can point the edge anywhere else.
+
+Two implementations, chosen by `UpstreamOptions.client`: `PoolUpstream` (`edge/pool.py`, the
+default: asyncio connections parsed with httptools) and `SessionUpstream` (aiohttp's
+ClientSession; about half the throughput, kept as a reference and for comparison in
+`benchmarks/proxy.py`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
-from multidict import CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from edgelab.config.edge import UpstreamOptions
@@ -27,8 +32,42 @@ from edgelab.errors import UpstreamError, UpstreamTimeout
 CHUNK_BYTES = 64 * 1024
 
 
+class UpstreamResponse(Protocol):
+    """An origin response whose head has arrived; the body is read through `chunks()`."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str] | CIMultiDict[str]: ...
+
+    @property
+    def content_length(self) -> int | None:
+        """The length the origin announced, or None (chunked, or delimited by closing)."""
+        ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives; raises UpstreamError/UpstreamTimeout if the origin breaks off."""
+        ...
+
+    async def read(self) -> bytes:
+        """The whole body."""
+        ...
+
+    def complete_body(self) -> bytes | None:
+        """The whole body if it has all arrived already (small responses usually have), else
+        None; lets the edge answer in one write and hand the connection back at once."""
+        ...
+
+    async def release(self) -> None:
+        """Done with it: the connection is reused only if the body was read to its end."""
+        ...
+
+
 @dataclass
-class UpstreamResponse:
+class SessionResponse:
+    """`UpstreamResponse` over an aiohttp ClientResponse."""
+
     status: int
     headers: CIMultiDictProxy[str]
     content_length: int | None
@@ -46,6 +85,9 @@ class UpstreamResponse:
 
     async def read(self) -> bytes:
         return b"".join([c async for c in self.chunks()])
+
+    def complete_body(self) -> bytes | None:
+        return None  # ClientResponse keeps no public view of what it has buffered
 
     async def release(self) -> None:
         self._resp.release()
@@ -132,4 +174,13 @@ class SessionUpstream:
             raise UpstreamError(f"origin {self.origin} unreachable: {e.strerror or e}") from e
         except aiohttp.ClientError as e:
             raise UpstreamError(f"origin {self.origin} failed: {e}") from e
-        return UpstreamResponse(resp.status, resp.headers, resp.content_length, resp)
+        return SessionResponse(resp.status, resp.headers, resp.content_length, resp)
+
+
+def make_upstream(origin_url: str, options: UpstreamOptions) -> Upstream:
+    """The `Upstream` that `options.client` names, for `origin_url`."""
+    if options.client == "session":
+        return SessionUpstream(origin_url, options)
+    from edgelab.edge.pool import PoolUpstream
+
+    return PoolUpstream(origin_url, options)

@@ -41,16 +41,21 @@ class OriginStage:
             return
         ex.path_taken = "origin"
         ex.notes["from_origin"] = True
+        resp_headers = CIMultiDict(up.headers)
+        whole = b"" if req.method == "HEAD" else up.complete_body()
+        if whole is not None:
+            # All there already (HEAD, 304, small bodies): the connection goes back to the pool
+            # now, and the client gets headers and body in one write.
+            await up.release()
+            ex.response = EdgeResponse(status=up.status, headers=resp_headers, body=whole)
+            return
         ex.response = EdgeResponse(
             status=up.status,
-            headers=CIMultiDict(up.headers),
-            stream=None if req.method == "HEAD" else up.chunks(),
+            headers=resp_headers,
+            stream=up.chunks(),
             content_length=up.content_length,
             release=up.release,
         )
-        if req.method == "HEAD":
-            await up.release()
-            ex.response.release = None
 
     async def response(self, ex: Exchange) -> None:
         return None
