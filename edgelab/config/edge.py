@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgelab.config.bot import BotOptions
+from edgelab.config.cache import CacheConfig
 from edgelab.config.control import ControlOptions
 
 
@@ -72,6 +73,8 @@ class EdgeConfig(_Strict):
     """Bot management: scoring, score rules, failure policy (edgelab/config/bot.py)."""
     control: ControlOptions | None = None
     """Subscribe to a control plane for pushed artifacts; None = local files only."""
+    cache: CacheConfig = CacheConfig()
+    """The shared HTTP cache (`edgelab/config/cache.py`); swappable live by a pushed config."""
 
     @field_validator("origin")
     @classmethod

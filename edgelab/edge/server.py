@@ -129,6 +129,10 @@ class EdgeServer:
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
             self._admin_runner = None
+        for stage in self.pipeline.stages:
+            close = getattr(stage, "close", None)  # stages with background work (cache refresh)
+            if close is not None:
+                await close()
         await self.upstream.close()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:

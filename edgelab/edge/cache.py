@@ -1,0 +1,166 @@
+"""One edge's cache state: the store, its metrics, in-flight fetches and background refreshes.
+
+    cache = EdgeCache.for_registry(registry, config.cache)   # the same object across reloads
+    cache.store.variants(key); cache.flights; await cache.close()
+
+A pipeline is rebuilt when config is pushed; the cached objects, the Prometheus series and the
+in-flight bookkeeping must outlive that, so they live here, one per edge (keyed by the edge's
+metrics registry), and the cache stages of each pipeline share it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from edgelab.config.cache import CacheConfig
+from edgelab.edge.store import CachedResponse, MemoryStore
+
+
+class CacheMetrics:
+    """The cache's Prometheus series, in the edge's registry."""
+
+    def __init__(self, registry: CollectorRegistry, cache: EdgeCache) -> None:
+        self.lookups = Counter(
+            "edgelab_edge_cache_requests",
+            "Requests by what the cache did (the X-Cache value)",
+            ["result"],
+            registry=registry,
+        )
+        self.hit = self.lookups.labels("hit")
+        self.stale_served = Counter(
+            "edgelab_edge_cache_stale_served",
+            "Stale responses served, by reason (stale-while-revalidate, stale-if-error, "
+            "max-stale, edge-error)",
+            ["reason"],
+            registry=registry,
+        )
+        self.revalidations = Counter(
+            "edgelab_edge_cache_revalidations",
+            "Conditional requests sent to the origin for stored responses, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.coalesced = Counter(
+            "edgelab_edge_cache_coalesced",
+            "Requests that waited for another request's fetch of the same object, by outcome "
+            "(served from it, released uncacheable, timed out)",
+            ["outcome"],
+            registry=registry,
+        )
+        self.stores = Counter("edgelab_edge_cache_stores", "Responses stored", registry=registry)
+        self.not_stored = Counter(
+            "edgelab_edge_cache_not_stored",
+            "Responses to cacheable requests that were not stored, by reason",
+            ["reason"],
+            registry=registry,
+        )
+        self.evictions = Counter(
+            "edgelab_edge_cache_evictions",
+            "Objects evicted to stay within max_bytes",
+            registry=registry,
+        )
+        self.purged = Counter(
+            "edgelab_edge_cache_purged_objects",
+            "Objects removed by purge (admin API) or invalidation (unsafe methods)",
+            ["by"],
+            registry=registry,
+        )
+        size = Gauge("edgelab_edge_cache_bytes", "Bytes stored", registry=registry)
+        size.set_function(lambda: cache.store.bytes_stored)
+        objects = Gauge("edgelab_edge_cache_objects", "Objects stored", registry=registry)
+        objects.set_function(lambda: len(cache.store))
+        waiting = Gauge(
+            "edgelab_edge_cache_waiting",
+            "Requests waiting now for another request's fetch",
+            registry=registry,
+        )
+        waiting.set_function(lambda: cache.waiting)
+
+
+class Flight:
+    """One fetch of an object that other requests for it may wait on."""
+
+    __slots__ = ("done", "stored")
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.stored = False
+        """True when the fetch stored a response the waiters can use."""
+
+
+class EdgeCache:
+    """Store, metrics and concurrency state of one edge's cache."""
+
+    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, EdgeCache] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, config: CacheConfig, registry: CollectorRegistry) -> None:
+        self.store = MemoryStore(config.max_bytes, config.max_object_bytes, self._evicted)
+        self.metrics = CacheMetrics(registry, self)
+        self.flights: dict[str, Flight] = {}
+        self.waiting = 0
+        self.pass_until: dict[str, float] = {}
+        """Key -> time until which misses skip coalescing (the object was uncacheable)."""
+        self.refreshing: dict[str, asyncio.Task[Any]] = {}
+
+    @classmethod
+    def for_registry(cls, registry: CollectorRegistry, config: CacheConfig) -> EdgeCache:
+        """The edge's cache (created on first use); a reload resizes it to `config`."""
+        cache = cls._by_registry.get(registry)
+        if cache is None:
+            cache = cls._by_registry[registry] = cls(config, registry)
+        cache.store.max_bytes = config.max_bytes
+        cache.store.max_object_bytes = config.max_object_bytes
+        return cache
+
+    def _evicted(self, _: CachedResponse) -> None:
+        self.metrics.evictions.inc()
+
+    def take_off(self, key: str) -> Flight:
+        """This request fetches `key`; others may wait on the returned flight."""
+        flight = self.flights[key] = Flight()
+        return flight
+
+    def land(self, key: str, flight: Flight, stored: bool) -> None:
+        """The fetch is over (stored or not): wake the waiters at once."""
+        if flight.done.is_set():
+            return
+        flight.stored = stored
+        flight.done.set()
+        if self.flights.get(key) is flight:
+            del self.flights[key]
+
+    def no_coalescing(self, key: str, until: float) -> None:
+        if len(self.pass_until) > 100_000:
+            self.pass_until.clear()
+        self.pass_until[key] = until
+
+    def purge(
+        self,
+        *,
+        urls: list[str] | None = None,
+        prefixes: list[str] | None = None,
+        tags: list[str] | None = None,
+        everything: bool = False,
+        by: str = "api",
+    ) -> int:
+        n = self.store.purge(
+            urls=urls or (), prefixes=prefixes or (), tags=tags or (), everything=everything
+        )
+        if n:
+            self.metrics.purged.labels(by).inc(n)
+        return n
+
+    async def close(self) -> None:
+        """Cancel background refreshes (the edge is stopping)."""
+        tasks = list(self.refreshing.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self.refreshing.clear()
