@@ -48,7 +48,7 @@ def byte_range(header: str, length: int) -> Range | None:
         return Range(max(0, length - suffix), length - 1)
     first = int(first_s)
     last = int(last_s) if last_s else length - 1
-    if last < first:
+    if last_s and last < first:
         return None  # invalid: a server ignores it (§14.1.1)
     if first >= length:
         return UNSATISFIABLE

@@ -143,13 +143,21 @@ def after_response(
     )
     if not verdict.ok:
         return NotStorable(verdict.reason)
-    return Store(
-        freshness(
-            response_cc,
-            headers,
-            status=status,
-            request_time=request_time,
-            response_time=response_time,
-            options=options,
-        )
+    fresh = freshness(
+        response_cc,
+        headers,
+        status=status,
+        request_time=request_time,
+        response_time=response_time,
+        options=options,
     )
+    if (
+        fresh.lifetime_s <= 0
+        and fresh.stale_if_error_s <= 0
+        and fresh.stale_while_revalidate_s <= 0
+        and "ETag" not in headers
+        and "Last-Modified" not in headers
+    ):
+        # Storable, but useless: never fresh, nothing to revalidate with, no error window.
+        return NotStorable("no-lifetime")
+    return Store(fresh)
