@@ -88,7 +88,8 @@ def lookup(
     staleness = -ttl
     if req.max_stale_s is not None and not stored.no_max_stale and staleness <= req.max_stale_s:
         return Stale(age, ttl, "max-stale")
-    if not stored.no_stale and staleness <= stored.stale_while_revalidate_s:
+    swr = stored.stale_while_revalidate_s
+    if not stored.no_stale and swr > 0 and staleness <= swr:
         return Stale(age, ttl, "stale-while-revalidate", refresh=True)
     return Revalidate("stale")
 
@@ -103,7 +104,7 @@ def on_error(stored: Freshness | None, now: float) -> Stale | None:
         return None
     age = stored.age(now)
     ttl = stored.lifetime_s - age
-    if ttl > 0 or -ttl <= stored.stale_if_error_s:
+    if ttl > 0 or (stored.stale_if_error_s > 0 and -ttl <= stored.stale_if_error_s):
         return Stale(age, ttl, "stale-if-error")
     return None
 
