@@ -1,17 +1,16 @@
 """One edge's cache state: the store, its metrics, in-flight fetches and background refreshes.
 
-    cache = EdgeCache.for_registry(registry, config.cache)   # the same object across reloads
+    cache = EdgeCache(config.cache)
+    cache.register_metrics(edge_registry)     # count into the POP's registry from now on
     cache.store.variants(key); cache.flights; await cache.close()
 
-A pipeline is rebuilt when config is pushed; the cached objects, the Prometheus series and the
-in-flight bookkeeping must outlive that, so they live here, one per edge (keyed by the edge's
-metrics registry), and the cache stages of each pipeline share it.
+The cache stage and its serve-stale guard share one of these; a pushed config resizes it
+(`resize`) without dropping what is stored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -95,28 +94,23 @@ class Flight:
 class EdgeCache:
     """Store, metrics and concurrency state of one edge's cache."""
 
-    _by_registry: weakref.WeakKeyDictionary[CollectorRegistry, EdgeCache] = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self, config: CacheConfig, registry: CollectorRegistry) -> None:
+    def __init__(self, config: CacheConfig, registry: CollectorRegistry | None = None) -> None:
         self.store = MemoryStore(config.max_bytes, config.max_object_bytes, self._evicted)
-        self.metrics = CacheMetrics(registry, self)
+        self.metrics = CacheMetrics(registry or CollectorRegistry(), self)
         self.flights: dict[str, Flight] = {}
         self.waiting = 0
         self.pass_until: dict[str, float] = {}
         """Key -> time until which misses skip coalescing (the object was uncacheable)."""
         self.refreshing: dict[str, asyncio.Task[Any]] = {}
 
-    @classmethod
-    def for_registry(cls, registry: CollectorRegistry, config: CacheConfig) -> EdgeCache:
-        """The edge's cache (created on first use); a reload resizes it to `config`."""
-        cache = cls._by_registry.get(registry)
-        if cache is None:
-            cache = cls._by_registry[registry] = cls(config, registry)
-        cache.store.max_bytes = config.max_bytes
-        cache.store.max_object_bytes = config.max_object_bytes
-        return cache
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Count into `registry` (the edge's) from now on."""
+        self.metrics = CacheMetrics(registry, self)
+
+    def resize(self, config: CacheConfig) -> None:
+        """New limits; a smaller store evicts on the next store."""
+        self.store.max_bytes = config.max_bytes
+        self.store.max_object_bytes = config.max_object_bytes
 
     def _evicted(self, _: CachedResponse) -> None:
         self.metrics.evictions.inc()

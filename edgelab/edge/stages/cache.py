@@ -1,7 +1,8 @@
 """The cache stages: a shared HTTP cache in front of the origin stage, and its serve-stale guard.
 
-    cache = CacheStage(config.cache, pop, fetch=origin_stage, edge_cache=EdgeCache.for_registry(...))
+    cache = CacheStage(config.cache, pop, fetch=origin_stage)
     stages = [request_id, headers, cache.guard(), faults, waf, bot, cache, origin_stage]
+    cache.register_metrics(edge.registry); cache.reconfigure(new_cache_config)
 
 `CacheStage` sits just before the origin. Its request hook looks the request up and either
 answers from the store (HIT, STALE) or lets it through to the origin as a miss or a
@@ -159,15 +160,33 @@ class CacheStage:
     """The shared cache: lookup, coalescing, store, revalidation, serve-stale, invalidation."""
 
     name = "cache"
+    config_section = "cache"
+    """A pushed `edge-config` with a `cache` section is applied live (`reconfigure`)."""
 
-    def __init__(self, config: CacheConfig, pop: str, fetch: Stage, edge_cache: EdgeCache) -> None:
-        self.config = config
+    def __init__(
+        self, config: CacheConfig, pop: str, fetch: Stage, edge_cache: EdgeCache | None = None
+    ) -> None:
         self.pop = pop
         self.fetch = fetch
         """The stage after this one (the origin); used for background refreshes."""
-        self.cache = edge_cache
-        self.store = edge_cache.store
-        self.metrics = edge_cache.metrics
+        self.cache = edge_cache or EdgeCache(config)
+        self.store = self.cache.store
+        self._hit_status = f"{pop}; hit; ttl="
+        self.reconfigure(config)
+
+    @property
+    def metrics(self) -> CacheMetrics:
+        return self.cache.metrics
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        """Count into the edge's registry from now on (called once by the EdgeServer)."""
+        self.cache.register_metrics(registry)
+
+    def reconfigure(self, config: CacheConfig) -> None:
+        """Take a new `cache` section (a pushed config, e.g. the serve-stale variant's); what
+        is stored stays, and the new stale windows apply to it at once."""
+        self.config = config
+        self.cache.resize(config)
         self.key_options = KeyOptions(
             include_host=config.key.include_host,
             ignore_query=config.key.ignore_query,
@@ -182,7 +201,6 @@ class CacheStage:
             default_stale_while_revalidate_s=config.stale_while_revalidate_s,
             default_stale_if_error_s=config.stale_if_error_s,
         )
-        self._hit_status = f"{pop}; hit; ttl="
 
     def guard(self) -> CacheGuardStage:
         """The serve-stale guard to place outside the modules that can fail (see module doc)."""
@@ -214,6 +232,7 @@ class CacheStage:
             req_cc,
             now,
             vary_miss=entry is None and bool(variants),
+            default_swr_s=self.config.stale_while_revalidate_s,
         )
         if type(decision) is Fresh:
             assert entry is not None
@@ -449,7 +468,11 @@ class CacheStage:
         resp = ex.response
         assert resp is not None
         ex.notes[_HANDLED] = True
-        stand_in = on_error(fwd.entry.freshness if fwd.entry is not None else None, now)
+        stand_in = on_error(
+            fwd.entry.freshness if fwd.entry is not None else None,
+            now,
+            self.config.stale_if_error_s,
+        )
         if stand_in is not None and fwd.entry is not None:
             if fwd.revalidating:
                 self.metrics.revalidations.labels("error").inc()
@@ -683,7 +706,13 @@ class CacheGuardStage:
 
     def __init__(self, cache: CacheStage) -> None:
         self.cache = cache
-        self.active = cache.config.enabled and cache.config.stale_if_error_s > 0
+
+    @property
+    def active(self) -> bool:
+        """On while the cache is on with a configured stale-if-error window (read per failure,
+        so a pushed config switches it)."""
+        config = self.cache.config
+        return config.enabled and config.stale_if_error_s > 0
 
     async def request(self, ex: Exchange) -> None:
         return None
@@ -704,7 +733,7 @@ class CacheGuardStage:
         entry = _match(stage.store.variants(stage.key_of(ex.request)), ex.request.headers)
         if entry is None:
             return
-        stale = on_error(entry.freshness, time.time())
+        stale = on_error(entry.freshness, time.time(), stage.config.stale_if_error_s)
         if stale is None:
             return
         await _release(resp)

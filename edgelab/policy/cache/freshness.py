@@ -28,9 +28,10 @@ class FreshnessOptions:
     """Heuristic lifetime = this fraction of (Date - Last-Modified), §4.2.2's suggestion."""
     heuristic_max_s: float = 86400.0
     default_stale_while_revalidate_s: float = 0.0
-    """Applied when the response has no stale-while-revalidate (RFC 5861 §3)."""
+    """Applied when the response has no stale-while-revalidate (RFC 5861 §3). Used when
+    deciding, not stored, so switching serve-stale on covers objects already in the cache."""
     default_stale_if_error_s: float = 0.0
-    """Applied when the response has no stale-if-error (RFC 5861 §4)."""
+    """Applied when the response has no stale-if-error (RFC 5861 §4); likewise."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +44,9 @@ class Freshness:
     """corrected_initial_age of §4.2.3: the age it had when it arrived."""
     response_time: float
     """Wall-clock time the response arrived (or was last validated)."""
-    stale_while_revalidate_s: float = 0.0
-    stale_if_error_s: float = 0.0
+    stale_while_revalidate_s: float | None = None
+    """The origin's window; None = it said nothing (the configured default applies)."""
+    stale_if_error_s: float | None = None
     no_stale: bool = False
     """must-revalidate / proxy-revalidate: never served stale (§4.2.4), not even on errors."""
     no_max_stale: bool = False
@@ -65,6 +67,14 @@ class Freshness:
 
     def fresh(self, now: float) -> bool:
         return not self.no_cache and self.lifetime_s > self.age(now)
+
+    def swr_s(self, default: float) -> float:
+        w = self.stale_while_revalidate_s
+        return default if w is None else w
+
+    def sie_s(self, default: float) -> float:
+        w = self.stale_if_error_s
+        return default if w is None else w
 
 
 def http_date(value: str | None) -> float | None:
@@ -147,10 +157,8 @@ def freshness(
         lifetime_s=life,
         initial_age_s=initial_age(headers, request_time, response_time),
         response_time=response_time,
-        stale_while_revalidate_s=float(
-            swr if swr is not None else options.default_stale_while_revalidate_s
-        ),
-        stale_if_error_s=float(sie if sie is not None else options.default_stale_if_error_s),
+        stale_while_revalidate_s=float(swr) if swr is not None else None,
+        stale_if_error_s=float(sie) if sie is not None else None,
         no_stale=cc.must_revalidate or cc.proxy_revalidate,
         no_max_stale=cc.must_revalidate or cc.proxy_revalidate or cc.s_maxage_s is not None,
         no_cache=cc.no_cache,

@@ -61,9 +61,17 @@ Decision = Fresh | Stale | Revalidate | Miss | OnlyIfCached
 
 
 def lookup(
-    stored: Freshness | None, req: Directives, now: float, *, vary_miss: bool = False
+    stored: Freshness | None,
+    req: Directives,
+    now: float,
+    *,
+    vary_miss: bool = False,
+    default_swr_s: float = 0.0,
 ) -> Decision:
-    """What to do with a request, given the stored response that matches it (or None)."""
+    """What to do with a request, given the stored response that matches it (or None).
+
+    `default_swr_s` is the configured stale-while-revalidate for responses without one.
+    """
     if stored is None:
         if req.only_if_cached:
             return OnlyIfCached()
@@ -88,13 +96,13 @@ def lookup(
     staleness = -ttl
     if req.max_stale_s is not None and not stored.no_max_stale and staleness <= req.max_stale_s:
         return Stale(age, ttl, "max-stale")
-    swr = stored.stale_while_revalidate_s
+    swr = stored.swr_s(default_swr_s)
     if not stored.no_stale and swr > 0 and staleness <= swr:
         return Stale(age, ttl, "stale-while-revalidate", refresh=True)
     return Revalidate("stale")
 
 
-def on_error(stored: Freshness | None, now: float) -> Stale | None:
+def on_error(stored: Freshness | None, now: float, default_sie_s: float = 0.0) -> Stale | None:
     """The origin (or a module inside the edge) failed: may the stored response stand in?
 
     Yes while it is fresh, or stale by no more than its stale-if-error window (the origin's, or
@@ -104,7 +112,8 @@ def on_error(stored: Freshness | None, now: float) -> Stale | None:
         return None
     age = stored.age(now)
     ttl = stored.lifetime_s - age
-    if ttl > 0 or (stored.stale_if_error_s > 0 and -ttl <= stored.stale_if_error_s):
+    sie = stored.sie_s(default_sie_s)
+    if ttl > 0 or (sie > 0 and -ttl <= sie):
         return Stale(age, ttl, "stale-if-error")
     return None
 
@@ -154,8 +163,8 @@ def after_response(
     )
     if (
         fresh.lifetime_s <= 0
-        and fresh.stale_if_error_s <= 0
-        and fresh.stale_while_revalidate_s <= 0
+        and fresh.sie_s(options.default_stale_if_error_s) <= 0
+        and fresh.swr_s(options.default_stale_while_revalidate_s) <= 0
         and "ETag" not in headers
         and "Last-Modified" not in headers
     ):
