@@ -37,9 +37,10 @@ from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDict
+from prometheus_client import CollectorRegistry
 
 from edgelab.config.cache import CacheConfig
-from edgelab.edge.cache import EdgeCache, Flight
+from edgelab.edge.cache import CacheMetrics, EdgeCache, Flight
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.headers import strip_hop_by_hop
@@ -458,6 +459,7 @@ class CacheStage:
                 ttl_s=entry.freshness.ttl(now),
                 stored=stored,
                 collapsed=fwd.collapsed,
+                detail=None if stored else "too-large",
             ),
         )
         ex.path_taken = "origin"
@@ -787,7 +789,7 @@ async def _read_up_to(resp: EdgeResponse, cap: int) -> bytes | None:
     """The whole body if it is at most `cap` bytes (the upstream connection is then released);
     else None, with `resp.stream` rewound so the client still gets every byte."""
     if resp.stream is None:
-        return resp.body
+        return resp.body if len(resp.body) <= cap else None
     chunks: list[bytes] = []
     size = 0
     stream = resp.stream

@@ -23,8 +23,8 @@ def headers(*pairs: tuple[str, str], **fields: str) -> CIMultiDict[str]:
 def stored(
     lifetime_s: float = 60,
     age_s: float = 0,
-    swr_s: float = 0,
-    sie_s: float = 0,
+    swr_s: float | None = None,
+    sie_s: float | None = None,
     no_stale: bool = False,
     no_max_stale: bool = False,
     no_cache: bool = False,

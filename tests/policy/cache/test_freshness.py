@@ -78,28 +78,25 @@ def test_current_age_adds_resident_time_and_ttl_counts_down() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cc", "defaults", "expected"),
+    ("cc", "expected"),
     [
-        ("max-age=1", (0, 0), (0.0, 0.0, False, False)),
-        ("max-age=1, stale-while-revalidate=5, stale-if-error=9", (1, 2), (5.0, 9.0, False, False)),
-        ("max-age=1", (30, 3600), (30.0, 3600.0, False, False)),  # config defaults fill in
-        ("max-age=1, stale-if-error=0", (30, 3600), (30.0, 0.0, False, False)),  # origin wins
-        ("max-age=1, must-revalidate", (30, 3600), (30.0, 3600.0, True, True)),
-        ("s-maxage=1", (0, 0), (0.0, 0.0, False, True)),  # s-maxage: no client max-stale
+        ("max-age=1", (None, None, False, False)),  # the configured defaults apply later
+        ("max-age=1, stale-while-revalidate=5, stale-if-error=9", (5.0, 9.0, False, False)),
+        ("max-age=1, stale-if-error=0", (None, 0.0, False, False)),  # origin's 0 wins
+        ("max-age=1, must-revalidate", (None, None, True, True)),
+        ("s-maxage=1", (None, None, False, True)),  # s-maxage: no client max-stale
     ],
 )
 def test_stale_windows_and_revalidation_flags(
-    cc: str, defaults: tuple[float, float], expected: tuple[float, float, bool, bool]
+    cc: str, expected: tuple[float | None, float | None, bool, bool]
 ) -> None:
-    opts = FreshnessOptions(
-        default_stale_while_revalidate_s=defaults[0], default_stale_if_error_s=defaults[1]
-    )
     f = freshness(
         parse_cache_control([cc]),
         headers(),
         status=200,
         request_time=T0,
         response_time=T0,
-        options=opts,
+        options=OPTS,
     )
     assert (f.stale_while_revalidate_s, f.stale_if_error_s, f.no_stale, f.no_max_stale) == expected
+    assert f.sie_s(3600.0) == (expected[1] if expected[1] is not None else 3600.0)

@@ -115,6 +115,16 @@ def test_after_response(cc: str, etag: bool, sie: float, expected: str) -> None:
         assert result == NotStorable(expected)
 
 
+def test_configured_defaults_apply_where_the_origin_said_nothing() -> None:
+    assert lookup(stored(60, age_s=70), NONE, T0, default_swr_s=30) == Stale(
+        70, -10, "stale-while-revalidate", True
+    )
+    assert on_error(stored(60, age_s=100), T0, default_sie_s=50) == Stale(
+        100, -40, "stale-if-error"
+    )
+    assert on_error(stored(60, age_s=100, sie_s=0), T0, default_sie_s=50) is None
+
+
 def test_zero_windows_never_serve_stale_at_expiry() -> None:
     assert lookup(stored(60, age_s=60), NONE, T0) == Revalidate("stale")
     assert on_error(stored(60, age_s=60), T0) is None
