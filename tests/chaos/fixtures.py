@@ -11,6 +11,7 @@ from typing import Any
 from edgelab.chaos.context import LabView, ProcessView
 from edgelab.chaos.model import Experiment
 from edgelab.config.edge import EdgeConfig
+from edgelab.controlplane.app import ControlServer
 from edgelab.edge.server import EdgeServer
 from edgelab.origin.profile import OriginProfile
 from edgelab.origin.server import OriginServer
@@ -90,7 +91,8 @@ def experiment(data: dict[str, Any]) -> Experiment:
 class InProcessLab:
     """Origin + one POP per CDN as real servers in this process; remembers what it started."""
 
-    def __init__(self) -> None:
+    def __init__(self, with_control: bool = False) -> None:
+        self.with_control = with_control
         self.started: list[tuple[str, dict[str, str]]] = []
         self.stopped: list[str] = []
 
@@ -102,9 +104,24 @@ class InProcessLab:
         async with contextlib.AsyncExitStack() as stack:
             origin = await stack.enter_async_context(running(OriginServer(profile)))
             procs = {"origin": ProcessView("origin", "origin", dict(origin.addresses))}
+            extra: dict[str, Any] = {}
+            if self.with_control:
+                control = await stack.enter_async_context(
+                    running(ControlServer(state_dir=vdir / "control"))
+                )
+                procs["control"] = ProcessView("control", "control", dict(control.addresses))
+                extra = {"control": {"url": control.addresses["http"], "poll_timeout_s": 5}}
             for cdn in ("cdn-a", "cdn-b"):
                 name = f"edge-{cdn[-1]}-1"
-                cfg = EdgeConfig(origin=origin.addresses["http"], pop=name, cdn=cdn)
+                cfg = EdgeConfig.model_validate(
+                    {
+                        "origin": origin.addresses["http"],
+                        "pop": name,
+                        "cdn": cdn,
+                        **extra,
+                        **exp.lab.edge,
+                    }
+                )
                 edge = await stack.enter_async_context(running(EdgeServer(cfg)))
                 procs[name] = ProcessView(name, "edge", dict(edge.addresses), cdn=cdn)
             self.started.append(

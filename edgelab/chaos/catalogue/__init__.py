@@ -9,11 +9,16 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import edge, http, origin, process
+from edgelab.chaos.catalogue import control, edge, http, origin, process
 
 Activity = Callable[..., Awaitable[Any]]
 
 CATALOGUE: dict[str, Activity] = {
+    "control.push": control.push,
+    "control.rollback": control.rollback,
+    "control.flap": control.flap,
+    "control.stop_flap": control.stop_flap,
+    "control.killswitch": control.killswitch,
     "edge.abort": edge.abort,
     "edge.delay": edge.delay,
     "edge.panic": edge.panic,
