@@ -205,6 +205,31 @@ def control(
 
 
 @app.command()
+def toxiproxy(
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="API port (0 = any free port).")] = 8474,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="Toxiproxy JSON config: a list of proxies, as /populate."),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for toxicity, jitter and slicing.")
+    ] = None,
+    port_file: PortFileOpt = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run a Toxiproxy-compatible network fault proxy (same REST API, same toxics)."""
+    from edgelab.faultproxy.server import FaultProxyServer, read_config
+    from edgelab.serving import run_service
+
+    _setup_logging(log_level, log_format)
+    data = read_config(config) if config else None
+    server = FaultProxyServer(host, port, seed=seed, config=data, config_source=str(config))
+    run_service(server, "toxiproxy", port_file)
+
+
+@app.command()
 def version() -> None:
     """Print edgelab's version."""
     print(__version__)
