@@ -49,6 +49,27 @@ def decode_proxy(body: Any, defaults: ProxyFields, struct: str = "proxy.Proxy") 
     return ProxyFields(**values)
 
 
+def parse_populate(body: Any) -> list[ProxyFields]:
+    """Check a /populate body (or --config file) before anything changes.
+
+    Raises BadRequestBody or MissingField (`missing required field: name at proxy 2`).
+    """
+    if not isinstance(body, list):
+        raise BadRequestBody(
+            f"json: cannot unmarshal {json_type(body)} into Go value of type "
+            "[]struct { proxy.Proxy; Enabled *bool }"
+        )
+    entries = []
+    for i, item in enumerate(body, start=1):
+        fields = decode_proxy(item, ProxyFields("", "", "", True), "proxy.Proxy")
+        if not fields.name:
+            raise MissingField(f"name at proxy {i}")
+        if not fields.upstream:
+            raise MissingField(f"upstream at proxy {i}")
+        entries.append(fields)
+    return entries
+
+
 class PopulateError(FaultProxyError):
     """A /populate entry failed after others were applied; carries those done so far."""
 
@@ -124,19 +145,7 @@ class ProxyCollection:
         listen and upstream is left alone, toxics and all; a different one is replaced. Raises
         BadRequestBody/MissingField before any change, PopulateError after some.
         """
-        if not isinstance(body, list):
-            raise BadRequestBody(
-                f"json: cannot unmarshal {json_type(body)} into Go value of type "
-                '[]struct { proxy.Proxy; Enabled *bool "json:\\"enabled\\"" }'
-            )
-        entries = []
-        for i, item in enumerate(body, start=1):
-            fields = decode_proxy(item, ProxyFields("", "", "", True), "proxy.Proxy")
-            if not fields.name:
-                raise MissingField(f"name at proxy {i}")
-            if not fields.upstream:
-                raise MissingField(f"upstream at proxy {i}")
-            entries.append(fields)
+        entries = parse_populate(body)
         done: list[Proxy] = []
         async with self._lock:
             for fields in entries:

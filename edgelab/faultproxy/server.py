@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from edgelab.errors import ConfigError
 from edgelab.faultproxy.api import toxiproxy_app
-from edgelab.faultproxy.collection import ProxyCollection
+from edgelab.faultproxy.collection import ProxyCollection, parse_populate
 from edgelab.faultproxy.errors import FaultProxyError
 from edgelab.faultproxy.metrics import ProxyMetrics
 from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, url
@@ -59,6 +59,11 @@ class FaultProxyServer:
         self.registry = CollectorRegistry()
         self.registry.register(ProxyMetrics(self.collection))
         self.app = toxiproxy_app(self.collection, self.registry)
+        if config is not None:
+            try:
+                parse_populate(config)  # refuse a bad file before anything listens
+            except FaultProxyError as e:
+                raise ConfigError(f"{config_source}: {e.text}") from e
         self.config = config
         self.config_source = config_source
         self._runner: web.AppRunner | None = None
@@ -68,7 +73,10 @@ class FaultProxyServer:
         return {"api": url(self.host, self.port)}
 
     async def start(self) -> None:
-        """Create the configured proxies, then listen; raises ConfigError or PortInUse."""
+        """Create the configured proxies, then listen; raises ConfigError or PortInUse.
+
+        A `config` with a bad entry is refused by the constructor already (ConfigError).
+        """
         if self.config is not None:
             try:
                 await self.collection.populate(self.config)

@@ -39,8 +39,8 @@ class LimitDataToxic:
             if remaining < len(chunk.data):
                 chunk = replace(chunk, data=chunk.data[:remaining])
             if chunk.data:
+                state.transmitted += len(chunk.data)  # counted first: a cancelled send still sends
                 await stub.send(chunk)
-                state.transmitted += len(chunk.data)
             if self.bytes - state.transmitted <= 0:
                 await stub.close()
                 return

@@ -56,8 +56,8 @@ class SlicerToxic:
             try:
                 for end in cuts[1:]:
                     piece = Chunk(chunk.data[sent:end], chunk.received_at)
+                    sent = end  # before sending: a cancelled send still hands the piece on
                     await stub.send(piece)
-                    sent = end
                     await asyncio.sleep(self.delay / 1_000_000)
             except asyncio.CancelledError:
                 if sent < len(chunk.data):
