@@ -19,6 +19,9 @@ from typing import cast
 
 from edgelab.faultproxy.stream import Chunk, ChunkQueue
 
+WRITE_HIGH_WATER = 1 << 20
+"""Bytes a socket may buffer in user space before the writer waits for it to drain."""
+
 
 class Side(asyncio.Protocol):
     """A client or upstream socket: reads into `sink`, writes with flow control."""
@@ -46,6 +49,9 @@ class Side(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses, but have the same API.
         self.transport = cast(asyncio.Transport, transport)
+        # A larger write buffer than asyncio's 64 KiB: one read (up to 256 KiB) fits without
+        # pausing the writer on every chunk, which halves bulk throughput otherwise.
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             try:
