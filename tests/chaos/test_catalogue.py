@@ -100,3 +100,19 @@ def test_every_catalogue_entry_takes_keyword_arguments_only() -> None:
         params = list(inspect.signature(func).parameters.values())
         assert params[0].name == "ctx", name
         assert all(p.kind is p.KEYWORD_ONLY for p in params[1:]), name
+
+
+async def test_purge_everything_turns_hits_into_misses(tmp_path: Path) -> None:
+    from edgelab.chaos.catalogue import cache
+
+    async with lab_ctx(tmp_path) as ctx:
+        pop = ctx.lab.one("edge", "edge-a-1").addresses["proxy"]
+        for _ in range(2):
+            async with ctx.http.get(f"{pop}/static/app.js") as r:
+                await r.read()
+                last = r.headers.get("X-Cache")
+        assert last == "HIT"
+        result = await cache.purge(ctx, target="edge-a-1", everything=True)
+        assert result["purged"]["edge-a-1"] >= 1
+        async with ctx.http.get(f"{pop}/static/app.js") as r:
+            assert r.headers.get("X-Cache") == "MISS"

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import control, edge, http, origin, process
+from edgelab.chaos.catalogue import cache, control, edge, http, origin, process
 
 Activity = Callable[..., Awaitable[Any]]
 
 CATALOGUE: dict[str, Activity] = {
+    "cache.purge": cache.purge,
     "control.push": control.push,
     "control.rollback": control.rollback,
     "control.flap": control.flap,
