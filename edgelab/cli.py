@@ -51,6 +51,13 @@ def _setup_logging(level: str, fmt: LogFormat) -> None:
     configure_logging(level, fmt.value)
 
 
+def _admin_port(port: int, admin_port: int | None) -> int:
+    """The admin port: as given, else the next one after a fixed --port, else ephemeral."""
+    if admin_port is not None:
+        return admin_port
+    return port + 1 if port else 0
+
+
 def _overlay(model: Any, section: str, **values: Any) -> Any:
     """A copy of `model` with `section`'s fields replaced by the flags that were given."""
     given = {k: v for k, v in values.items() if v is not None}
@@ -79,8 +86,11 @@ def origin(
         str, typer.Option("--admin-host", help="Admin listener address.")
     ] = "127.0.0.1",
     admin_port: Annotated[
-        int, typer.Option("--admin-port", help="Admin port (0 = any free port).")
-    ] = 8081,
+        int | None,
+        typer.Option(
+            "--admin-port", help="Admin port (default: --port + 1, or any free port with --port 0)."
+        ),
+    ] = None,
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -107,7 +117,7 @@ def origin(
         host=host,
         port=port,
         admin_host=admin_host,
-        admin_port=admin_port,
+        admin_port=_admin_port(port, admin_port),
         admin_token=admin_token,
     )
     run_service(server, "origin", port_file)
@@ -126,8 +136,11 @@ def edge(
         str, typer.Option("--admin-host", help="Admin listener address.")
     ] = "127.0.0.1",
     admin_port: Annotated[
-        int, typer.Option("--admin-port", help="Admin port (0 = any free port).")
-    ] = 8001,
+        int | None,
+        typer.Option(
+            "--admin-port", help="Admin port (default: --port + 1, or any free port with --port 0)."
+        ),
+    ] = None,
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -157,7 +170,7 @@ def edge(
             host=host,
             port=port,
             admin_host=admin_host,
-            admin_port=admin_port,
+            admin_port=_admin_port(port, admin_port),
             admin_token=admin_token,
         ),
         "edge",
