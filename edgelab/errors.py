@@ -41,3 +41,18 @@ class UpstreamTimeout(UpstreamError, TimeoutError):
     """The origin did not connect or answer in time; answered 504."""
 
     status = 504
+
+
+class RequestRejected(EdgelabError, ValueError):
+    """The client's request cannot be forwarded as sent (a malformed or interrupted body...).
+
+    Answered with `status`, logged in one line: the client's mistake, not a bug of ours.
+    """
+
+    status = 400
+
+
+class RequestBodyTooLarge(RequestRejected):
+    """The request body grew past `client.max_request_body_bytes` while streaming; answered 413."""
+
+    status = 413

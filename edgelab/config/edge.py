@@ -46,6 +46,14 @@ class ClientLimits(_Strict):
     """Longest request line or header field; longer gets 400 from the parser."""
     keepalive_s: float = Field(75.0, gt=0)
     """An idle client connection is closed after this long."""
+    header_timeout_s: float = Field(10.0, gt=0)
+    """A request head (request line and headers) must arrive whole within this long: from the
+    connection's start, or from the first byte of the next head on a kept-alive connection.
+    Else 408 and close: a slowloris client cannot hold a connection by trickling bytes."""
+    max_connections: int = Field(4096, gt=0)
+    """Open client connections at most. A new one beyond pushes out the connection longest
+    waiting for a request head (idle or half-sent); if every one is busy with a request, the
+    newcomer gets 503 and is closed. Keep it below the process's open-file limit."""
 
 
 class FaultOptions(_Strict):

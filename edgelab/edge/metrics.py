@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from edgelab.edge.exchange import Exchange
+
+if TYPE_CHECKING:
+    from edgelab.edge.protocol import EdgeHttpServer
 
 
 class EdgeMetrics:
@@ -51,10 +56,28 @@ class EdgeMetrics:
         self.in_flight = Gauge(
             "edgelab_edge_in_flight", "Requests being handled", registry=registry
         )
+        self.client_connections = Gauge(
+            "edgelab_edge_client_connections", "Open client connections", registry=registry
+        )
+        self.client_connections_closed = Counter(
+            "edgelab_edge_client_connections_closed",
+            "Client connections the edge closed to protect itself, by reason "
+            "(head_timeout: slowloris; evicted: idle, pushed out at the cap; refused: cap reached "
+            "with every connection busy)",
+            ["reason"],
+            registry=registry,
+        )
         info = Gauge("edgelab_edge_info", "This POP", ["pop", "cdn"], registry=registry)
         info.labels(pop, cdn).set(1)
         self._request_children: dict[tuple[int, str], Counter] = {}
         """(status, path_taken) -> labelled child: `labels()` costs more than `inc()`."""
+
+    def watch_connections(self, server: EdgeHttpServer) -> None:
+        """Report `server`'s open client connections (the proxy listener, once started)."""
+        self.client_connections.set_function(lambda: server.open_connections)
+
+    def client_closed(self, reason: str) -> None:
+        self.client_connections_closed.labels(reason).inc()
 
     def record(self, ex: Exchange, elapsed_s: float) -> None:
         status = ex.response.status if ex.response is not None else 0

@@ -17,6 +17,7 @@ from typing import Protocol
 
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import Exchange
+from edgelab.errors import RequestRejected
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ class Pipeline:
             ran += 1
             try:
                 await stage.request(ex)
-            except (
-                Exception
-            ) as e:  # a stage bug or a module panic answers 500, never crashes the POP
+            except RequestRejected as e:  # the client's body was too large or malformed
+                self._rejected(ex, stage, e)
+            except Exception as e:  # a stage bug or a module panic: 500, the POP keeps serving
                 self._failed(ex, stage, "request", e)
             if ex.response is not None:
                 break
@@ -60,6 +61,23 @@ class Pipeline:
                 await stage.response(ex)
             except Exception as e:
                 self._failed(ex, stage, "response", e)
+
+    @staticmethod
+    def _rejected(ex: Exchange, stage: Stage, e: RequestRejected) -> None:
+        """The client's fault: one INFO line, its 4xx page, and the connection closed (the
+        rest of its body is not worth reading)."""
+        logger.info(
+            "request rejected in %s: %s %s",
+            stage.name,
+            e.status,
+            e,
+            extra={"request_id": ex.ray_id, "stage": stage.name},
+        )
+        ex.verdict(stage.name, "reject", str(e))
+        if ex.response is not None and ex.response.release is not None:
+            ex.notes.setdefault("abandoned", []).append(ex.response)
+        ex.response = error_response(e.status, str(e), ex)
+        ex.response.headers["Connection"] = "close"
 
     @staticmethod
     def _failed(ex: Exchange, stage: Stage, hook: str, e: Exception) -> None:

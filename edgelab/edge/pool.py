@@ -35,7 +35,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from edgelab.config.edge import UpstreamOptions
-from edgelab.errors import UpstreamError, UpstreamTimeout
+from edgelab.errors import RequestRejected, UpstreamError, UpstreamTimeout
 
 T = TypeVar("T")
 
@@ -389,18 +389,25 @@ class PoolUpstream:
         transport.write(self._head(method, target, headers, content_length, chunked=chunked))
         chunks = body.iter_chunked(CHUNK_BYTES) if isinstance(body, StreamReader) else body
         timeout_s = self.options.read_timeout_s
+        sent = 0
         async for chunk in chunks:
             if conn.closed or conn.error is not None:
                 raise conn.error or UpstreamError("origin closed the connection mid-request")
             if not chunk:
                 continue
-            if chunked:
+            sent += len(chunk)
+            if content_length is None:
                 transport.writelines((b"%x\r\n" % len(chunk), chunk, b"\r\n"))
+            elif sent > content_length:
+                break
             else:
                 transport.write(chunk)
             await conn.drain(timeout_s)
-        if chunked:
+        if content_length is None:
             transport.write(b"0\r\n\r\n")
+        elif sent != content_length:
+            # Never let the origin frame this body differently from how the client declared it.
+            raise RequestRejected(f"request body of {sent} bytes, {content_length} declared")
 
     # -- the pool ------------------------------------------------------------------------------
 

@@ -23,11 +23,13 @@ from prometheus_client import CollectorRegistry
 from edgelab.config.edge import EdgeConfig
 from edgelab.edge.admin import admin_app
 from edgelab.edge.artifacts import ArtifactRegistry
+from edgelab.edge.body import ClientBody
 from edgelab.edge.errorpage import error_page
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.liveconfig import LiveConfig
 from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
+from edgelab.edge.protocol import EdgeHttpServer
 from edgelab.edge.stages import default_stages
 from edgelab.edge.subscriber import ArtifactVersions, Subscriber
 from edgelab.edge.upstream import Upstream, make_upstream
@@ -93,13 +95,17 @@ class EdgeServer:
     async def start(self) -> None:
         await self.upstream.open()
         limits = self.config.client
-        server = web.Server(
+        server = EdgeHttpServer(
             self._handle,
+            limits=limits,
+            pop=self.config.pop,
+            on_close=self.metrics.client_closed,
             access_log=None,
             max_line_size=limits.max_header_bytes,
             max_field_size=limits.max_header_bytes,
             keepalive_timeout=limits.keepalive_s,
         )
+        self.metrics.watch_connections(server)
         self._proxy_runner = web.ServerRunner(server, shutdown_timeout=DRAIN_TIMEOUT_S)
         self._admin_runner = web.AppRunner(admin_app(self), access_log=None, shutdown_timeout=2.0)
         try:
@@ -139,7 +145,11 @@ class EdgeServer:
         loop = asyncio.get_running_loop()
         started = loop.time()
         self.metrics.in_flight.inc()
-        ex = Exchange(request=_client_request(request), pop=self.config.pop, started_at=started)
+        ex = Exchange(
+            request=_client_request(request, self.config.client.max_request_body_bytes),
+            pop=self.config.pop,
+            started_at=started,
+        )
         try:
             rejected = self._reject_early(ex)
             if rejected is not None:
@@ -167,7 +177,7 @@ class EdgeServer:
         return None
 
 
-def _client_request(request: web.BaseRequest) -> ClientRequest:
+def _client_request(request: web.BaseRequest, body_limit: int) -> ClientRequest:
     peer = request.transport.get_extra_info("peername") if request.transport else None
     raw = request.raw_path
     path, _, query = raw.partition("?")
@@ -179,7 +189,7 @@ def _client_request(request: web.BaseRequest) -> ClientRequest:
         client_ip=peer[0] if peer else "",
         scheme=request.scheme,
         host=request.headers.get("Host", ""),
-        body_stream=request.content,
+        body_stream=ClientBody(request.content, body_limit),
         content_length=request.content_length,
     )
 
@@ -187,18 +197,22 @@ def _client_request(request: web.BaseRequest) -> ClientRequest:
 def _plain_error(status: int, reason: str, ex: Exchange) -> web.Response:
     ex.response = EdgeResponse(status=status)
     ex.verdict("edge", "reject", reason)
-    return web.Response(
+    resp = web.Response(
         status=status,
         body=error_page(status, reason, ex.pop, ex.ray_id or "-"),
         content_type="text/html",
-        headers={"Connection": "close"},
     )
+    resp.force_close()  # whatever body follows is not worth reading
+    return resp
 
 
 async def _write(request: web.BaseRequest, resp: EdgeResponse, ex: Exchange) -> web.StreamResponse:
     """Send `resp` to the client; a body the origin breaks off mid-way closes the connection."""
     if resp.stream is None:
-        return web.Response(status=resp.status, headers=resp.headers, body=resp.body)
+        whole = web.Response(status=resp.status, headers=resp.headers, body=resp.body)
+        if resp.headers.get("Connection") == "close":
+            whole.force_close()  # a rejected request: the rest of its body stays unread
+        return whole
     out = web.StreamResponse(status=resp.status, headers=resp.headers)
     if resp.content_length is not None:
         out.content_length = resp.content_length

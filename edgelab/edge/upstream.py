@@ -27,7 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from edgelab.config.edge import UpstreamOptions
-from edgelab.errors import UpstreamError, UpstreamTimeout
+from edgelab.errors import RequestRejected, UpstreamError, UpstreamTimeout
 
 CHUNK_BYTES = 64 * 1024
 
@@ -173,6 +173,9 @@ class SessionUpstream:
         except aiohttp.ClientConnectorError as e:
             raise UpstreamError(f"origin {self.origin} unreachable: {e.strerror or e}") from e
         except aiohttp.ClientError as e:
+            cause = e.__cause__
+            if isinstance(cause, RequestRejected):  # the client's body, not the origin, failed
+                raise cause from None
             raise UpstreamError(f"origin {self.origin} failed: {e}") from e
         return SessionResponse(resp.status, resp.headers, resp.content_length, resp)
 

@@ -31,6 +31,9 @@ S = TypeVar("S", bound=Service)
 START_TIMEOUT_S = 30.0
 """How long a server process may take to announce its addresses (a busy machine is slow)."""
 
+ADMIN_PORT_COMMANDS = frozenset({"edge", "origin"})
+"""Commands with a separate admin listener, whose port must be ephemeral too."""
+
 STOP_TIMEOUT_S = 15.0
 """How long a server process may drain after SIGTERM before it is killed."""
 
@@ -60,13 +63,13 @@ class ServerProcess:
 async def running_process(command: str, *args: str) -> AsyncIterator[ServerProcess]:
     """Run `python -m edgelab <command> --port 0 ... <args>`, yield it, SIGTERM it at the end.
 
-    `--host 127.0.0.1 --port 0 --port-file` are added (and `--admin-port 0` for `edge`); `args`
-    may override none of those. Raises RuntimeError if the process exits before it listens.
+    `--host 127.0.0.1 --port 0 --port-file` are added (and `--admin-port 0` for the commands
+    that have an admin listener); `args` may override none of those. Raises RuntimeError if the process exits before it listens.
     """
     with tempfile.TemporaryDirectory(prefix=f"edgelab-{command}-") as tmp:
         port_file = Path(tmp) / "ports.json"
         log_path = Path(tmp) / "stderr.log"
-        extra = ["--admin-port", "0"] if command == "edge" else []
+        extra = ["--admin-port", "0"] if command in ADMIN_PORT_COMMANDS else []
         with log_path.open("wb") as log:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,

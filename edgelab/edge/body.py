@@ -1,0 +1,62 @@
+"""The client's request body as stages and the upstream read it: bounded, with clean errors.
+
+    body = ClientBody(request.content, limit=config.client.max_request_body_bytes)
+    async for chunk in body: ...          # or await body.read(n), await body.readany()
+
+A body of declared length over the limit is refused before anything is read (413 in the
+server). A chunked body has no declared length, so the limit is enforced here, as bytes arrive:
+past it, reading raises `RequestBodyTooLarge` (413). A body the client breaks off, or whose
+chunked framing turns out malformed after the head was accepted, raises `RequestRejected`
+(400). Either way the origin connection that was being fed is dropped mid-body, so the origin
+never sees a complete request the client did not send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import StreamReader
+from aiohttp.web_protocol import RequestPayloadError
+
+from edgelab.errors import RequestBodyTooLarge, RequestRejected
+
+CHUNK_BYTES = 64 * 1024
+
+
+class ClientBody:
+    """A `StreamReader`-like view of the client's body (`read`, `readany`, async iteration)."""
+
+    def __init__(self, stream: StreamReader, limit: int) -> None:
+        self._stream = stream
+        self.limit = limit
+        self.received = 0
+        """Bytes read so far."""
+
+    def _count(self, chunk: bytes) -> bytes:
+        self.received += len(chunk)
+        if self.received > self.limit:
+            raise RequestBodyTooLarge(f"request body over {self.limit} bytes")
+        return chunk
+
+    async def read(self, n: int = -1) -> bytes:
+        try:
+            return self._count(await self._stream.read(n))
+        except (RequestPayloadError, ConnectionError) as e:
+            raise RequestRejected(f"request body malformed or cut off: {e}") from e
+
+    async def readany(self) -> bytes:
+        try:
+            return self._count(await self._stream.readany())
+        except (RequestPayloadError, ConnectionError) as e:
+            raise RequestRejected(f"request body malformed or cut off: {e}") from e
+
+    def at_eof(self) -> bool:
+        return self._stream.at_eof()
+
+    async def iter_chunked(self, n: int = CHUNK_BYTES) -> AsyncIterator[bytes]:
+        while chunk := await self.read(n):
+            yield chunk
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while chunk := await self.readany():
+            yield chunk
