@@ -13,6 +13,8 @@ from edgelab.chaos.model import Experiment
 from edgelab.config.edge import EdgeConfig
 from edgelab.controlplane.app import ControlServer
 from edgelab.edge.server import EdgeServer
+from edgelab.faultproxy.client import FaultProxyClient
+from edgelab.faultproxy.server import FaultProxyServer
 from edgelab.origin.profile import OriginProfile
 from edgelab.origin.server import OriginServer
 from edgelab.testing.servers import running
@@ -91,8 +93,9 @@ def experiment(data: dict[str, Any]) -> Experiment:
 class InProcessLab:
     """Origin + one POP per CDN as real servers in this process; remembers what it started."""
 
-    def __init__(self, with_control: bool = False) -> None:
+    def __init__(self, with_control: bool = False, with_toxiproxy: bool = False) -> None:
         self.with_control = with_control
+        self.with_toxiproxy = with_toxiproxy
         self.started: list[tuple[str, dict[str, str]]] = []
         self.stopped: list[str] = []
 
@@ -111,16 +114,24 @@ class InProcessLab:
                 )
                 procs["control"] = ProcessView("control", "control", dict(control.addresses))
                 extra = {"control": {"url": control.addresses["http"], "poll_timeout_s": 5}}
+            toxi = None
+            if self.with_toxiproxy:
+                toxi = await stack.enter_async_context(running(FaultProxyServer()))
+                procs["toxiproxy"] = ProcessView("toxiproxy", "toxiproxy", dict(toxi.addresses))
             for cdn in ("cdn-a", "cdn-b"):
                 name = f"edge-{cdn[-1]}-1"
+                origin_url = origin.addresses["http"]
+                if toxi is not None:
+                    client = FaultProxyClient(toxi.addresses["api"])
+                    proxy = await asyncio.to_thread(
+                        client.ensure_proxy,
+                        f"{name}-origin",
+                        listen="127.0.0.1:0",
+                        upstream=origin_url.removeprefix("http://"),
+                    )
+                    origin_url = "http://" + proxy["listen"]
                 cfg = EdgeConfig.model_validate(
-                    {
-                        "origin": origin.addresses["http"],
-                        "pop": name,
-                        "cdn": cdn,
-                        **extra,
-                        **exp.lab.edge,
-                    }
+                    {"origin": origin_url, "pop": name, "cdn": cdn, **extra, **exp.lab.edge}
                 )
                 edge = await stack.enter_async_context(running(EdgeServer(cfg)))
                 procs[name] = ProcessView(name, "edge", dict(edge.addresses), cdn=cdn)

@@ -20,7 +20,7 @@ from tests.chaos.fixtures import SHORT, InProcessLab, experiment
 async def lab_ctx(tmp_path: Path, **edge: Any) -> AsyncIterator[RunContext]:
     exp = experiment({**SHORT, "lab": {"edge": edge}})
     async with (
-        InProcessLab(with_control=True)(exp, tmp_path) as lab,
+        InProcessLab(with_control=True, with_toxiproxy=True)(exp, tmp_path) as lab,
         aiohttp.ClientSession() as session,
     ):
         yield RunContext(lab=lab, http=session, variant="t")
@@ -116,3 +116,30 @@ async def test_purge_everything_turns_hits_into_misses(tmp_path: Path) -> None:
         assert result["purged"]["edge-a-1"] >= 1
         async with ctx.http.get(f"{pop}/static/app.js") as r:
             assert r.headers.get("X-Cache") == "MISS"
+
+
+async def test_toxics_and_disabled_links_through_toxiproxy_python(tmp_path: Path) -> None:
+    from edgelab.chaos.catalogue import toxiproxy
+
+    async with lab_ctx(tmp_path) as ctx:
+        await toxiproxy.add_toxic(
+            ctx, proxy="edge-a-1-origin", type="latency", attributes={"latency": 300}
+        )
+        slow = await http.latency_percentile(
+            ctx, target="edge-a-1", path="/api/x", requests=2, percentile=50
+        )
+        assert 300 <= slow < 10_000
+        fast = await http.latency_percentile(
+            ctx, target="edge-b-1", path="/api/x", requests=2, percentile=50
+        )
+        assert fast < 300
+        await toxiproxy.disable(ctx, proxy="edge-b-1-origin")
+        assert await http.success_ratio(ctx, target="edge-b-1", path="/api/x", requests=2) == 0.0
+        await undo_all(ctx)
+        assert await http.success_ratio(ctx, target="edge-b-1", path="/api/x", requests=2) == 1.0
+        quick = await http.latency_percentile(
+            ctx, target="edge-a-1", path="/api/x", requests=2, percentile=50
+        )
+        assert quick < 300
+        with pytest.raises(ActivityFailed, match="toxiproxy"):
+            await toxiproxy.add_toxic(ctx, proxy="nope", type="latency", attributes={"latency": 1})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import cache, control, edge, http, origin, process
+from edgelab.chaos.catalogue import cache, control, edge, http, origin, process, toxiproxy
 
 Activity = Callable[..., Awaitable[Any]]
 
@@ -32,4 +32,9 @@ CATALOGUE: dict[str, Activity] = {
     "http.healthy": http.healthy,
     "origin.dependency": origin.dependency,
     "process.signal": process.send_signal,
+    "toxiproxy.add_toxic": toxiproxy.add_toxic,
+    "toxiproxy.update_toxic": toxiproxy.update_toxic,
+    "toxiproxy.remove_toxic": toxiproxy.remove_toxic,
+    "toxiproxy.disable": toxiproxy.disable,
+    "toxiproxy.enable": toxiproxy.enable,
 }
