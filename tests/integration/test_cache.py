@@ -439,3 +439,23 @@ async def test_a_module_panic_is_answered_from_cache_only_with_serve_stale(
     assert metric_value(text, "edgelab_edge_cache_stale_served_total", reason="edge-error") == (
         1 if serve_stale else 0
     )
+
+
+async def test_a_pushed_config_turns_serve_stale_on_for_objects_already_stored(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    from edgelab.edge.artifacts import Artifact, ArtifactOutcome
+
+    origin, server = scripted
+    origin.reply("/o", b"kept", {"Cache-Control": "max-age=0", "ETag": '"o"'})
+    edge = await make_edge(str(server.make_url("")))
+    await get(http, edge, "/o")
+    origin.reply("/o", b"down", status=503)
+    assert (await get(http, edge, "/o"))[0] == 503
+    content = b"cache:\n  stale_if_error_s: 3600\n"
+    outcome = edge.artifacts.apply(
+        Artifact("edge-config", 2, content, Artifact.checksum_of(content))
+    )
+    assert outcome is ArtifactOutcome.APPLIED and edge.config.cache.stale_if_error_s == 3600
+    status, h, body = await get(http, edge, "/o")
+    assert (status, h["X-Cache"], body) == (200, "STALE", b"kept")

@@ -228,6 +228,15 @@ class CacheStage:
         variants = self.store.variants(key)
         entry = _match(variants, h) if variants else None
         req_cc = request_directives(h) if ("Cache-Control" in h or "Pragma" in h) else NONE
+        if entry is not None and req_cc is NONE:
+            # The common hit, flat: `lookup`'s Fresh rule for a request without directives.
+            f = entry.freshness
+            age = f.initial_age_s + (now - f.response_time if now > f.response_time else 0.0)
+            if not f.no_cache and f.lifetime_s > age:
+                self.metrics.hit.inc()
+                ex.path_taken = "cache"
+                serve_stored(ex, entry, age, cs.HIT, self._hit_status + _ttl(f.lifetime_s - age))
+                return
         decision = lookup(
             entry.freshness if entry is not None else None,
             req_cc,

@@ -1,0 +1,158 @@
+"""Cache hits: one edge process against nginx `proxy_cache` (1 worker), in one run (issue 3).
+
+    python benchmarks/cache.py                  # or: make bench-cache
+    python benchmarks/cache.py --runs 5 --duration 5 --json out.json
+
+Both proxies sit in front of the same origin and serve 1 KiB objects (`/static/*`, public,
+max-age) from their caches: every measured request is a hit (each is warmed first and checked
+for `X-Cache: HIT`). Measured with wrk:
+  (a) throughput at saturation (`--connections`, back to back): target edge >= 0.4x nginx;
+  (b) latency at 1 connection: target edge p50 within 150 us of nginx's;
+  (c) tail at 64 connections: target edge p99 <= 2.5x its p50.
+Each figure is the median of `--runs` rounds; rounds interleave the targets so a noisy
+neighbour hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiohttp  # noqa: E402
+
+from benchmarks.harness import (  # noqa: E402
+    WrkLoad,
+    WrkResult,
+    edge_process,
+    machine_note,
+    median_result,
+    nginx_proxy,
+    origin_process,
+    run_wrk,
+)
+
+PATHS = ("/static/app.js", "/static/site.css", "/static/logo.svg")
+"""1 KiB cacheable objects (the origin's static route: public, max-age, strong ETag)."""
+
+
+async def warm(base_url: str, header: str) -> None:
+    """Fetch each object until the proxy answers it from cache; fail loudly otherwise."""
+    async with aiohttp.ClientSession() as http:
+        for path in PATHS:
+            for _ in range(3):
+                async with http.get(base_url + path) as r:
+                    await r.read()
+                    if "HIT" in r.headers.get(header, ""):
+                        break
+            else:
+                raise RuntimeError(f"{base_url}{path} is not served from cache ({header})")
+
+
+async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
+    async with AsyncExitStack() as stack:
+        origin = await stack.enter_async_context(
+            origin_process(service_time_ms=0, static_bytes=1024)
+        )
+        origin_url = origin.addresses["http"]
+        edge = await stack.enter_async_context(edge_process(origin_url))
+        # The same edge with the bot module off: what the cache path itself costs, as nginx has
+        # no bot module to run.
+        bare = await stack.enter_async_context(
+            edge_process(origin_url, config={"bot": {"enabled": False}})
+        )
+        cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgelab-ngx-cache-"))
+        nginx = await stack.enter_async_context(
+            nginx_proxy(
+                origin_url,
+                workers=1,
+                extra_http=(
+                    f"proxy_cache_path {cache_dir} levels=1:2 keys_zone=edge:10m "
+                    "max_size=100m inactive=60m use_temp_path=off;"
+                ),
+                extra_location=(
+                    "proxy_cache edge; proxy_cache_lock on; "
+                    "add_header X-Cache $upstream_cache_status;"
+                ),
+            )
+        )
+        targets = {"edge": edge.addresses["proxy"], "edge-nobot": bare.addresses["proxy"]}
+        targets["nginx"] = nginx
+        for url in targets.values():
+            await warm(url, "X-Cache")
+        phases = {
+            "saturation": dict(connections=args.connections, load=WrkLoad(paths=PATHS)),
+            "one-connection": dict(connections=1, load=WrkLoad(paths=PATHS)),
+            "64-connections": dict(connections=64, load=WrkLoad(paths=PATHS)),
+        }
+        runs: dict[str, dict[str, list[WrkResult]]] = {p: {t: [] for t in targets} for p in phases}
+        for url in targets.values():  # warm up: connections, the interpreter, the OS
+            await run_wrk(url, connections=4, duration_s=1, load=WrkLoad(paths=PATHS))
+        for round_no in range(1, args.runs + 1):
+            for phase, opts in phases.items():
+                for target, url in targets.items():
+                    result = await run_wrk(url, duration_s=args.duration, **opts)  # type: ignore[arg-type]
+                    runs[phase][target].append(result)
+                    print(f"round {round_no} {phase:15} {target:10} {result.row()}", flush=True)
+        return {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+
+
+def report(results: dict[str, dict[str, WrkResult]], args: argparse.Namespace) -> dict[str, float]:
+    print(f"\nmedian of {args.runs} runs, {args.duration:g} s each ({machine_note()})")
+    for phase, by in results.items():
+        print(f"\n{phase}:")
+        for target, r in by.items():
+            print(f"  {target:10} {r.row()}")
+    sat, one, many = results["saturation"], results["one-connection"], results["64-connections"]
+    ratios: dict[str, float] = {}
+    targets: dict[str, str] = {}
+    for edge in ("edge", "edge-nobot"):
+        ratios[f"{edge} rps / nginx rps (saturation)"] = sat[edge].rps / sat["nginx"].rps
+        targets[f"{edge} rps / nginx rps (saturation)"] = ">= 0.4"
+        ratios[f"{edge} p50 - nginx p50, 1 connection (us)"] = (
+            one[edge].p50_ms - one["nginx"].p50_ms
+        ) * 1000
+        targets[f"{edge} p50 - nginx p50, 1 connection (us)"] = "<= 150"
+        ratios[f"{edge} p99 / p50 at 64 connections"] = many[edge].p99_ms / many[edge].p50_ms
+        targets[f"{edge} p99 / p50 at 64 connections"] = "<= 2.5"
+    ratios["nginx p99 / p50 at 64 connections"] = many["nginx"].p99_ms / many["nginx"].p50_ms
+    targets["nginx p99 / p50 at 64 connections"] = "(reference)"
+    print()
+    for name, value in ratios.items():
+        print(f"{name:48} {value:8.2f}   target {targets[name]}")
+    return ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="rounds; figures are medians")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32, help="saturation connections")
+    parser.add_argument("--json", type=Path, help="also write the medians and ratios here")
+    args = parser.parse_args()
+    results = asyncio.run(measure(args))
+    ratios = report(results, args)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "results": {
+                        p: {t: vars(r) for t, r in by.items()} for p, by in results.items()
+                    },
+                    "ratios": ratios,
+                    "machine": machine_note(),
+                },
+                indent=2,
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
