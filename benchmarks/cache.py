@@ -9,6 +9,9 @@ for `X-Cache: HIT`). Measured with wrk:
   (a) throughput at saturation (`--connections`, back to back): target edge >= 0.4x nginx;
   (b) latency at 1 connection: target edge p50 within 150 us of nginx's;
   (c) tail at 64 connections: target edge p99 <= 2.5x its p50.
+Also measured, for scale: the edge with its bot module off (`edge-nobot`: the cache path
+without the module nginx does not have) and aiohttp's low-level server answering a fixed body
+(`aiohttp-fixed`: the ceiling for anything built on aiohttp).
 Each figure is the median of `--runs` rounds; rounds interleave the targets so a noisy
 neighbour hits both alike.
 """
@@ -18,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
 import tempfile
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -38,6 +43,42 @@ from benchmarks.harness import (  # noqa: E402
     origin_process,
     run_wrk,
 )
+
+FIXED_BODY_SERVER = """
+import socket, sys, uvloop
+from aiohttp import web
+BODY = b"x" * 1024
+async def handle(request):
+    return web.Response(body=BODY, headers={"Cache-Control": "public, max-age=3600"})
+async def main():
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    runner = web.ServerRunner(web.Server(handle), access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    await asyncio.Event().wait()
+import asyncio
+uvloop.run(main())
+"""
+"""The issue's reference point: aiohttp's low-level server answering a fixed 1 KiB body, the
+ceiling for any edge built on it (no parsing beyond aiohttp's, no pipeline, no cache)."""
+
+
+@asynccontextmanager
+async def fixed_body_server() -> AsyncIterator[str]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1024)
+    port = sock.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FIXED_BODY_SERVER, str(sock.fileno()), pass_fds=(sock.fileno(),)
+    )
+    sock.close()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        await proc.wait()
+
 
 PATHS = ("/static/app.js", "/static/site.css", "/static/logo.svg")
 """1 KiB cacheable objects (the origin's static route: public, max-age, strong ETag)."""
@@ -87,6 +128,7 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
         targets["nginx"] = nginx
         for url in targets.values():
             await warm(url, "X-Cache")
+        targets["aiohttp-fixed"] = await stack.enter_async_context(fixed_body_server())
         phases = {
             "saturation": dict(connections=args.connections, load=WrkLoad(paths=PATHS)),
             "one-connection": dict(connections=1, load=WrkLoad(paths=PATHS)),
@@ -98,7 +140,7 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
         for round_no in range(1, args.runs + 1):
             for phase, opts in phases.items():
                 for target, url in targets.items():
-                    result = await run_wrk(url, duration_s=args.duration, **opts)  # type: ignore[arg-type]
+                    result = await run_wrk(url, duration_s=args.duration, **opts)
                     runs[phase][target].append(result)
                     print(f"round {round_no} {phase:15} {target:10} {result.row()}", flush=True)
         return {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
@@ -122,6 +164,10 @@ def report(results: dict[str, dict[str, WrkResult]], args: argparse.Namespace) -
         targets[f"{edge} p50 - nginx p50, 1 connection (us)"] = "<= 150"
         ratios[f"{edge} p99 / p50 at 64 connections"] = many[edge].p99_ms / many[edge].p50_ms
         targets[f"{edge} p99 / p50 at 64 connections"] = "<= 2.5"
+    ratios["aiohttp-fixed rps / nginx rps (saturation)"] = (
+        sat["aiohttp-fixed"].rps / sat["nginx"].rps
+    )
+    targets["aiohttp-fixed rps / nginx rps (saturation)"] = "(the ceiling; issue: ~0.45)"
     ratios["nginx p99 / p50 at 64 connections"] = many["nginx"].p99_ms / many["nginx"].p50_ms
     targets["nginx p99 / p50 at 64 connections"] = "(reference)"
     print()
