@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestServer
 from multidict import CIMultiDict
 
 from edgelab.edge.server import EdgeServer
+from edgelab.edge.stages.cache import CacheStage
 from edgelab.origin.profile import OriginProfile
 from edgelab.origin.server import OriginServer
 from edgelab.testing.origins import ScriptedOrigin
@@ -150,9 +151,14 @@ async def until(condition: Callable[[], bool], what: str, timeout_s: float = 60.
         await asyncio.sleep(0.01)
 
 
+def stage_of(edge: EdgeServer) -> CacheStage:
+    stage = next(s for s in edge.pipeline.stages if s.name == "cache")
+    assert isinstance(stage, CacheStage)
+    return stage
+
+
 def edge_cache_waiting(edge: EdgeServer) -> int:
-    stage: Any = next(s for s in edge.pipeline.stages if s.name == "cache")
-    return int(stage.cache.waiting)
+    return stage_of(edge).cache.waiting
 
 
 async def test_purge_by_url_prefix_tag_and_everything(
@@ -459,3 +465,20 @@ async def test_a_pushed_config_turns_serve_stale_on_for_objects_already_stored(
     assert outcome is ArtifactOutcome.APPLIED and edge.config.cache.stale_if_error_s == 3600
     status, h, body = await get(http, edge, "/o")
     assert (status, h["X-Cache"], body) == (200, "STALE", b"kept")
+
+
+async def test_a_failed_background_refresh_keeps_the_stale_copy_serving(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/f", b"v1", {"Cache-Control": "max-age=0, stale-while-revalidate=600"})
+    edge = await make_edge(str(server.make_url("")))
+    await get(http, edge, "/f")
+    origin.reply("/f", b"down", status=503)
+    assert (await get(http, edge, "/f"))[1]["X-Cache"] == "STALE"
+    await until(lambda: origin.hits["/f"] == 2 and not stage_of(edge).cache.refreshing, "refresh")
+    status, h, body = await get(http, edge, "/f")
+    assert (status, h["X-Cache"], body) == (200, "STALE", b"v1")
+    text = await metrics(http, edge)
+    assert metric_value(text, "edgelab_edge_cache_revalidations_total", outcome="error") >= 1
+    assert metric_value(text, "edgelab_edge_cache_stale_served_total", reason="stale-if-error") == 0

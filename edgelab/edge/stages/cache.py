@@ -108,6 +108,8 @@ class _Forwarded:
     """Set when this request leads the fetch others wait on."""
     collapsed: bool | None = None
     """False when it waited for another fetch that gave nothing usable (RFC 9211 collapsed)."""
+    background: bool = False
+    """A stale-while-revalidate refresh: no client waits for it, so it is not counted as one."""
 
 
 _BYPASS = "bypass"
@@ -266,6 +268,7 @@ class CacheStage:
             ex.response.headers["Cache-Status"] = cs.cache_status(self.pop, detail="only-if-cached")
             ex.response.headers["X-Cache"] = cs.MISS
             ex.notes["cache_status"] = cs.MISS
+            self.metrics.lookups.labels("miss").inc()
             return
         assert isinstance(decision, Miss | Revalidate)
         fwd = _Forwarded(key, url_of(req.scheme, req.host, req.target), now, req_cc, decision.fwd)
@@ -455,7 +458,8 @@ class CacheStage:
         if fwd.flight is not None:
             self.cache.land(fwd.key, fwd.flight, stored=stored)
         served = entry if client_headers is stored_headers else _with_headers(entry, client_headers)
-        self.metrics.lookups.labels("miss").inc()
+        if not fwd.background:
+            self.metrics.lookups.labels("miss").inc()
         serve_stored(
             ex,
             served,
@@ -541,7 +545,8 @@ class CacheStage:
         if fwd.flight is not None:
             self.cache.land(fwd.key, fwd.flight, stored=stored)
         self.metrics.revalidations.labels("not-modified").inc()
-        self.metrics.lookups.labels("revalidated").inc()
+        if not fwd.background:
+            self.metrics.lookups.labels("revalidated").inc()
         ex.path_taken = "cache"
         serve_stored(
             ex,
@@ -584,7 +589,8 @@ class CacheStage:
     ) -> None:
         resp = ex.response
         assert resp is not None
-        self.metrics.lookups.labels(x_cache.lower()).inc()
+        if not fwd.background:
+            self.metrics.lookups.labels(x_cache.lower()).inc()
         ex.notes["cache_status"] = x_cache
         resp.headers["Cache-Status"] = cs.cache_status(
             self.pop,
@@ -625,7 +631,14 @@ class CacheStage:
         up.update(vals)
         sub.upstream_headers = up
         fwd = _Forwarded(
-            key, entry.url, time.time(), NONE, "stale", entry=entry, revalidating=bool(vals)
+            key,
+            entry.url,
+            time.time(),
+            NONE,
+            "stale",
+            entry=entry,
+            revalidating=bool(vals),
+            background=True,
         )
         task = asyncio.get_running_loop().create_task(self._run_refresh(sub, fwd))
         self.cache.refreshing[key] = task
@@ -634,8 +647,14 @@ class CacheStage:
     async def _run_refresh(self, sub: Exchange, fwd: _Forwarded) -> None:
         try:
             await self.fetch.request(sub)
-            if sub.response is not None:
-                await self._complete(sub, fwd)
+            resp = sub.response
+            if resp is None:
+                return
+            if sub.error is not None or resp.status in ORIGIN_ERRORS:
+                # The stale copy keeps serving (within its window); nothing to store.
+                self.metrics.revalidations.labels("error").inc()
+                return
+            await self._complete(sub, fwd)
         except Exception:
             logger.exception("background refresh of %s failed", fwd.url)
         finally:
