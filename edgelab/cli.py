@@ -243,6 +243,37 @@ def toxiproxy(
 
 
 @app.command()
+def report(
+    run_dirs: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="RUN_DIR | compare RUN_A RUN_B",
+            help="A run directory (runs/<stamp>-<slug>), or `compare` and two of them.",
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where to write the files (default: the run directory, B's)."),
+    ] = None,
+) -> None:
+    """Write summary.json, summary.md and report.html for a run (or compare two runs)."""
+    from edgelab.report.compare import ComparisonPaths, write_comparison
+    from edgelab.report.render import ReportPaths, write_report
+
+    written: ReportPaths | ComparisonPaths
+    if run_dirs[0] == "compare":
+        if len(run_dirs) != 3:
+            raise ConfigError("report compare: give two run directories: compare RUN_A RUN_B")
+        written = write_comparison(Path(run_dirs[1]), Path(run_dirs[2]), out)
+    elif len(run_dirs) != 1:
+        raise ConfigError("report: give one run directory (or: compare RUN_A RUN_B)")
+    else:
+        written = write_report(Path(run_dirs[0]), out)
+    for path in (written.json, written.markdown, written.html):
+        print(path)
+
+
+@app.command()
 def version() -> None:
     """Print edgelab's version."""
     print(__version__)
