@@ -30,7 +30,7 @@ Definitions (the report's glossary repeats them):
 - *Time to detect*: from fault start to the first failed or deviated probe in the journal.
 - *Time to mitigate*: from fault start to the first of: most traffic leaving the path it used
   before the fault (requests.csv); an edge rejecting a pushed artifact
-  (`edgelab_edge_artifact_rejected_total` rising); a journal event with `detail.mitigation`.
+  (`edgelab_edge_artifact_outcomes_total{outcome="rejected"}` rising); a journal event with `detail.mitigation`.
 - *Time to recover*: from fault end to the start of the first run of `RECOVERY_RUN_S` healthy
   seconds (success ratio at least `healthy_threshold(baseline)`), 0 if already healthy.
 """
@@ -62,7 +62,9 @@ ORIGIN_ATTACKS = "edgelab_origin_attack_requests_total"
 EDGE_REQUESTS = "edgelab_edge_requests_total"
 EDGE_UPSTREAM_ERRORS = "edgelab_edge_upstream_errors_total"
 EDGE_ARTIFACT_VERSION = "edgelab_edge_artifact_version"
-EDGE_ARTIFACT_REJECTED = "edgelab_edge_artifact_rejected_total"
+EDGE_ARTIFACT_OUTCOMES = "edgelab_edge_artifact_outcomes_total"
+REJECTED = {"outcome": "rejected"}
+"""`EDGE_ARTIFACT_OUTCOMES` labels of an artifact the edge refused (edgelab/edge/subscriber.py)."""
 
 
 def is_success(status: int) -> bool:
@@ -313,10 +315,15 @@ def gauge_series(
 
 
 def first_increase_at(
-    scrapes: Iterable[Scrape], name: str, processes: ProcessFilter, after_ts: float
+    scrapes: Iterable[Scrape],
+    name: str,
+    processes: ProcessFilter,
+    after_ts: float,
+    labels: Mapping[str, str] | None = None,
 ) -> float | None:
     """The scrape time at which the counter first rose after `after_ts`."""
-    for _, b, d in sorted(counter_increments(scrapes, name, processes), key=lambda x: x[1]):
+    increments = counter_increments(scrapes, name, processes, labels)
+    for _, b, d in sorted(increments, key=lambda x: x[1]):
         if b > after_ts and d > 0:
             return b
     return None

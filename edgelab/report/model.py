@@ -385,7 +385,9 @@ def build_variant(
         moved = m.traffic_moved_at(rows, window, t0)
         if moved is not None:
             candidates.append((moved, "traffic-moved"))
-        rejected = m.first_increase_at(v.scrapes, m.EDGE_ARTIFACT_REJECTED, m.is_edge, window[0])
+        rejected = m.first_increase_at(
+            v.scrapes, m.EDGE_ARTIFACT_OUTCOMES, m.is_edge, window[0], m.REJECTED
+        )
         if rejected is not None and rejected <= window[1]:
             candidates.append((rejected, "artifact-rejected"))
         marked = m.first_mitigation_event(events, window[0])

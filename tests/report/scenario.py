@@ -35,10 +35,13 @@ def build(path: Path, *, status: str = "complete") -> RunBuilder:
     )
     # a retry: the first attempt (connection error) is not what the user saw
     none.request(T0 + 5.5, status=0, attempt=1, final=False)
-    rejected = "edgelab_edge_artifact_rejected_total"
-    none.scrape(T0 + 10, "edge-a-1", {rejected: 0})
-    none.scrape(T0 + 11, "edge-a-1", {rejected: 1})
-    none.scrape(T0 + 12, "edge-a-1", {rejected: 1})
+    outcomes = "edgelab_edge_artifact_outcomes_total"
+    applied = outcomes + '{kind="bot-features",outcome="applied"}'
+    rejected = outcomes + '{kind="bot-features",outcome="rejected"}'
+    none.scrape(T0 + 9, "edge-a-1", {applied: 0})
+    none.scrape(T0 + 10, "edge-a-1", {applied: 1, rejected: 0})  # applied before: not a rejection
+    none.scrape(T0 + 11, "edge-a-1", {applied: 1, rejected: 1})
+    none.scrape(T0 + 12, "edge-a-1", {applied: 1, rejected: 1})
 
     dns = run.variant("dns-failover", workers=4, queue=16, mean_service_ms=100)
     run.timeline("dns-failover", fault=(10, 20), load_s=30)
