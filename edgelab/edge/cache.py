@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from edgelab.config.cache import CacheConfig
 from edgelab.edge.store import CachedResponse, MemoryStore
+from edgelab.policy.cache.freshness import expired
 
 
 class CacheMetrics:
@@ -142,10 +143,22 @@ class EdgeCache:
         tags: list[str] | None = None,
         everything: bool = False,
         by: str = "api",
+        soft_at: float | None = None,
     ) -> int:
-        n = self.store.purge(
-            urls=urls or (), prefixes=prefixes or (), tags=tags or (), everything=everything
-        )
+        """Remove the matching objects, or with `soft_at` (the time now) mark them stale
+        instead (a soft purge: revalidated on next use, still there for serve-stale)."""
+        if soft_at is not None:
+            found = self.store.matching(
+                urls=urls or (), prefixes=prefixes or (), tags=tags or (), everything=everything
+            )
+            for entry in found:
+                entry.freshness = expired(entry.freshness, soft_at)
+            n = len(found)
+            by = f"soft-{by}"
+        else:
+            n = self.store.purge(
+                urls=urls or (), prefixes=prefixes or (), tags=tags or (), everything=everything
+            )
         if n:
             self.metrics.purged.labels(by).inc(n)
         return n

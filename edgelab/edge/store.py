@@ -68,6 +68,17 @@ class CacheStore(Protocol):
 
     def remove(self, entry: CachedResponse) -> None: ...
 
+    def matching(
+        self,
+        *,
+        urls: Iterable[str] = (),
+        prefixes: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        everything: bool = False,
+    ) -> list[CachedResponse]:
+        """Stored objects that match. A URL or prefix starting with `/` matches the path and
+        query on any host; otherwise the absolute URL."""
+
     def purge(
         self,
         *,
@@ -76,8 +87,7 @@ class CacheStore(Protocol):
         tags: Iterable[str] = (),
         everything: bool = False,
     ) -> int:
-        """Remove matching objects; returns how many went. A URL or prefix starting with `/`
-        matches the path and query on any host; otherwise the absolute URL."""
+        """Remove what `matching` selects; returns how many went."""
 
     @property
     def bytes_stored(self) -> int: ...
@@ -156,6 +166,38 @@ class MemoryStore:
             _discard(self._by_tag, tag, ident)
         self._bytes -= entry.size
 
+    def matching(
+        self,
+        *,
+        urls: Iterable[str] = (),
+        prefixes: Iterable[str] = (),
+        tags: Iterable[str] = (),
+        everything: bool = False,
+    ) -> list[CachedResponse]:
+        if everything:
+            return list(self._lru.values())
+        found: dict[tuple[str, Variant], CachedResponse] = {}
+        path_urls: set[str] = set()
+        for u in urls:
+            if u.startswith("/"):
+                path_urls.add(u)
+            for ident in self._by_url.get(u, ()):
+                found[ident] = self._lru[ident]
+        for tag in tags:
+            for ident in self._by_tag.get(tag, ()):
+                found[ident] = self._lru[ident]
+        path_prefixes = tuple(p for p in prefixes if p.startswith("/"))
+        url_prefixes = tuple(p for p in prefixes if not p.startswith("/"))
+        if path_urls or path_prefixes or url_prefixes:
+            for ident, entry in self._lru.items():
+                if url_prefixes and entry.url.startswith(url_prefixes):
+                    found[ident] = entry
+                elif path_urls or path_prefixes:
+                    target = entry.target
+                    if target in path_urls or (path_prefixes and target.startswith(path_prefixes)):
+                        found[ident] = entry
+        return list(found.values())
+
     def purge(
         self,
         *,
@@ -172,27 +214,8 @@ class MemoryStore:
             self._by_tag.clear()
             self._bytes = 0
             return n
-        doomed: dict[tuple[str, Variant], CachedResponse] = {}
-        path_urls: set[str] = set()
-        for u in urls:
-            if u.startswith("/"):
-                path_urls.add(u)
-            for ident in self._by_url.get(u, ()):
-                doomed[ident] = self._lru[ident]
-        for tag in tags:
-            for ident in self._by_tag.get(tag, ()):
-                doomed[ident] = self._lru[ident]
-        path_prefixes = tuple(p for p in prefixes if p.startswith("/"))
-        url_prefixes = tuple(p for p in prefixes if not p.startswith("/"))
-        if path_urls or path_prefixes or url_prefixes:
-            for ident, entry in self._lru.items():
-                if url_prefixes and entry.url.startswith(url_prefixes):
-                    doomed[ident] = entry
-                elif path_urls or path_prefixes:
-                    target = entry.target
-                    if target in path_urls or (path_prefixes and target.startswith(path_prefixes)):
-                        doomed[ident] = entry
-        for entry in doomed.values():
+        doomed = self.matching(urls=urls, prefixes=prefixes, tags=tags)
+        for entry in doomed:
             self._drop(entry)
         return len(doomed)
 

@@ -482,3 +482,26 @@ async def test_a_failed_background_refresh_keeps_the_stale_copy_serving(
     text = await metrics(http, edge)
     assert metric_value(text, "edgelab_edge_cache_revalidations_total", outcome="error") >= 1
     assert metric_value(text, "edgelab_edge_cache_stale_served_total", reason="stale-if-error") == 0
+
+
+async def test_soft_purge_marks_stale_so_serve_stale_still_answers(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/s", b"v1", CACHEABLE)
+    origin.reply("/t", b"t1", CACHEABLE)
+    edge = await make_edge(str(server.make_url("")), cache={"stale_if_error_s": 600})
+    await get(http, edge, "/s")
+    await get(http, edge, "/t")
+    async with http.post(
+        f"{edge.addresses['admin']}/cache/purge", json={"urls": ["/s", "/t"], "soft": True}
+    ) as r:
+        assert await r.json() == {"purged": 2}
+    _, h, body = await get(http, edge, "/s")  # soft-purged: revalidated, not refetched
+    assert (h["X-Cache"], body) == ("REVALIDATED", b"v1")
+    assert origin.requests[-1].headers["If-None-Match"] == '"v1"'
+    origin.reply("/t", b"down", status=503)
+    status, h, body = await get(http, edge, "/t")  # still there for serve-stale
+    assert (status, h["X-Cache"], body) == (200, "STALE", b"t1")
+    text = await metrics(http, edge)
+    assert metric_value(text, "edgelab_edge_cache_purged_objects_total", by="soft-urls") == 2

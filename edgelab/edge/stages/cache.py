@@ -671,10 +671,13 @@ class CacheStage:
         ]
 
     async def _purge_handler(self, request: web.Request) -> web.Response:
-        """Body: `{"urls": [...], "prefixes": [...], "tags": [...], "all": true}` (any mix).
+        """Body: `{"urls": [...], "prefixes": [...], "tags": [...], "all": true, "soft": false}`
+        (any mix of selectors).
 
-        A URL or prefix starting with `/` matches path and query on every host. Answers
-        `{"purged": N}`; a malformed body gets 400 `{"error": ...}`.
+        A URL or prefix starting with `/` matches path and query on every host. `soft: true`
+        marks the objects stale instead of removing them (revalidated on next use; serve-stale
+        can still answer with them). Answers `{"purged": N}`; a malformed body gets 400
+        `{"error": ...}`.
         """
         try:
             body = await request.json()
@@ -682,7 +685,7 @@ class CacheStage:
             return web.json_response({"error": "body must be JSON"}, status=400)
         if not isinstance(body, dict):
             return web.json_response({"error": "body must be a JSON object"}, status=400)
-        unknown = set(body) - {"urls", "prefixes", "tags", "all"}
+        unknown = set(body) - {"urls", "prefixes", "tags", "all", "soft"}
         if unknown:
             return web.json_response(
                 {"error": f"unknown field(s): {', '.join(sorted(unknown))}"}, status=400
@@ -693,9 +696,9 @@ class CacheStage:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 return web.json_response({"error": f"{name} must be a list of strings"}, status=400)
             lists[name] = value
-        everything = body.get("all", False)
-        if not isinstance(everything, bool):
-            return web.json_response({"error": "all must be true or false"}, status=400)
+        everything, soft = body.get("all", False), body.get("soft", False)
+        if not isinstance(everything, bool) or not isinstance(soft, bool):
+            return web.json_response({"error": "all and soft must be true or false"}, status=400)
         if not (everything or any(lists.values())):
             return web.json_response(
                 {"error": "nothing to purge: give urls, prefixes, tags or all"}, status=400
@@ -707,8 +710,9 @@ class CacheStage:
             tags=lists["tags"],
             everything=everything,
             by=by,
+            soft_at=time.time() if soft else None,
         )
-        logger.info("purged %d objects (%s)", n, by)
+        logger.info("purged %d objects (%s%s)", n, "soft, " if soft else "", by)
         return web.json_response({"purged": n})
 
     async def _stats_handler(self, _: web.Request) -> web.Response:

@@ -11,7 +11,7 @@ does `initial_age_s + (now - response_time)` and a compare. The clock is always 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 
 from edgelab.policy.cache.directives import Directives
@@ -75,6 +75,12 @@ class Freshness:
     def sie_s(self, default: float) -> float:
         w = self.stale_if_error_s
         return default if w is None else w
+
+
+def expired(f: Freshness, now: float) -> Freshness:
+    """`f` made stale as of `now` (a soft purge): it must be revalidated before use, and its
+    stale-* windows count from now, so serve-stale can still answer with it."""
+    return replace(f, lifetime_s=min(f.lifetime_s, f.age(now)))
 
 
 def http_date(value: str | None) -> float | None:

@@ -100,3 +100,20 @@ def test_stale_windows_and_revalidation_flags(
     )
     assert (f.stale_while_revalidate_s, f.stale_if_error_s, f.no_stale, f.no_max_stale) == expected
     assert f.sie_s(3600.0) == (expected[1] if expected[1] is not None else 3600.0)
+
+
+def test_expired_makes_a_fresh_response_stale_from_now() -> None:
+    from edgelab.policy.cache.freshness import expired
+
+    f = freshness(
+        parse_cache_control(["max-age=600"]),
+        headers(Date=http_date(T0)),
+        status=200,
+        request_time=T0,
+        response_time=T0,
+        options=OPTS,
+    )
+    soft = expired(f, T0 + 100)
+    assert f.fresh(T0 + 100) and not soft.fresh(T0 + 100)
+    assert soft.ttl(T0 + 130) == -30.0  # stale windows count from the purge
+    assert expired(soft, T0 + 200).lifetime_s == 100.0  # a second purge changes nothing
