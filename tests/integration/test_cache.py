@@ -505,3 +505,15 @@ async def test_soft_purge_marks_stale_so_serve_stale_still_answers(
     assert (status, h["X-Cache"], body) == (200, "STALE", b"t1")
     text = await metrics(http, edge)
     assert metric_value(text, "edgelab_edge_cache_purged_objects_total", by="soft-urls") == 2
+
+
+async def test_an_upstream_caches_cache_status_stays_in_front(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/u", b"u", {**CACHEABLE, "Cache-Status": "shield; hit"})
+    edge = await make_edge(str(server.make_url("")), pop="ams")
+    _, miss, _ = await get(http, edge, "/u")
+    _, hit, _ = await get(http, edge, "/u")
+    assert miss["Cache-Status"].startswith("shield; hit, ams; fwd=uri-miss")
+    assert hit["Cache-Status"].startswith("shield; hit, ams; hit; ttl=")

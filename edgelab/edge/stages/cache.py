@@ -152,7 +152,9 @@ def serve_stored(
                 status, body = 206, body[r.first : r.last + 1]
                 headers["Content-Range"] = r.content_range(len(entry.body))
     headers["Age"] = _age(age_s)
-    headers["Cache-Status"] = cache_status
+    prior = headers.get("Cache-Status")
+    # RFC 9211 §2: each cache appends its member; an upstream cache's stays in front.
+    headers["Cache-Status"] = f"{prior}, {cache_status}" if prior else cache_status
     headers["X-Cache"] = x_cache
     ex.response = EdgeResponse(status=status, headers=headers, body=body)
     ex.notes["cache_status"] = x_cache
@@ -362,8 +364,11 @@ class CacheStage:
         self.metrics.lookups.labels("bypass").inc()
         ex.notes["cache_status"] = cs.BYPASS
         fwd = "method" if self.config.enabled else "bypass"
-        resp.headers["Cache-Status"] = cs.cache_status(
-            self.pop, fwd=fwd, fwd_status=resp.status if ex.error is None else None
+        _add_status(
+            resp.headers,
+            cs.cache_status(
+                self.pop, fwd=fwd, fwd_status=resp.status if ex.error is None else None
+            ),
         )
         resp.headers["X-Cache"] = cs.BYPASS
         if req.method not in SAFE_METHODS and ex.error is None:
@@ -455,6 +460,14 @@ class CacheStage:
             self.metrics.stores.inc()
         else:
             self.metrics.not_stored.labels("too-large").inc()
+        logger.debug(
+            "%s %s: %s, ttl %.0fs",
+            fwd.fwd,
+            fwd.key,
+            "stored" if stored else "not stored (too large)",
+            entry.freshness.ttl(now),
+            extra={"request_id": ex.ray_id, "stage": self.name},
+        )
         if fwd.flight is not None:
             self.cache.land(fwd.key, fwd.flight, stored=stored)
         served = entry if client_headers is stored_headers else _with_headers(entry, client_headers)
@@ -568,6 +581,13 @@ class CacheStage:
         this key skip coalescing for a while (hit-for-pass)."""
         assert ex.response is not None
         self.metrics.not_stored.labels(reason).inc()
+        logger.debug(
+            "%s %s: not stored (%s)",
+            fwd.fwd,
+            fwd.key,
+            reason,
+            extra={"request_id": ex.ray_id, "stage": self.name},
+        )
         if fwd.flight is not None:
             self.cache.land(fwd.key, fwd.flight, stored=False)
         if self.config.hit_for_pass_s > 0:
@@ -592,13 +612,16 @@ class CacheStage:
         if not fwd.background:
             self.metrics.lookups.labels(x_cache.lower()).inc()
         ex.notes["cache_status"] = x_cache
-        resp.headers["Cache-Status"] = cs.cache_status(
-            self.pop,
-            fwd=fwd.fwd,
-            fwd_status=fwd_status,
-            stored=stored,
-            collapsed=fwd.collapsed,
-            detail=detail,
+        _add_status(
+            resp.headers,
+            cs.cache_status(
+                self.pop,
+                fwd=fwd.fwd,
+                fwd_status=fwd_status,
+                stored=stored,
+                collapsed=fwd.collapsed,
+                detail=detail,
+            ),
         )
         resp.headers["X-Cache"] = x_cache
 
@@ -784,6 +807,11 @@ class CacheGuardStage:
             cs.STALE,
             cs.cache_status(stage.pop, hit=True, ttl_s=stale.ttl_s, detail="edge-error"),
         )
+
+
+def _add_status(headers: CIMultiDict[str], member: str) -> None:
+    prior = headers.get("Cache-Status")
+    headers["Cache-Status"] = f"{prior}, {member}" if prior else member
 
 
 def _ttl(ttl_s: float) -> str:

@@ -113,3 +113,27 @@ async def test_disabled_cache_bypasses_everything() -> None:
         assert x_cache(ex) == "BYPASS"
         assert ex.response is not None and "fwd=bypass" in ex.response.headers["Cache-Status"]
     assert len(origin.sent) == 2
+
+
+class BrokenOrigin(CannedOrigin):
+    """Answers once, then fails inside the edge (a bug, not an origin error)."""
+
+    broken = False
+
+    async def request(self, ex: Exchange) -> None:
+        if self.broken:
+            raise RuntimeError("inner stage bug")
+        await super().request(ex)
+
+
+async def test_an_inner_stage_failure_is_answered_stale_within_stale_if_error() -> None:
+    origin = BrokenOrigin({"Cache-Control": "max-age=0, stale-if-error=60", "ETag": '"e"'})
+    p = pipeline(origin)
+    await run(p, "/a")
+    origin.broken = True
+    ex = await run(p, "/a")
+    assert ex.response is not None and ex.response.status == 200 and x_cache(ex) == "STALE"
+    assert ex.response.body == b"body" and ex.error is None
+    assert "RuntimeError" in ex.notes["cache_served_for_error"]
+    ex = await run(p, "/never-stored")
+    assert ex.response is not None and ex.response.status == 500
