@@ -274,6 +274,116 @@ def report(
 
 
 @app.command()
+def steer(
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Steering config YAML (services, health).")
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="NAME=URL[,URL...] in priority order (repeat); replaces --service's targets.",
+        ),
+    ] = None,
+    service: Annotated[str, typer.Option("--service", help="Service --target defines.")] = "www",
+    ttl_s: Annotated[
+        float | None, typer.Option("--ttl", help="Seconds clients may cache an answer.")
+    ] = None,
+    interval_s: Annotated[
+        float | None, typer.Option("--interval", help="Seconds between checks of one URL.")
+    ] = None,
+    timeout_s: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds before a check fails.")
+    ] = None,
+    failures: Annotated[
+        int | None, typer.Option("--failures", help="Failed checks that mark a URL down.")
+    ] = None,
+    successes: Annotated[
+        int | None, typer.Option("--successes", help="Passed checks that mark it up again.")
+    ] = None,
+    check_path: Annotated[
+        str | None, typer.Option("--check-path", help="Path each check requests.")
+    ] = None,
+    host: HostOpt = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0 = any free port).")] = 8053,
+    port_file: PortFileOpt = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run steering (DNS/GSLB model): health-check targets, answer /resolve with a TTL."""
+    from edgelab.config.load import load_model
+    from edgelab.serving import run_service
+    from edgelab.steering.config import SteeringConfig, with_flags
+    from edgelab.steering.server import SteeringServer
+
+    _setup_logging(log_level, log_format)
+    model = load_model(config, SteeringConfig) if config else SteeringConfig()
+    model = with_flags(
+        model,
+        service,
+        target or [],
+        ttl_s=ttl_s,
+        interval_s=interval_s,
+        timeout_s=timeout_s,
+        failures_to_down=failures,
+        successes_to_up=successes,
+        path=check_path,
+    )
+    if not model.services:
+        raise ConfigError("steer: no services: give --config or at least one --target")
+    run_service(SteeringServer(model, host=host, port=port), "steer", port_file)
+
+
+@app.command()
+def surge(
+    targets: Annotated[
+        Path, typer.Option("--targets", envvar="EDGELAB_TARGETS", help="Targets file (JSON/YAML).")
+    ],
+    shape: Annotated[
+        str,
+        typer.Option(
+            "--shape",
+            help="Shape file (.yaml/.json/.csv) or kind:key=value,... "
+            "(steady, step, spike, ramp, csv).",
+        ),
+    ] = "steady:users=10",
+    duration_s: Annotated[
+        float | None, typer.Option("--duration", help="Seconds; overrides the shape's.")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Run directory for requests.csv and Locust's output.")
+    ] = Path("runs/surge"),
+    workers: Annotated[
+        int,
+        typer.Option("--workers", min=0, help="Local Locust worker processes (0 = one process)."),
+    ] = 0,
+    mix: Annotated[
+        str | None,
+        typer.Option("--mix", help="User weights, e.g. browser=6,api=3,attacker=1,bot=1."),
+    ] = None,
+    locustfile: Annotated[
+        Path | None, typer.Option("--locustfile", help="Default: loadtests/locustfile.py.")
+    ] = None,
+    log_level: LogLevelOpt = "info",
+    log_format: LogFormatOpt = LogFormat.text,
+) -> None:
+    """Run Locust headless against --targets with a surge shape, into a run directory."""
+    from edgelab.loadgen.display import surge_with_display
+    from edgelab.loadgen.profiles import parse_mix
+    from edgelab.loadgen.shapes import parse_shape
+    from edgelab.loadgen.targets import load_targets
+
+    _setup_logging(log_level, log_format)
+    model = load_targets(targets)
+    if mix:
+        parse_mix(mix, "--mix")
+    result = surge_with_display(
+        model, parse_shape(shape), duration_s, out, workers=workers, mix=mix, locustfile=locustfile
+    )
+    print(f"edgelab surge: {result.duration_s:.0f}s, results in {result.out_dir}")
+
+
+@app.command()
 def version() -> None:
     """Print edgelab's version."""
     print(__version__)
