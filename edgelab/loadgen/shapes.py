@@ -217,14 +217,14 @@ def parse_shape(text: str) -> Shape:
 
     `steady:users=50,duration_s=30`, `csv:surge.csv`, `shape.yaml`. Raises ConfigError.
     """
+    if text.startswith("csv:"):
+        return csv_shape(Path(text.removeprefix("csv:")))
     path = Path(text)
     if path.suffix == ".csv":
         return csv_shape(path)
     if path.suffix in (".yaml", ".yml", ".json"):
         return shape_from_data(read_document(path), str(path))
     kind, _, rest = text.partition(":")
-    if kind == "csv":
-        return csv_shape(Path(rest))
     data: dict[str, object] = {"kind": kind}
     for part in filter(None, rest.split(",")):
         key, sep, value = part.partition("=")
