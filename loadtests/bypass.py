@@ -27,7 +27,7 @@ from locust import User
 from edgelab.loadgen.paths import Answer, Attempt, PathChooser
 from edgelab.loadgen.profiles import is_failure
 from edgelab.loadgen.targets import Targets
-from edgelab.origin.server import route_class
+from edgelab.origin.routes import route_class
 
 logger = logging.getLogger(__name__)
 

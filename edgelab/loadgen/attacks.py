@@ -21,7 +21,7 @@ from typing import Literal, get_args
 from urllib.parse import quote_plus, urlencode
 
 from edgelab.errors import ConfigError
-from edgelab.origin.server import ATTACK_MARKER
+from edgelab.origin.routes import ATTACK_MARKER
 
 Where = Literal["search", "api-query", "page-query", "login-form", "api-json", "static-path"]
 WHERES: tuple[Where, ...] = get_args(Where)

@@ -132,6 +132,7 @@ class SurgeHandle:
         self.last: Progress | None = None
         self._result: SurgeResult | None = None
         self._lock = threading.Lock()
+        self._done = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="surge-monitor", daemon=True)
         self._monitor.start()
 
@@ -175,6 +176,7 @@ class SurgeHandle:
             self.stop()
             raise
         self.stop()  # workers, if the master ended on its own
+        self._done.set()
         return self._finish()
 
     def _finish(self) -> SurgeResult:
@@ -207,8 +209,7 @@ class SurgeHandle:
                 procs.append(psutil.Process(p.pid))
                 procs[-1].cpu_percent(None)  # the first call only sets the baseline
         history = HistoryTail(self.out_dir / "locust_stats_history.csv")
-        while self.master.poll() is None:
-            time.sleep(1.0)
+        while not self._done.wait(1.0) and self.master.poll() is None:
             cpu = 0.0
             for proc in procs:
                 with contextlib.suppress(psutil.Error):

@@ -23,6 +23,8 @@ from edgelab.errors import ConfigError
 from edgelab.origin import content as c
 from edgelab.origin.capacity import CapacityGate, ServiceTimeModel, Shed
 from edgelab.origin.profile import OriginProfile
+from edgelab.origin.routes import ATTACK_MARKER as ATTACK_MARKER  # re-exported
+from edgelab.origin.routes import route_class as route_class  # re-exported
 from edgelab.serving import (
     DEFAULT_HOST,
     DRAIN_TIMEOUT_S,
@@ -33,9 +35,6 @@ from edgelab.serving import (
 )
 
 logger = logging.getLogger(__name__)
-
-ATTACK_MARKER = "X-Edgelab-Attack"
-"""Header the load tests put on malicious requests; the WAF never reads it, the origin counts it."""
 
 
 class OriginMetrics:
@@ -84,18 +83,6 @@ class OriginMetrics:
         queued.set_function(lambda: gate.waiting)
         workers = Gauge("edgelab_origin_capacity_workers", "Configured workers", registry=registry)
         workers.set(capacity_workers)
-
-
-def route_class(path: str) -> str:
-    """A low-cardinality label for a path: static, page, api, search, login or other."""
-    for prefix, name in (("/static/", "static"), ("/page/", "page"), ("/api/", "api")):
-        if path.startswith(prefix):
-            return name
-    if path == "/search":
-        return "search"
-    if path == "/login":
-        return "login"
-    return "other"
 
 
 class OriginServer:

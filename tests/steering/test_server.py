@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from edgelab.origin.server import OriginServer
@@ -17,29 +16,9 @@ from edgelab.steering.server import SteeringServer
 from edgelab.testing.servers import running
 from tests.conftest import EdgeFactory
 from tests.metrics import metric_value
+from tests.switch import Switch
 
 AiohttpServer = Callable[..., Awaitable[TestServer]]
-
-
-class Switch:
-    """An origin behind a POP that answers 200, or 500 while `failing` (a POP that panics)."""
-
-    def __init__(self) -> None:
-        self.failing = False
-        self.user_agents: list[str] = []
-        self.seen = asyncio.Event()
-
-    def app(self) -> web.Application:
-        async def handle(request: web.Request) -> web.Response:
-            self.user_agents.append(request.headers.get("User-Agent", ""))
-            self.seen.set()
-            if self.failing:
-                return web.Response(status=500, text="panic\n")
-            return web.Response(text="ok\n", headers={"Cache-Control": "no-store"})
-
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        return app
 
 
 def steering_config(services: dict[str, list[dict[str, object]]]) -> SteeringConfig:
