@@ -15,7 +15,7 @@ With `workers=N` it starts one master and N local workers on a free port (the sa
 worker mode spreads a run over several machines: see README "Load tests"). Request failures
 are data, not errors: Locust runs with `--exit-code-on-error 0`, so a non-zero exit code means
 Locust itself failed. The children get SIGTERM if this process dies (Linux), and `stop()`
-stops the master first (it stops its workers and writes its reports), then anything left.
+interrupts the master first (it stops its workers and writes its reports), then the rest.
 """
 
 from __future__ import annotations
@@ -145,11 +145,14 @@ class SurgeHandle:
         return self.master.poll() is None
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """End the run early: SIGTERM the master (it stops workers, writes reports), then the
-        rest; anything still alive after `timeout_s` is killed. Safe to call more than once."""
+        """End the run early: SIGINT the master (it stops workers, writes reports), then SIGTERM
+        the rest; anything still alive after `timeout_s` is killed. Safe to call more than once.
+        """
         if self.running:
             self._stopped_early = True
-            self.master.send_signal(signal.SIGTERM)
+            # SIGINT, not SIGTERM: a headless Locust running a shape only installs its SIGTERM
+            # handler after the shape ends, while Ctrl-C is handled (stop, quit, write reports).
+            self.master.send_signal(signal.SIGINT)
         deadline = time.monotonic() + timeout_s
         for proc in self.processes:
             try:
@@ -239,7 +242,7 @@ class SurgeHandle:
             if elapsed > self._expected_s + START_GRACE_S:
                 logger.error("surge: still running %.0fs past its end; stopping it", elapsed)
                 self._stopped_early = True
-                self.master.send_signal(signal.SIGTERM)
+                self.master.send_signal(signal.SIGINT)
                 break
 
 
