@@ -3,7 +3,7 @@
     bot:
       failure_policy: panic          # panic | degrade | reject | fail-open
       feature_limit: 200
-      features_file: null            # null = the shipped edgelab/policy/bot/features/default.yaml
+      features_file: null            # null = the shipped edgelab/policy/bot/features/default.json
       rules:
         - {id: login-bots, path_prefix: /login, score_below: 30, action: block}
 

@@ -41,6 +41,8 @@ def _parse(content: bytes) -> tuple[Any, bool]:
 
 
 def _dump(doc: Any, is_json: bool) -> bytes:
+    if is_json and isinstance(doc, list):  # one row per line, as the shipped files are
+        return ("[\n" + ",\n".join(" " + json.dumps(row) for row in doc) + "\n]\n").encode()
     if is_json:
         return json.dumps(doc, indent=1).encode()
     return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200).encode()

@@ -51,7 +51,7 @@ from edgelab.policy.bot.features import (
 from edgelab.policy.bot.ratelimit import ClientRates
 from edgelab.policy.bot.rules import first_match
 from edgelab.policy.bot.scoring import ScoringModel
-from edgelab.policy.bot.signals import RequestSignals, client_key
+from edgelab.policy.bot.signals import client_key
 from edgelab.policy.failure import FailurePolicy
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ MODES = ("ok", "panic", "degraded", "fail-open")
 
 def default_feature_file() -> bytes:
     """The feature file shipped with edgelab (126 features; doubled, it is over 200)."""
-    return resources.files("edgelab.policy.bot").joinpath("features/default.yaml").read_bytes()
+    return resources.files("edgelab.policy.bot").joinpath("features/default.json").read_bytes()
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class BotMetrics:
             ["verdict", "rule"],
             registry=registry,
         )
+        self.allowed = self.verdicts.labels("allow", "")
+        """Pre-bound: the common case should not look its labels up per request."""
         self.score = Histogram(
             "edgelab_bot_score",
             "Bot scores given (0 = not scored: the module runs without features)",
@@ -193,14 +195,14 @@ class BotStage:
         rate = self.rates.hit(
             client_key(req.client_ip, headers.get("User-Agent", "")), self.clock()
         )
-        score = st.model.score(RequestSignals.extract(req.method, req.path, headers.items(), rate))
+        score = st.model.score_request(req.method, req.path, headers, rate)
         ex.notes["bot_score"] = score
         self.metrics.score.observe(score)
         if opts.score_header and ex.upstream_headers is not None:
             ex.upstream_headers[opts.score_header] = str(score)
-        rule = first_match(opts.rules, req.method, req.path, score)
+        rule = first_match(opts.rules, req.method, req.path, score) if opts.rules else None
         if rule is None:
-            self.metrics.verdicts.labels("allow", "").inc()
+            self.metrics.allowed.inc()
             return
         ex.verdict("bot", rule.action, f"{rule.id} score={score}")
         self.metrics.verdicts.labels(rule.action, rule.id).inc()

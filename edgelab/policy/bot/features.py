@@ -6,10 +6,17 @@
     loaded.unwrap()                             # the table, or raises ModulePanic (FL2)
     problems = validate(rows, limit=200)        # what hardened ingestion refuses (reject policy)
 
-The file is a YAML (or JSON) list of features, each `{name, kind, weight}`:
+The file is a JSON (or YAML) list of features, each `{name, kind, weight}`:
 
-    - {name: python-requests, kind: ua_token, weight: -40}
-    - {name: accept-language, kind: header_absent, weight: -15}
+    [
+     {"name": "python-requests", "kind": "ua_token", "weight": -40},
+     {"name": "accept-language", "kind": "header_absent", "weight": -16}
+    ]
+
+edgelab ships `features/default.json`: 126 features, well under the default limit of 200, so a
+file with every row duplicated (252) is over it, as on 2025-11-18. It is JSON rather than YAML
+because every POP parses each pushed version, and JSON parses in a fraction of a millisecond
+where YAML takes about ten (benchmarks/control.py: propagation lag).
 
 `kind` says which request signal the feature reads, `name` is its argument (a user-agent token,
 a header name, a path fragment, a rate in requests per second...), `weight` is added to the
