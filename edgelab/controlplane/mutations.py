@@ -7,8 +7,8 @@
   feature-file query on 2025-11-18 also returned the `r0` tables' columns. A 126-feature file
   becomes 252 features, over the bot module's limit of 200.
 - `truncate`: the file is cut in half, mid-row, as a partially written or partially fetched file.
-- `oversize`: the list grows to `OVERSIZE_FACTOR` times its rows, each with a distinct name (no
-  duplicates for a validator to spot, only the count and the size).
+- `oversize`: the list grows to `OVERSIZE_FACTOR` times its rows, each copy with a distinct
+  name or id (no duplicates for a validator to spot, only the count and the size).
 - `invalid-syntax`: a line that no YAML or JSON parser accepts is inserted in the middle.
 
 The list is the top-level list, or the first list value of a top-level mapping (`features`,
@@ -72,8 +72,18 @@ def _renamed(row: Any, copy: int) -> Any:
         return row
     for key in ("name", "id"):
         if key in row:
-            return {**row, key: f"{row[key]}~{copy}"}
+            return {**row, key: _distinct(row[key], copy)}
     return row
+
+
+def _distinct(name: Any, copy: int) -> Any:
+    """A new name for the copy; numeric names (a rate threshold) stay numbers."""
+    try:
+        number = float(name)
+    except (TypeError, ValueError):
+        return f"{name}~{copy}"
+    shifted = number + copy * 1_000_000
+    return str(shifted) if isinstance(name, str) else type(name)(shifted)
 
 
 def oversize(content: bytes) -> bytes:

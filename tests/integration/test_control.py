@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -25,20 +24,11 @@ from edgelab.testing.clients import CLIENT_PROFILES, PROFILE_IS_BOT
 from edgelab.testing.servers import running
 from tests.conftest import EdgeFactory
 from tests.metrics import metric_value
+from tests.waiting import until
 
 BROWSER = CLIENT_PROFILES["chrome"]
 BOT = CLIENT_PROFILES["python-requests"]
 LOGIN_RULE = {"id": "login-bots", "path_prefix": "/login", "score_below": 30}
-
-
-async def until(check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 20.0) -> None:
-    """Re-check a condition until it holds; fail naming it after a generous deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Plane:

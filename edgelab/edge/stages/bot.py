@@ -129,6 +129,8 @@ class BotStage:
         self.clock = clock
         self.rates = ClientRates(options.rate_window_s, options.max_clients)
         self.killed = False
+        self.alert = False
+        """True while the latest feature file was refused (reject policy)."""
         self.metrics = BotMetrics(CollectorRegistry())
         content = _read_features(options)
         self._last = Artifact("bot-features", 0, content, Artifact.checksum_of(content))
@@ -161,6 +163,7 @@ class BotStage:
             "failure_policy": str(self.options.failure_policy),
             "reason": st.reason,
             "killed": self.killed,
+            "alert": self.alert,
             "rules": [r.model_dump(mode="json") for r in self.options.rules],
         }
 
@@ -169,6 +172,7 @@ class BotStage:
         for m in (*MODES, "killed"):
             self.metrics.mode.labels(m).set(1 if m == current else 0)
         self.metrics.features.set(self.state.model.count)
+        self.metrics.alert.set(1 if self.alert else 0)
 
     # -- request path ------------------------------------------------------------------------
 
@@ -237,14 +241,14 @@ class BotStage:
                     self.state.version,
                     "; ".join(problems),
                 )
-                self.metrics.alert.set(1)
+                self.alert = True
                 return ArtifactOutcome.REJECTED
         load = LoadResult(None, error) if error else FeatureTable(opts.feature_limit).load(rows)
         self._last = artifact
         if load.table is not None:
             self.state = BotState("ok", ScoringModel(load.table.features), load, artifact.version)
             self._good = artifact
-            self.metrics.alert.set(0)
+            self.alert = False
             logger.log(
                 logging.INFO if artifact.version else logging.DEBUG,  # v0: the local file
                 "bot-features v%d applied: %d features",
