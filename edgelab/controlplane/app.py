@@ -178,6 +178,9 @@ class ControlServer:
         self.registry = CollectorRegistry()
         self.metrics = ControlMetrics(self.registry)
         self._changed = asyncio.Event()
+        """Set (and replaced) on every push: wakes the POPs' long-polls."""
+        self._reported = asyncio.Event()
+        """Set (and replaced) on every POP report: wakes pushes waiting for propagation."""
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._behind = Gauge(
@@ -234,6 +237,11 @@ class ControlServer:
     def _notify(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
+        self._notify_reported()
+
+    def _notify_reported(self) -> None:
+        self._reported.set()
+        self._reported = asyncio.Event()
 
     def push(
         self,
@@ -300,7 +308,7 @@ class ControlServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while True:
-            event = self._changed
+            event = self._reported
             status = self.fleet.propagation(v)
             remaining = deadline - loop.time()
             if status["complete"] or remaining <= 0 or self._closing:
@@ -643,7 +651,7 @@ class ControlServer:
             if rep.lag_s is not None:
                 self.metrics.lag.labels(r.kind).observe(rep.lag_s)
                 self.metrics.pop_lag.labels(body.pop, r.kind).set(rep.lag_s)
-        self._notify()
+        self._notify_reported()
         return web.json_response({"ok": True, "pop": body.pop, "reports": len(body.reports)})
 
 

@@ -6,7 +6,7 @@ The pushed document has the shape of the edge's own config file (`EdgeConfig`), 
 config and a local start cannot drift; it is validated whole and refused (`rejected`) if it is
 not a valid edge config. Then only the sections the document names *and* a stage can swap live
 are taken: a stage opts in with `config_section = "<section>"` and `reconfigure(new_section)`
-(today: `bot`). Everything else is left as it is, because it is this POP's identity (`pop`,
+(`bot`, `cache`). Everything else is left as it is, because it is this POP's identity (`pop`,
 `cdn`), or it is bound at start (`origin`, `upstream`, `client` limits, listeners, `control`):
 changing those needs a restart, and the POP logs which pushed sections it left alone. One pushed
 file can therefore go to every POP without overwriting each POP's name and origin.
