@@ -4,8 +4,8 @@
     MUTATIONS                                 # duplicate-rows, truncate, oversize, invalid-syntax
 
 - `duplicate-rows`: every row of the file's list appears twice, in the same order, as when the
-  feature-file query on 2025-11-18 also returned the `r0` tables' columns. A 126-feature file
-  becomes 252 features, over the bot module's limit of 200.
+  feature-file query on 2025-11-18 also returned the `r0` tables' columns. A 127-feature file
+  becomes 254 features, over the bot module's limit of 200.
 - `truncate`: the file is cut in half, mid-row, as a partially written or partially fetched file.
 - `oversize`: the list grows to `OVERSIZE_FACTOR` times its rows, each copy with a distinct
   name or id (no duplicates for a validator to spot, only the count and the size).

@@ -106,6 +106,24 @@ CLIENT_PROFILES: dict[str, list[tuple[str, str]]] = {
         ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
         ("Accept-Encoding", "gzip, deflate, br"),
     ],
+    "locust-browser": [  # loadtests' BrowserUser through Locust's FastHttpUser
+        ("User-Agent", FIREFOX_UA),
+        ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+        ("Accept-Language", "en-US,en;q=0.9"),
+        ("Cookie", "session=5f0c1e2d3a4b5c6d"),
+        ("Accept-Encoding", "gzip, deflate, br"),
+    ],
+    "app": [  # a mobile app's API client: no browser headers, but a signed-in user
+        ("User-Agent", "shop-app/5.2.1 (Android 14; Pixel 8)"),
+        ("Accept", "application/json"),
+        ("Authorization", "Bearer 9c1d0e7f55aa"),
+        ("Accept-Encoding", "gzip, deflate, br"),
+    ],
+    "ahrefsbot": [
+        ("User-Agent", "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)"),
+        ("Accept", "*/*"),
+        ("Accept-Encoding", "gzip, deflate, br"),
+    ],
     "stealth-scraper": [
         ("User-Agent", CHROME_UA),
         ("Accept", "*/*"),
@@ -114,7 +132,8 @@ CLIENT_PROFILES: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
-PROFILE_IS_BOT = {
-    name: name not in ("chrome", "firefox", "safari", "chrome-asset") for name in CLIENT_PROFILES
-}
-"""Profile name -> whether it is automated traffic."""
+BROWSERS = ("chrome", "firefox", "safari", "chrome-asset", "locust-browser")
+APPS = ("app",)
+"""Legitimate clients that are not browsers: they score in the middle, above bot rules."""
+PROFILE_IS_BOT = {name: name not in BROWSERS + APPS for name in CLIENT_PROFILES}
+"""Profile name -> whether it is automated traffic (scrapers, crawlers, HTTP libraries)."""

@@ -20,7 +20,7 @@ from edgelab.edge.exchange import Exchange
 from edgelab.edge.server import EdgeServer
 from edgelab.edge.stages.bot import default_feature_file
 from edgelab.origin.server import OriginServer
-from edgelab.testing.clients import CLIENT_PROFILES, PROFILE_IS_BOT
+from edgelab.testing.clients import APPS, CLIENT_PROFILES, PROFILE_IS_BOT
 from edgelab.testing.servers import running
 from tests.conftest import EdgeFactory
 from tests.metrics import metric_value
@@ -339,13 +339,15 @@ async def test_bot_traffic_scores_clearly_lower_than_browser_traffic(
     scores: dict[bool, list[int]] = {True: [], False: []}
 
     def observe(ex: Exchange, _: float) -> None:
-        scores[ex.request.headers.get("X-Test-Bot") == "1"].append(ex.notes["bot_score"])
+        if ex.request.headers.get("X-Test-Bot") != "app":
+            scores[ex.request.headers.get("X-Test-Bot") == "1"].append(ex.notes["bot_score"])
 
     edge.observers.append(observe)
     paths = ["/page/1", "/static/app.js", "/static/app.css", "/search?q=shoes", "/page/2"]
 
     async def user(profile: str, n: int) -> None:
-        marker = [("X-Test-Bot", "1" if PROFILE_IS_BOT[profile] else "0")]
+        kind = "app" if profile in APPS else "1" if PROFILE_IS_BOT[profile] else "0"
+        marker = [("X-Test-Bot", kind)]
         for i in range(n):
             await get(http, edge, paths[i % len(paths)], CLIENT_PROFILES[profile] + marker)
 

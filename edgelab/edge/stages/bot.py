@@ -60,7 +60,7 @@ MODES = ("ok", "panic", "degraded", "fail-open")
 
 
 def default_feature_file() -> bytes:
-    """The feature file shipped with edgelab (126 features; doubled, it is over 200)."""
+    """The feature file shipped with edgelab (127 features; doubled, it is over 200)."""
     return resources.files("edgelab.policy.bot").joinpath("features/default.json").read_bytes()
 
 
@@ -196,9 +196,9 @@ class BotStage:
                 raise
         req = ex.request
         headers = req.headers
-        rate = self.rates.hit(
-            client_key(req.client_ip, headers.get("User-Agent", "")), self.clock()
-        )
+        credential = headers.get("Cookie") or headers.get("Authorization") or ""
+        key = client_key(req.client_ip, headers.get("User-Agent", ""), credential)
+        rate = self.rates.hit(key, self.clock())
         score = st.model.score_request(req.method, req.path, headers, rate)
         ex.notes["bot_score"] = score
         self.metrics.score.observe(score)

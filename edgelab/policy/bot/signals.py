@@ -6,8 +6,10 @@
 
 Header order matters: browsers send their headers in a fixed, recognisable order, while HTTP
 libraries send few headers in their own order. The client key (`client_key`) groups requests for
-the rate signal: in the lab every Locust user shares 127.0.0.1, so the key is the address plus
-the user agent, which separates a scraper's burst from the browsers around it.
+the rate signal: in the lab every Locust user shares 127.0.0.1, so the key is the address, the
+user agent and the client's session credential (its `Cookie` or `Authorization`, when it sends
+one). Each browser or app user then counts alone, while cookieless scrapers with one user agent
+add up, as one busy client would.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class RequestSignals:
         )
 
 
-def client_key(client_ip: str, user_agent: str) -> str:
-    """The identity the per-client rate is counted under: address plus user agent."""
-    return f"{client_ip}|{user_agent}"
+def client_key(client_ip: str, user_agent: str, credential: str = "") -> str:
+    """The identity the per-client rate is counted under: address, user agent, and the
+    session credential (`Cookie` or `Authorization`) when the client sends one."""
+    return f"{client_ip}|{user_agent}|{hash(credential) if credential else ''}"

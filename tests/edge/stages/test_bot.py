@@ -125,13 +125,13 @@ async def test_reconfigure_to_reject_falls_back_to_the_last_good_file() -> None:
     await s.request(ex)
     assert ex.response is None and s.describe()["version"] == 1
     s.reconfigure(BotOptions(failure_policy=FailurePolicy.REJECT, feature_limit=100, rules=()))
-    assert s.describe()["version"] == 1  # 126 features no longer fit: refused, v1 kept
+    assert s.describe()["version"] == 1  # 127 features no longer fit: refused, v1 kept
 
 
 def test_a_bad_local_feature_file_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "features.json"
     path.write_bytes(DOUBLED)
-    with pytest.raises(ConfigError, match=f"{path}: 252 features exceed the limit of 200"):
+    with pytest.raises(ConfigError, match=f"{path}: 254 features exceed the limit of 200"):
         BotStage(BotOptions(features_file=path), ArtifactRegistry())
     with pytest.raises(ConfigError, match="cannot read bot feature file"):
         BotStage(BotOptions(features_file=tmp_path / "none.json"), ArtifactRegistry())

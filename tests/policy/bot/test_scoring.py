@@ -7,7 +7,7 @@ from edgelab.edge.stages.bot import default_feature_file
 from edgelab.policy.bot.features import Feature, parse_feature_file
 from edgelab.policy.bot.scoring import BASE_SCORE, UNSCORED, ScoringModel
 from edgelab.policy.bot.signals import RequestSignals
-from edgelab.testing.clients import CLIENT_PROFILES, PROFILE_IS_BOT
+from edgelab.testing.clients import APPS, CLIENT_PROFILES, PROFILE_IS_BOT
 
 SHIPPED = ScoringModel(parse_feature_file(default_feature_file()))
 
@@ -25,6 +25,8 @@ def test_shipped_features_separate_browsers_from_bots(profile: str) -> None:
     score = SHIPPED.score(signals(profile, rate=60 if PROFILE_IS_BOT[profile] else 0.5))
     if PROFILE_IS_BOT[profile]:
         assert score < 30, profile
+    elif profile in APPS:
+        assert 30 < score < 80, profile
     else:
         assert score > 80, profile
 
