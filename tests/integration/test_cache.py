@@ -517,3 +517,30 @@ async def test_an_upstream_caches_cache_status_stays_in_front(
     _, hit, _ = await get(http, edge, "/u")
     assert miss["Cache-Status"].startswith("shield; hit, ams; fwd=uri-miss")
     assert hit["Cache-Status"].startswith("shield; hit, ams; hit; ttl=")
+
+
+async def test_an_origin_error_does_not_stop_coalescing(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/e", b"busy", status=503)
+    edge = await make_edge(str(server.make_url("")), cache={"coalesce_wait_s": 120})
+    assert (await get(http, edge, "/e"))[0] == 503
+    origin.reply("/e", b"back", CACHEABLE)
+    origin.hold("/e")
+    tasks = [asyncio.create_task(get(http, edge, "/e")) for _ in range(5)]
+    await until(lambda: origin.hits["/e"] == 2 and edge_cache_waiting(edge) == 4, "4 waiting")
+    origin.open("/e")
+    results = await asyncio.gather(*tasks)
+    assert [b for _, _, b in results] == [b"back"] * 5 and origin.hits["/e"] == 2
+
+
+async def test_via_from_the_origin_gets_our_hop_appended_on_hits(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/via", b"v", {**CACHEABLE, "Via": "1.1 shield"})
+    edge = await make_edge(str(server.make_url("")), pop="ams")
+    for x_cache in ("MISS", "HIT"):
+        _, h, _ = await get(http, edge, "/via")
+        assert (h["X-Cache"], h["Via"]) == (x_cache, "1.1 shield, 1.1 ams (edgelab)")

@@ -158,7 +158,9 @@ def serve_stored(
     headers["X-Cache"] = x_cache
     ex.response = EdgeResponse(status=status, headers=headers, body=body)
     ex.notes["cache_status"] = x_cache
-    ex.notes["from_origin"] = False
+    # The headers stage appends our Via to origin responses and only adds it when absent to
+    # the edge's own: a stored response that came with a Via gets the origin treatment.
+    ex.notes["from_origin"] = "Via" in headers
 
 
 class CacheStage:
@@ -590,7 +592,9 @@ class CacheStage:
         )
         if fwd.flight is not None:
             self.cache.land(fwd.key, fwd.flight, stored=False)
-        if self.config.hit_for_pass_s > 0:
+        if self.config.hit_for_pass_s > 0 and ex.response.status < 500:
+            # Not for origin errors: the object is cacheable once the origin recovers, and a
+            # struggling origin is exactly when concurrent misses must keep coalescing.
             self.cache.no_coalescing(fwd.key, now + self.config.hit_for_pass_s)
         if fwd.entry is not None and ex.response.status < 500 and reason != "too-large":
             # The origin now answers something not storable: the old copy must not come back.
