@@ -1,6 +1,6 @@
 """`edgelab toxiproxy` with no toxics against a direct connection, in one run (issue 6).
 
-    python benchmarks/toxiproxy.py                 # 3 rounds, 256 MB each way, 3000 pings
+    python benchmarks/toxiproxy.py                 # 5 rounds, 128 MB each way, 3000 pings
     python benchmarks/toxiproxy.py --runs 5 --mb 512 --pings 5000 --json out.json
 
 Three processes: the fault proxy (`edgelab toxiproxy`, uvloop), a TCP upstream written for the
@@ -265,8 +265,8 @@ def main() -> None:
         serve_upstream(sys.argv[2])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--mb", type=int, default=256, help="MB per throughput transfer")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--mb", type=int, default=128, help="MB per throughput transfer")
     parser.add_argument("--pings", type=int, default=3000, help="echo round trips per round")
     parser.add_argument("--json", type=Path, help="write all figures here")
     args = parser.parse_args()

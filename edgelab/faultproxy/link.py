@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Sequence
 
 from edgelab.faultproxy.sockets import Side
-from edgelab.faultproxy.stream import ChunkQueue, Direction
+from edgelab.faultproxy.stream import Chunk, ChunkQueue, Direction
 from edgelab.faultproxy.toxics.base import (
     Toxic,
     ToxicSpec,
@@ -113,6 +113,8 @@ class Link:
             self.stages.insert(0, stage)
             out = stage.stub.input
         self.writer: asyncio.Task[None] | None = None
+        self._writer_idle = False
+        """True while the writer waits on an empty output queue (see `_write_now`)."""
         self.closed = False
         self._lock = asyncio.Lock()
 
@@ -126,18 +128,47 @@ class Link:
             stage.run()
         self.writer = asyncio.get_running_loop().create_task(self._write())
 
+    def _write_now(self, chunk: Chunk) -> bool:
+        """The output queue's shortcut: write at once while the writer task is idle."""
+        dest = self.dest
+        if not self._writer_idle or dest.write_paused or dest.closing:
+            return False
+        dest.write(chunk.data)
+        self.sent += len(chunk.data)
+        return True
+
     async def _write(self) -> None:
         dest, queue = self.dest, self.output
-        while True:
-            chunk = queue.get_nowait() if not queue.empty() else await queue.get()
+        queue.direct = self._write_now
+        ended = False
+        while not ended:
+            if queue.empty():
+                self._writer_idle = True
+                try:
+                    chunk = await queue.get()
+                finally:
+                    self._writer_idle = False
+            else:
+                chunk = queue.get_nowait()
             if chunk is None:
                 break
+            data = [chunk.data]
+            while not queue.empty():  # everything already waiting goes out in one writev
+                more = queue.get_nowait()
+                if more is None:
+                    ended = True
+                    break
+                data.append(more.data)
             if dest.closing:
                 continue  # the peer is gone: drain so that upstream stages never block
-            dest.write(chunk.data)
-            self.sent += len(chunk.data)
+            if len(data) == 1:
+                dest.write(data[0])
+            else:
+                dest.writelines(data)
+            self.sent += sum(map(len, data))
             if dest.write_paused:
                 await dest.drained()
+        queue.direct = None
         dest.close()
 
     def stop(self) -> None:

@@ -127,6 +127,11 @@ class Side(asyncio.Protocol):
         if self.transport is not None and not self.closing:
             self.transport.write(data)
 
+    def writelines(self, data: list[bytes]) -> None:
+        """Several chunks in one system call (writev) where the loop supports it."""
+        if self.transport is not None and not self.closing:
+            self.transport.writelines(data)
+
     async def drained(self) -> None:
         """Wait until the transport's write buffer is below its high-water mark."""
         while self.write_paused and not self.closing:

@@ -57,6 +57,16 @@ class ChunkQueue(asyncio.Queue[Chunk | None]):
         super().__init__(maxsize)
         self.on_space: Callable[[], None] | None = None
         """Called (then cleared) when an item is taken; set by a paused reader."""
+        self.direct: Callable[[Chunk], bool] | None = None
+        """The consumer's shortcut: called with a chunk put into the empty queue; when it
+        returns True the chunk was handled at once and is not queued (the link's writer uses
+        this to write straight to the socket while it is idle, saving a task switch)."""
+
+    def put_nowait(self, item: Chunk | None) -> None:
+        direct = self.direct
+        if direct is not None and item is not None and not self._queue and direct(item):  # type: ignore[attr-defined]
+            return
+        super().put_nowait(item)
 
     def _get(self) -> Chunk | None:
         item = super()._get()
