@@ -221,6 +221,7 @@ async def test_every_toxic_type_is_creatable_with_its_attributes(
         "reset_peer": {"timeout": 0},
         "slicer": {"average_size": 0, "size_variation": 0, "delay": 0},
         "limit_data": {"bytes": 0},
+        "packet_loss": {"loss_rate": 0.1, "correlation": 0.0},
     }
     for type_, attrs in expected.items():
         toxic = await api.toxic("p", type=type_, name=type_, attributes={"unknown": 1})

@@ -14,6 +14,7 @@ from edgelab.faultproxy.toxics.base import Toxic, ToxicSpec, ToxicStub, registry
 from edgelab.faultproxy.toxics.latency import LatencyToxic
 from edgelab.faultproxy.toxics.limit_data import LimitDataToxic
 from edgelab.faultproxy.toxics.noop import NoopToxic
+from edgelab.faultproxy.toxics.packet_loss import PacketLossToxic
 from edgelab.faultproxy.toxics.reset_peer import ResetPeerToxic
 from edgelab.faultproxy.toxics.slicer import SlicerToxic
 from edgelab.faultproxy.toxics.slow_close import SlowCloseToxic
@@ -28,6 +29,7 @@ TOXICS: dict[str, type[Any]] = {
     "reset_peer": ResetPeerToxic,
     "slicer": SlicerToxic,
     "limit_data": LimitDataToxic,
+    "packet_loss": PacketLossToxic,
 }
 registry_check(TOXICS)
 
