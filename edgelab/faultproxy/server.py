@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,7 +26,9 @@ from edgelab.faultproxy.api import toxiproxy_app
 from edgelab.faultproxy.collection import ProxyCollection, parse_populate
 from edgelab.faultproxy.errors import FaultProxyError
 from edgelab.faultproxy.metrics import ProxyMetrics
-from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, url
+from edgelab.serving import DEFAULT_HOST, DRAIN_TIMEOUT_S, bind_site, is_loopback, url
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORT = 8474
 """Toxiproxy's API port."""
@@ -55,6 +58,11 @@ class FaultProxyServer:
         config_source: str = "config",
     ) -> None:
         self.host, self.port = host, port
+        if not is_loopback(host):
+            # Toxiproxy's API has no authentication and its clients send none; say so loudly.
+            logger.warning(
+                "toxiproxy --host %s: the API is reachable beyond loopback and has no token", host
+            )
         self.collection = ProxyCollection(random.Random(seed))
         self.registry = CollectorRegistry()
         self.registry.register(ProxyMetrics(self.collection))
