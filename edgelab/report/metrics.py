@@ -27,7 +27,8 @@ Definitions (the report's glossary repeats them):
   `edgelab_origin_attack_requests_total` (the origin counts the attack marker, whichever way the
   request came). Without that series: attack rows of requests.csv that went `origin-direct` and
   got a response, which misses attacks passed through an edge (the report says which it used).
-- *Time to detect*: from fault start to the first failed or deviated probe in the journal.
+- *Time to detect*: from fault start to the first failed or deviated probe in the journal,
+  inside the fault window.
 - *Time to mitigate*: from fault start to the first of: most traffic leaving the path it used
   before the fault (requests.csv); an edge rejecting a pushed artifact
   (`edgelab_edge_artifact_outcomes_total{outcome="rejected"}` rising); a journal event with `detail.mitigation`.
@@ -221,6 +222,28 @@ def is_edge(process: str) -> bool:
     return process.startswith("edge")
 
 
+def process_filters(lab: Mapping[str, Any]) -> tuple[ProcessFilter, ProcessFilter]:
+    """(is origin, is edge) for one variant: by `role` where lab.json's `processes` lists it
+    (a dict by name, as the lab state has it, or a list of {name, role}), else by name."""
+    procs = lab.get("processes")
+    entries = list(procs.values()) if isinstance(procs, dict) else procs
+    roles: dict[str, str] = {}
+    for p in entries if isinstance(entries, list) else []:
+        if (
+            isinstance(p, dict)
+            and isinstance(p.get("name"), str)
+            and isinstance(p.get("role"), str)
+        ):
+            roles[p["name"]] = p["role"]
+    if not roles:
+        return is_origin, is_edge
+
+    def by(role: str, fallback: ProcessFilter) -> ProcessFilter:
+        return lambda name: roles[name] == role if name in roles else fallback(name)
+
+    return by("origin", is_origin), by("edge", is_edge)
+
+
 def _matches(labels: Mapping[str, str], want: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in want.items())
 
@@ -240,6 +263,8 @@ def counter_increments(
     """(from_ts, to_ts, increase) between consecutive scrapes of each matching process.
 
     A counter that went down was reset (the process restarted): its new value is the increase.
+    A labelled counter has no sample until its first increment, so once a process has been
+    scraped, a missing sample counts as 0 (the first scrape of a process only sets the start).
     """
     want = labels or {}
     last: dict[str, tuple[float, float]] = {}
@@ -247,9 +272,7 @@ def counter_increments(
     for s in scrapes:
         if not processes(s.process):
             continue
-        v = _value(s, name, want)
-        if v is None:
-            continue
+        v = _value(s, name, want) or 0.0
         prev = last.get(s.process)
         if prev is not None and s.ts > prev[0]:
             out.append((prev[0], s.ts, v - prev[1] if v >= prev[1] else v))
@@ -338,7 +361,13 @@ class OriginCapacity:
     queue: int | None
     capacity_rps: float | None
     """Requests per second it can serve: `capacity_rps` from lab.json, else workers / mean
-    service time."""
+    service time (from lab.json, or measured from the origin's service-time histogram)."""
+    mean_service_ms: float | None = None
+
+
+ORIGIN_WORKERS = "edgelab_origin_capacity_workers"
+ORIGIN_SERVICE_SUM = "edgelab_origin_service_seconds_sum"
+ORIGIN_SERVICE_COUNT = "edgelab_origin_service_seconds_count"
 
 
 def _get_num(d: Mapping[str, Any], *keys: str) -> float | None:
@@ -349,23 +378,39 @@ def _get_num(d: Mapping[str, Any], *keys: str) -> float | None:
     return None
 
 
-def origin_capacity(lab: Mapping[str, Any]) -> OriginCapacity:
-    """Read the origin's capacity from lab.json's `origin` object (docs/contracts.md).
+def origin_capacity(
+    lab: Mapping[str, Any], scrapes: Sequence[Scrape] = (), processes: ProcessFilter = is_origin
+) -> OriginCapacity:
+    """The origin's capacity from lab.json, completed from its scrapes (docs/contracts.md).
 
-    Accepts the flat shape (`workers`, `queue`, `mean_service_ms`, `capacity_rps`) and the origin
-    profile's shape (`capacity: {workers, queue, service_time: {mean_ms}}`).
+    lab.json may say it as `origin: {workers, queue, mean_service_ms, capacity_rps}`, in the
+    origin profile's shape `origin: {capacity: {workers, queue, service_time: {mean_ms}}}`, or as
+    the lab state's `origin_capacity: {workers, queue}`. What it leaves out comes from the
+    scrapes: `edgelab_origin_capacity_workers`, and the mean service time measured as the
+    increase of `edgelab_origin_service_seconds_sum` over that of `_count`.
     """
     origin = lab.get("origin")
-    if not isinstance(origin, dict):
-        return OriginCapacity(None, None, None)
+    origin = origin if isinstance(origin, dict) else {}
     cap = origin.get("capacity") if isinstance(origin.get("capacity"), dict) else origin
     assert isinstance(cap, dict)
-    workers = _get_num(cap, "workers")
+    state = lab.get("origin_capacity")
+    state = state if isinstance(state, dict) else {}
+    workers = _get_num(cap, "workers") or _get_num(state, "workers")
     queue = _get_num(cap, "queue")
+    queue = queue if queue is not None else _get_num(state, "queue")
     mean_ms = _get_num(origin, "mean_service_ms") or _get_num(cap, "mean_service_ms")
     st = cap.get("service_time")
     if mean_ms is None and isinstance(st, dict):
         mean_ms = _get_num(st, "mean_ms")
+    if workers is None:
+        gauge = gauge_series(scrapes, ORIGIN_WORKERS, processes)
+        values = [v for points in gauge.values() for _, v in points[-1:]]
+        workers = sum(values) if values else None
+    if mean_ms is None:
+        busy_s = counter_total(scrapes, ORIGIN_SERVICE_SUM, processes)
+        served = counter_total(scrapes, ORIGIN_SERVICE_COUNT, processes)
+        if busy_s is not None and served:
+            mean_ms = busy_s * 1000.0 / served
     rps = _get_num(origin, "capacity_rps") or _get_num(cap, "capacity_rps")
     if rps is None and workers and mean_ms:
         rps = workers * 1000.0 / mean_ms
@@ -373,6 +418,7 @@ def origin_capacity(lab: Mapping[str, Any]) -> OriginCapacity:
         int(workers) if workers is not None else None,
         int(queue) if queue is not None else None,
         rps,
+        mean_ms,
     )
 
 
@@ -415,10 +461,11 @@ def time_to_recover(
     return None
 
 
-def first_probe_failure(events: Iterable[JournalEvent], after_ts: float) -> float | None:
-    """Epoch time of the first probe that failed or deviated at or after `after_ts`."""
+def first_probe_failure(events: Iterable[JournalEvent], window: Window) -> float | None:
+    """Epoch time of the first probe that failed or deviated inside the fault window (one
+    failing after the fault is over did not detect it)."""
     for e in sorted(events, key=lambda e: e.ts):
-        if e.ts >= after_ts and e.type == "probe" and e.status in ("failed", "deviated"):
+        if in_window(e.ts, window) and e.type == "probe" and e.status in ("failed", "deviated"):
             return e.ts
     return None
 

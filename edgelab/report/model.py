@@ -321,30 +321,31 @@ def build_variant(
     window = times.window if times else None
     last_bin = m.bin_of(times.end, t0) if times else 0
 
+    is_origin, is_edge = m.process_filters(v.lab)
     success_counts = m.success_by_second(rows, t0)
     success = m.ratio_series(success_counts)
 
     # Origin load: rate of everything it was asked to serve, spread per second.
     origin_rps = m.spread_per_second(
-        m.counter_increments(v.scrapes, m.ORIGIN_REQUESTS, m.is_origin), t0
+        m.counter_increments(v.scrapes, m.ORIGIN_REQUESTS, is_origin), t0
     )
     shed_rps = m.spread_per_second(
-        m.counter_increments(v.scrapes, m.ORIGIN_REQUESTS, m.is_origin, {"status": "503"}), t0
+        m.counter_increments(v.scrapes, m.ORIGIN_REQUESTS, is_origin, {"status": "503"}), t0
     )
-    cap = m.origin_capacity(v.lab)
+    cap = m.origin_capacity(v.lab, v.scrapes, is_origin)
     fault_bin = m.bin_of(window[0], t0) if window else last_bin + 1
     baseline = m.mean_rate(origin_rps, 0, fault_bin)
     peak = max(origin_rps.values()) if origin_rps else None
     shed_by_reason: dict[str, int] = {}
     for reason in m.label_values(v.scrapes, m.ORIGIN_SHED, "reason"):
-        total = m.counter_total(v.scrapes, m.ORIGIN_SHED, m.is_origin, {"reason": reason})
+        total = m.counter_total(v.scrapes, m.ORIGIN_SHED, is_origin, {"reason": reason})
         shed_by_reason[reason] = _int(total) or 0
-    shed_total = m.counter_total(v.scrapes, m.ORIGIN_SHED, m.is_origin)
-    timeouts = m.counter_total(v.scrapes, m.EDGE_UPSTREAM_ERRORS, m.is_edge, {"status": "504"})
+    shed_total = m.counter_total(v.scrapes, m.ORIGIN_SHED, is_origin)
+    timeouts = m.counter_total(v.scrapes, m.EDGE_UPSTREAM_ERRORS, is_edge, {"status": "504"})
 
     # Cache hit ratio, overall and per second.
-    hits = m.counter_increments(v.scrapes, m.EDGE_REQUESTS, m.is_edge, {"path_taken": "cache"})
-    fetched = m.counter_increments(v.scrapes, m.EDGE_REQUESTS, m.is_edge, {"path_taken": "origin"})
+    hits = m.counter_increments(v.scrapes, m.EDGE_REQUESTS, is_edge, {"path_taken": "cache"})
+    fetched = m.counter_increments(v.scrapes, m.EDGE_REQUESTS, is_edge, {"path_taken": "origin"})
     n_hit, n_fetch = sum(d for *_, d in hits), sum(d for *_, d in fetched)
     hit_ratio = n_hit / (n_hit + n_fetch) if hits and n_hit + n_fetch > 0 else None
     hit_s, fetch_s = m.spread_per_second(hits, t0), m.spread_per_second(fetched, t0)
@@ -355,12 +356,12 @@ def build_variant(
     }
 
     # Attack requests that reached the origin.
-    attack_total = m.counter_total(v.scrapes, m.ORIGIN_ATTACKS, m.is_origin)
+    attack_total = m.counter_total(v.scrapes, m.ORIGIN_ATTACKS, is_origin)
     attack_source: Literal["origin-metric", "requests-csv-direct", "none"]
     if attack_total is not None:
         attack_source = "origin-metric"
         attacks = m.spread_per_second(
-            m.counter_increments(v.scrapes, m.ORIGIN_ATTACKS, m.is_origin), t0
+            m.counter_increments(v.scrapes, m.ORIGIN_ATTACKS, is_origin), t0
         )
     elif any(r.attack for r in rows):
         attack_source = "requests-csv-direct"
@@ -378,7 +379,7 @@ def build_variant(
         fault_window = FaultWindow(
             start_s=window[0] - t0, end_s=window[1] - t0, ended=times.fault_ended
         )
-        probe = m.first_probe_failure(events, window[0])
+        probe = m.first_probe_failure(events, window)
         detect = probe - window[0] if probe is not None else None
         candidates: list[tuple[float, Literal["traffic-moved", "artifact-rejected", "journal"]]]
         candidates = []
@@ -386,7 +387,7 @@ def build_variant(
         if moved is not None:
             candidates.append((moved, "traffic-moved"))
         rejected = m.first_increase_at(
-            v.scrapes, m.EDGE_ARTIFACT_OUTCOMES, m.is_edge, window[0], m.REJECTED
+            v.scrapes, m.EDGE_ARTIFACT_OUTCOMES, is_edge, window[0], m.REJECTED
         )
         if rejected is not None and rejected <= window[1]:
             candidates.append((rejected, "artifact-rejected"))
@@ -412,7 +413,7 @@ def build_variant(
 
     versions: dict[str, list[tuple[float, float]]] = {}
     for key, points in m.gauge_series(
-        v.scrapes, m.EDGE_ARTIFACT_VERSION, m.is_edge, by="kind"
+        v.scrapes, m.EDGE_ARTIFACT_VERSION, is_edge, by="kind"
     ).items():
         versions[key] = [(ts - t0, val) for ts, val in points]
 

@@ -283,7 +283,7 @@ def _run_info(
         title=str(exp.get("title") or slug),
         slug=slug,
         description=str(exp.get("description") or ""),
-        models=str(exp.get("models") or ""),
+        models=_text(exp.get("models")),
         sources=tuple(str(s) for s in sources) if isinstance(sources, list) else (),
         started_at=started,
         ended_at=_num(raw.get("ended_at")),
@@ -292,6 +292,13 @@ def _run_info(
         compression=compression if compression and compression > 0 else 1.0,
         machine=machine if isinstance(machine, dict) else {},
     )
+
+
+def _text(value: Any) -> str:
+    """A string, or a list of them joined (run.json's `models` is either)."""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value or "")
 
 
 _TRUE = {"1", "true", "True", "yes"}

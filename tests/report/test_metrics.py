@@ -70,6 +70,16 @@ def test_counter_increments_survive_a_restart() -> None:
     assert m.counter_total(scrapes, "missing", m.is_origin) is None
 
 
+def test_a_labelled_counter_appears_at_its_first_increment() -> None:
+    scrapes = [
+        scrape(0, "origin", other=1),  # scraped, but nothing counted yet: no sample
+        scrape(1, "origin", c=4),
+        scrape(2, "origin-2", c=100),  # first scrape of another process: only its start
+        scrape(3, "origin-2", c=101),
+    ]
+    assert m.counter_total(scrapes, "c", m.is_origin) == 5
+
+
 def test_spread_per_second_splits_uneven_intervals() -> None:
     # 30 requests between t=0.5 and t=2.0: 10 in [0.5, 1), 20 in [1, 2)
     assert m.spread_per_second([(100.5, 102.0, 30.0)], 100.0) == {0: 10.0, 1: 20.0}
@@ -101,14 +111,39 @@ def test_traffic_moved() -> None:
     ("lab", "expected"),
     [
         ({}, m.OriginCapacity(None, None, None)),
-        ({"origin": {"workers": 8, "queue": 64, "mean_service_ms": 20}}, m.OriginCapacity(8, 64, 400)),
+        ({"origin": {"workers": 8, "queue": 64, "mean_service_ms": 20}}, m.OriginCapacity(8, 64, 400, 20)),
         ({"origin": {"workers": 8, "capacity_rps": 123}}, m.OriginCapacity(8, None, 123)),
         ({"origin": {"capacity": {"workers": 4, "queue": 10, "service_time": {"mean_ms": 50}}}},
-         m.OriginCapacity(4, 10, 80)),
+         m.OriginCapacity(4, 10, 80, 50)),
     ],
 )  # fmt: skip
 def test_origin_capacity(lab: dict[str, object], expected: m.OriginCapacity) -> None:
     assert m.origin_capacity(lab) == expected
+
+
+def test_origin_capacity_measured_from_scrapes() -> None:
+    """The lab state says workers and queue; the service time is measured: 2 s busy / 100."""
+    lab = {"origin_capacity": {"workers": 4, "queue": 16}}
+    scrapes = [
+        scrape(0, "origin", **{m.ORIGIN_SERVICE_SUM: 0.0, m.ORIGIN_SERVICE_COUNT: 0.0}),
+        scrape(1, "origin", **{m.ORIGIN_SERVICE_SUM: 2.0, m.ORIGIN_SERVICE_COUNT: 100.0}),
+    ]
+    assert m.origin_capacity(lab, scrapes) == m.OriginCapacity(4, 16, 200, 20)
+    workers = [scrape(0, "origin", **{m.ORIGIN_WORKERS: 2.0})]
+    assert m.origin_capacity({}, workers + scrapes).capacity_rps == 100
+
+
+def test_process_filters_by_role() -> None:
+    lab = {
+        "processes": {
+            "web": {"name": "web", "role": "origin"},
+            "pop": {"name": "pop", "role": "edge"},
+        }
+    }
+    is_origin, is_edge = m.process_filters(lab)
+    assert is_origin("web") and not is_origin("pop") and is_edge("pop")
+    assert is_origin("origin-2") and is_edge("edge-b-1")  # not listed: by name
+    assert m.process_filters({})[0] is m.is_origin
 
 
 def test_first_probe_failure_and_mitigation_event() -> None:
@@ -121,6 +156,7 @@ def test_first_probe_failure_and_mitigation_event() -> None:
         ev(6, "action", mitigation=True),
         ev(7, "probe", "deviated"),
     ]
-    assert m.first_probe_failure(events, 2) == 7
+    assert m.first_probe_failure(events, (2, 10)) == 7
+    assert m.first_probe_failure(events, (2, 7)) is None  # after the fault: not a detection
     assert m.first_mitigation_event(events, 2) == 6
     assert m.first_mitigation_event(events, 6.5) is None
