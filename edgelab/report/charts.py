@@ -93,17 +93,18 @@ def render_charts(data: ReportData) -> list[Chart]:
 def _render(data: ReportData) -> list[Chart]:
     series = [data.series[n] for n in data.variant_names]
     xlim = _xlim(series)
+    xlabel = _xlabel(data.summary.run.compression)
     charts = [
         Chart(
             "chart-success",
             "Users' requests that succeeded",
             "Share of users' requests (final attempts, legitimate traffic) answered 200-399, per "
             "second. The shaded band is the fault window.",
-            _svg(_success_figure(series, xlim), "chart-success"),
+            _svg(_success_figure(series, xlim, xlabel), "chart-success"),
         )
     ]
     for chart_id, title, caption, draw in PER_VARIANT:
-        fig = _per_variant_figure(series, xlim, draw)
+        fig = _per_variant_figure(series, xlim, xlabel, draw)
         charts.append(Chart(chart_id, title, caption, _svg(fig, chart_id)))
     return charts
 
@@ -164,6 +165,7 @@ def _mark(ax: Axes, s: VariantSeries, *, labels: bool) -> None:
                     fontsize=6,
                     color=color,
                     annotation_clip=True,
+                    zorder=5,  # above bars and lines
                 )
                 note.set_in_layout(False)
 
@@ -183,6 +185,7 @@ def _margins(fig: Figure, height_in: float, rows: int) -> None:
 
 
 def _empty(ax: Axes, what: str) -> None:
+    ax.set_yticks([])
     ax.text(
         0.5,
         0.5,
@@ -194,7 +197,14 @@ def _empty(ax: Axes, what: str) -> None:
     )
 
 
-def _success_figure(series: Sequence[VariantSeries], xlim: tuple[float, float]) -> Figure:
+def _xlabel(compression: float) -> str:
+    text = "lab seconds since load start"
+    return text if compression == 1 else f"{text} (1 lab s stands for {compression:g} real s)"
+
+
+def _success_figure(
+    series: Sequence[VariantSeries], xlim: tuple[float, float], xlabel: str
+) -> Figure:
     fig = Figure(figsize=(WIDTH_IN, 2.8))
     _margins(fig, 2.8, rows=1)
     ax = fig.add_subplot()
@@ -210,7 +220,7 @@ def _success_figure(series: Sequence[VariantSeries], xlim: tuple[float, float]) 
     ax.set_ylim(-0.02, 1.05)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_xlim(*xlim)
-    ax.set_xlabel("lab seconds since load start")
+    ax.set_xlabel(xlabel)
     ax.legend(loc="lower left", ncols=min(len(series), 5) or 1)
     return fig
 
@@ -220,7 +230,7 @@ Draw = Callable[[Axes, VariantSeries], bool]
 
 
 def _per_variant_figure(
-    series: Sequence[VariantSeries], xlim: tuple[float, float], draw: Draw
+    series: Sequence[VariantSeries], xlim: tuple[float, float], xlabel: str, draw: Draw
 ) -> Figure:
     n = max(1, len(series))
     height = 0.55 + ROW_IN * n
@@ -235,7 +245,7 @@ def _per_variant_figure(
         ax.set_xlim(*xlim)
         if ax.get_legend_handles_labels()[0]:  # above the panel, clear of the lines
             ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=4, borderaxespad=0.2)
-    axes[-1].set_xlabel("lab seconds since load start")
+    axes[-1].set_xlabel(xlabel)
     return fig
 
 

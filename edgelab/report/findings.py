@@ -31,6 +31,22 @@ def secs(x: float) -> str:
     return f"{x:.0f} s" if abs(x - round(x)) < 0.05 else f"{x:.1f} s"
 
 
+def real(seconds: float) -> str:
+    """Real-world duration, in the unit a person would use."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}".removesuffix(".0") + " min"
+    return f"{seconds / 3600:.1f}".removesuffix(".0") + " h"
+
+
+def when(lab_s: float, compression: float) -> str:
+    """A lab duration, with what it stands for in real time when time was compressed."""
+    if compression == 1:
+        return secs(lab_s)
+    return f"{secs(lab_s).replace(' s', ' lab s')} (≈ {real(lab_s * compression)} real)"
+
+
 def _count(n: int, what: str) -> str:
     return f"{n:,} {what}" + ("" if n == 1 else "s")
 
@@ -70,32 +86,32 @@ def headline(v: VariantSummary) -> str:
     return f"{first}, {'but' if good else 'and'} {joined}."
 
 
-def timeline(v: VariantSummary) -> str | None:
-    """Detect / mitigate / recover, in lab seconds, as far as they were measured."""
+def timeline(v: VariantSummary, compression: float = 1.0) -> str | None:
+    """Detect / mitigate / recover, in lab seconds (and real time), as far as measured."""
     if v.fault_window is None:
         return None
     parts: list[str] = []
     if v.time_to_detect_s is not None:
-        parts.append(f"a probe caught the fault after {secs(v.time_to_detect_s)}")
+        parts.append(f"a probe caught the fault after {when(v.time_to_detect_s, compression)}")
     if v.time_to_mitigate_s is not None:
         how = {
             "traffic-moved": "traffic moved off its usual path",
             "artifact-rejected": "the edge rejected the bad artifact",
             "journal": "a mitigation was journaled",
         }[v.mitigated_by or "journal"]
-        parts.append(f"{how} after {secs(v.time_to_mitigate_s)}")
+        parts.append(f"{how} after {when(v.time_to_mitigate_s, compression)}")
     if v.recovered is True and v.time_to_recover_s is not None:
         parts.append(
             "it was healthy as soon as the fault ended"
             if v.time_to_recover_s == 0
-            else f"it recovered {secs(v.time_to_recover_s)} after the fault ended"
+            else f"it recovered {when(v.time_to_recover_s, compression)} after the fault ended"
         )
     elif v.recovered is False:
         parts.append("it had not recovered by the end of the load")
     if not parts:
         return None
     text = "; ".join(parts)
-    return text[0].upper() + text[1:] + " (lab seconds)."
+    return text[0].upper() + text[1:] + "."
 
 
 def ranking(v: VariantSummary, best: Mapping[str, Sequence[str]]) -> str | None:
@@ -107,11 +123,15 @@ def ranking(v: VariantSummary, best: Mapping[str, Sequence[str]]) -> str | None:
 
 
 def findings_for(
-    v: VariantSummary, rows: Sequence[VariantSummary], best: Mapping[str, Sequence[str]]
+    v: VariantSummary,
+    rows: Sequence[VariantSummary],
+    best: Mapping[str, Sequence[str]],
+    compression: float = 1.0,
 ) -> list[str]:
-    """The findings shown under the table for variant `v` (`rows`: every variant's row)."""
+    """The findings shown under the table for variant `v` (`rows`: every variant's row;
+    `compression`: real seconds per lab second)."""
     out = [headline(v)]
-    for extra in (timeline(v), ranking(v, best) if len(rows) > 1 else None):
+    for extra in (timeline(v, compression), ranking(v, best) if len(rows) > 1 else None):
         if extra:
             out.append(extra)
     if not v.complete:

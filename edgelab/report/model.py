@@ -479,7 +479,10 @@ def build_report_data(run: RunDir) -> ReportData:
     built = [build_variant(v, _events(run, v.name)) for v in run.variants]
     rows = [s for s, _ in built]
     best = best_per_column(rows)
-    rows = [s.model_copy(update={"findings": findings_for(s, rows, best)}) for s in rows]
+    rows = [
+        s.model_copy(update={"findings": findings_for(s, rows, best, run.info.compression)})
+        for s in rows
+    ]
     info = run.info
     ended = info.ended_at
     if ended is None and run.journal:

@@ -136,8 +136,8 @@ def test_findings_say_only_what_was_measured(data: ReportData) -> None:
         "and let 30 attack requests reach it."
     )
     assert dns[1] == (
-        "A probe caught the fault after 2.5 s; traffic moved off its usual path after 3 s; "
-        "it was healthy as soon as the fault ended (lab seconds)."
+        "A probe caught the fault after 2.5 lab s (≈ 2.5 min real); traffic moved off its usual "
+        "path after 3 lab s (≈ 3 min real); it was healthy as soon as the fault ended."
     )
     stale = row(data, "serve-stale").findings
     assert stale[0].startswith("serve-stale kept 100.0%")
