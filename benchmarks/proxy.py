@@ -37,8 +37,21 @@ from benchmarks.harness import (  # noqa: E402
     run_wrk,
 )
 
-PATHS = ("/static/app.js", "/static/site.css", "/static/logo.svg")
-"""Small (1 KiB) cacheable objects; with no cache in the edge every one is a miss."""
+PATHS = ("/api/cart", "/api/user/7", "/api/stock?sku=42")
+"""Small (512 B) `private, no-store` answers: the edge's cache looks them up and never stores
+them, so every request takes the miss path to the origin."""
+
+EDGE_VARIANTS: dict[str, dict[str, object]] = {
+    "pool": {"upstream": {"client": "pool"}},
+    "session": {"upstream": {"client": "session"}},
+    "pool-bare": {
+        "upstream": {"client": "pool"},
+        "cache": {"enabled": False},
+        "bot": {"enabled": False},
+    },
+}
+"""Edge configs measured: the default stages with each upstream client, and the proxy core
+alone (cache and bot management off)."""
 
 
 async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
@@ -48,7 +61,7 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
         targets = {"origin": origin_url}
         for name in args.edges:
             edge = await stack.enter_async_context(
-                edge_process(origin_url, config={"upstream": {"client": name}})
+                edge_process(origin_url, config=EDGE_VARIANTS[name])
             )
             targets[f"edge-{name}"] = edge.addresses["proxy"]
         targets["nginx"] = await stack.enter_async_context(nginx_proxy(origin_url, workers=1))
@@ -106,9 +119,9 @@ def main() -> None:
     parser.add_argument(
         "--edges",
         nargs="+",
-        default=["pool", "session"],
-        choices=["pool", "session"],
-        help="upstream clients to measure the edge with (upstream.client)",
+        default=list(EDGE_VARIANTS),
+        choices=list(EDGE_VARIANTS),
+        help="edge configurations to measure (EDGE_VARIANTS)",
     )
     parser.add_argument("--json", type=Path, help="also write the medians and ratios here")
     args = parser.parse_args()

@@ -101,7 +101,7 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.parser is None or self.complete:
-            # Bytes nobody asked for (after a complete response, or while idle): the stream
+            # Bytes nobody asked for (after a complete response: idle in the pool): the stream
             # can no longer be trusted to line up with requests.
             self.close()
             return
@@ -169,7 +169,10 @@ class _Connection(asyncio.Protocol):
 
     def begin(self, head_only: bool) -> None:
         """Reset for a new request/response on this connection."""
-        self.parser = httptools.HttpResponseParser(self)
+        if self.parser is None or self.head_only:
+            # After a complete response the parser is at a message boundary and carries on; after
+            # HEAD it still waits for the body the headers announced, so it is replaced.
+            self.parser = httptools.HttpResponseParser(self)
         self.head_only = head_only
         self.status = 0
         self.head_done = self.complete = self.keep_alive = self.until_close = False
@@ -306,11 +309,14 @@ class PoolUpstream:
         self._open = 0
         self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._closed = False
 
     async def close(self) -> None:
+        self._closed = True
         for conn in self._idle:
             conn.close()
         self._idle.clear()
@@ -431,6 +437,16 @@ class PoolUpstream:
                     f"all {self.options.max_connections} connections to origin {self.origin} "
                     f"stayed busy for {self.options.connect_timeout_s:g} s"
                 ) from None
+            except BaseException:
+                # Cancelled just after being handed a connection or a free slot: pass it on.
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    handed = waiter.result()
+                    if handed is not None:
+                        self._release(handed)
+                    else:
+                        self._open += 1
+                        self._forget()
+                raise
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
@@ -458,11 +474,10 @@ class PoolUpstream:
         return conn
 
     def _release(self, conn: _Connection) -> None:
-        if not conn.reusable():
+        if self._closed or not conn.reusable():
             conn.close()
             self._forget()
             return
-        conn.parser = None
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():

@@ -379,3 +379,21 @@ def test_the_same_on_uvloop() -> None:
             await origin.server.wait_closed()
 
     uvloop.run(scenario())
+
+
+async def test_a_cancelled_waiter_passes_its_connection_on(
+    raw_origin: OriginStarter, pools: PoolFactory
+) -> None:
+    origin = await raw_origin(ok())
+    up = await pools(origin.url, max_connections=1, connect_timeout_s=5)
+    first = await up.fetch("GET", "/1", H, None)
+    a = asyncio.create_task(up.fetch("GET", "/a", H, None))
+    b = asyncio.create_task(up.fetch("GET", "/b", H, None))
+    await asyncio.sleep(0)  # both are queued for the only connection (no I/O before that)
+    await first.read()
+    await first.release()  # hands it to `a`...
+    a.cancel()  # ...which is cancelled before it could use it
+    second = await b
+    assert await second.read() == b"hello"
+    await second.release()
+    assert a.cancelled() and origin.connections == 1
