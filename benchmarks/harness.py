@@ -264,11 +264,30 @@ http {{
 """
 
 
+@dataclass(frozen=True)
+class NginxProcess:
+    url: str
+    """Its base URL, `http://127.0.0.1:<port>`."""
+    pid: int
+    """The master's pid (`process_cpu_s(pid)` counts its workers too)."""
+
+
 @asynccontextmanager
 async def nginx_proxy(
     upstream_url: str, *, workers: int = 1, extra_http: str = "", extra_location: str = ""
 ) -> AsyncIterator[str]:
     """nginx reverse-proxying to `upstream_url` (http://host:port); yields its own base URL."""
+    async with nginx_process(
+        upstream_url, workers=workers, extra_http=extra_http, extra_location=extra_location
+    ) as nginx:
+        yield nginx.url
+
+
+@asynccontextmanager
+async def nginx_process(
+    upstream_url: str, *, workers: int = 1, extra_http: str = "", extra_location: str = ""
+) -> AsyncIterator[NginxProcess]:
+    """`nginx_proxy`, yielding its pid too (for `process_cpu_s`)."""
     nginx = require("nginx", "nginx")
     upstream = upstream_url.removeprefix("http://").rstrip("/")
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -309,7 +328,7 @@ async def nginx_proxy(
         sock.close()  # nginx has its copy
         try:
             await _wait_http_ok(f"http://127.0.0.1:{port}/", proc, prefix / "error.log")
-            yield f"http://127.0.0.1:{port}"
+            yield NginxProcess(f"http://127.0.0.1:{port}", proc.pid)
         finally:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGQUIT)  # graceful: finish requests, then exit
@@ -388,6 +407,34 @@ async def edge_process(
     finally:
         with contextlib.suppress(OSError):
             os.unlink(f.name)
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds used so far by `pid` and its children (nginx's workers).
+
+    Unlike requests/s, CPU per request hardly depends on what else the machine runs, so it is
+    the steadier figure on a shared machine. Linux only (reads /proc).
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in (pid, *_children(pid)):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    return total / tick
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return kids
 
 
 def machine_note() -> str:

@@ -11,7 +11,9 @@ at a moderate load (a few connections with think time, well below saturation: la
 saturation (connections back to back: throughput). Each figure is the median of `--runs`
 rounds; the rounds interleave the targets so that a noisy neighbour hits all of them alike.
 Prints the ratios the targets are stated in: the edge's added p50 latency over the origin at
-moderate load (target <= 1 ms) and edge rps / nginx rps at saturation (target >= 0.25).
+moderate load (target <= 1 ms) and edge rps / nginx rps at saturation (target >= 0.25). Also
+the server processes' CPU time per request at saturation (from /proc), and the ratio of those:
+requests/s depend on what else the (shared) machine runs, CPU per request much less so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -32,8 +35,9 @@ from benchmarks.harness import (  # noqa: E402
     edge_process,
     machine_note,
     median_result,
-    nginx_proxy,
+    nginx_process,
     origin_process,
+    process_cpu_s,
     run_wrk,
 )
 
@@ -54,17 +58,24 @@ EDGE_VARIANTS: dict[str, dict[str, object]] = {
 alone (cache and bot management off)."""
 
 
-async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
+Results = dict[str, dict[str, WrkResult]]
+"""phase -> target -> median wrk result."""
+Cpu = dict[str, float]
+"""target -> median server CPU microseconds per request at saturation."""
+
+
+async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
     async with AsyncExitStack() as stack:
         origin = await stack.enter_async_context(origin_process(service_time_ms=0))
         origin_url = origin.addresses["http"]
-        targets = {"origin": origin_url}
+        targets = {"origin": (origin_url, origin.process.pid)}
         for name in args.edges:
             edge = await stack.enter_async_context(
                 edge_process(origin_url, config=EDGE_VARIANTS[name])
             )
-            targets[f"edge-{name}"] = edge.addresses["proxy"]
-        targets["nginx"] = await stack.enter_async_context(nginx_proxy(origin_url, workers=1))
+            targets[f"edge-{name}"] = (edge.addresses["proxy"], edge.process.pid)
+        nginx = await stack.enter_async_context(nginx_process(origin_url, workers=1))
+        targets["nginx"] = (nginx.url, nginx.pid)
 
         phases = {
             "moderate": dict(
@@ -74,36 +85,52 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
             "saturation": dict(connections=args.connections, load=WrkLoad(paths=PATHS)),
         }
         runs: dict[str, dict[str, list[WrkResult]]] = {p: {t: [] for t in targets} for p in phases}
-        for url in targets.values():  # warm up: connections, pools, caches of the OS
+        cpu_runs: dict[str, list[float]] = {t: [] for t in targets}
+        for url, _ in targets.values():  # warm up: connections, pools, caches of the OS
             await run_wrk(url, connections=4, duration_s=1, load=WrkLoad(paths=PATHS))
         for round_no in range(1, args.runs + 1):
             for phase, opts in phases.items():
-                for target, url in targets.items():
-                    result = await run_wrk(url, duration_s=args.duration, **opts)  # type: ignore[arg-type]
+                for target, (url, pid) in targets.items():
+                    cpu_before = process_cpu_s(pid)
+                    result = await run_wrk(url, duration_s=args.duration, **opts)
+                    cpu_us = (process_cpu_s(pid) - cpu_before) * 1e6 / max(result.requests, 1)
                     runs[phase][target].append(result)
-                    print(f"round {round_no} {phase:10} {target:14} {result.row()}", flush=True)
-        return {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+                    if phase == "saturation":
+                        cpu_runs[target].append(cpu_us)
+                    print(
+                        f"round {round_no} {phase:10} {target:14} {result.row()}  "
+                        f"server CPU {cpu_us:5.0f} us/req",
+                        flush=True,
+                    )
+        medians = {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+        return medians, {t: statistics.median(c) for t, c in cpu_runs.items()}
 
 
-def report(results: dict[str, dict[str, WrkResult]], args: argparse.Namespace) -> dict[str, float]:
+def report(results: Results, cpu: Cpu, args: argparse.Namespace) -> dict[str, float]:
     print(f"\nmedian of {args.runs} runs, {args.duration:g} s each ({machine_note()})")
     for phase, by in results.items():
         print(f"\n{phase}:")
         for target, r in by.items():
-            print(f"  {target:14} {r.row()}")
+            extra = f"  server CPU {cpu[target]:5.0f} us/req" if phase == "saturation" else ""
+            print(f"  {target:14} {r.row()}{extra}")
     moderate, saturation = results["moderate"], results["saturation"]
     ratios: dict[str, float] = {}
     print()
-    for target in results["moderate"]:
+    for target in moderate:
         if target.startswith("edge-") or target == "nginx":
             added = moderate[target].p50_ms - moderate["origin"].p50_ms
             ratios[f"{target} added p50 ms (moderate)"] = added
             print(f"{target:14} adds {added:6.3f} ms at p50 over the origin (moderate load)")
-    for target in results["saturation"]:
+    for target in saturation:
         if target.startswith("edge-"):
             ratio = saturation[target].rps / saturation["nginx"].rps
+            by_cpu = cpu["nginx"] / cpu[target]
             ratios[f"{target} rps / nginx rps"] = ratio
-            print(f"{target:14} forwards {ratio:5.2f}x nginx's requests/s (saturation)")
+            ratios[f"{target} nginx CPU/req / edge CPU/req"] = by_cpu
+            print(
+                f"{target:14} forwards {ratio:5.2f}x nginx's requests/s (saturation); "
+                f"per CPU second {by_cpu:5.2f}x nginx's"
+            )
     return ratios
 
 
@@ -125,8 +152,8 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, help="also write the medians and ratios here")
     args = parser.parse_args()
-    results = asyncio.run(measure(args))
-    ratios = report(results, args)
+    results, cpu = asyncio.run(measure(args))
+    ratios = report(results, cpu, args)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -134,6 +161,7 @@ def main() -> None:
                     "results": {
                         p: {t: vars(r) for t, r in by.items()} for p, by in results.items()
                     },
+                    "server_cpu_us_per_request": cpu,
                     "ratios": ratios,
                     "machine": machine_note(),
                 },

@@ -103,11 +103,14 @@ class EdgeRequestHandler(RequestHandler):
         self._responses = 0
         self._partial = False
         self._counted = False
+        self.client_ip = ""
+        """The client's address, looked up once per connection rather than per request."""
 
     # -- connection lifetime -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self.client_ip = peer_ip(transport.get_extra_info("peername"))
         self._counted = True
         if not self.edge.admit(self):
             self.edge.open_connections -= 1
@@ -183,8 +186,7 @@ class EdgeRequestHandler(RequestHandler):
 
     def drop(self, why: str) -> None:
         """Close this connection now (it is not in the middle of a request)."""
-        peer = self.peername
-        logger.info("closing client connection %s: %s", peer[0] if peer else "-", why)
+        logger.info("closing client connection %s: %s", self.client_ip or "-", why)
         self._disarm()
         self.edge.waiting.pop(self, None)
         self.force_close()
@@ -211,3 +213,8 @@ class EdgeRequestHandler(RequestHandler):
         )
         resp.force_close()
         return resp
+
+
+def peer_ip(peername: Any) -> str:
+    """The address part of a transport's `peername` ("" when there is none, e.g. a Unix socket)."""
+    return str(peername[0]) if isinstance(peername, tuple) and peername else ""

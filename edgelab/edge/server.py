@@ -29,7 +29,7 @@ from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.liveconfig import LiveConfig
 from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
-from edgelab.edge.protocol import EdgeHttpServer
+from edgelab.edge.protocol import EdgeHttpServer, EdgeRequestHandler, peer_ip
 from edgelab.edge.stages import default_stages
 from edgelab.edge.subscriber import ArtifactVersions, Subscriber
 from edgelab.edge.upstream import Upstream, make_upstream
@@ -178,7 +178,12 @@ class EdgeServer:
 
 
 def _client_request(request: web.BaseRequest, body_limit: int) -> ClientRequest:
-    peer = request.transport.get_extra_info("peername") if request.transport else None
+    proto = request.protocol
+    client_ip = (
+        proto.client_ip
+        if isinstance(proto, EdgeRequestHandler)
+        else peer_ip(request.transport.get_extra_info("peername") if request.transport else None)
+    )
     raw = request.raw_path
     path, _, query = raw.partition("?")
     return ClientRequest(
@@ -186,7 +191,7 @@ def _client_request(request: web.BaseRequest, body_limit: int) -> ClientRequest:
         path=path,
         query_string=query,
         headers=request.headers,
-        client_ip=peer[0] if peer else "",
+        client_ip=client_ip,
         scheme=request.scheme,
         host=request.headers.get("Host", ""),
         body_stream=ClientBody(request.content, body_limit),

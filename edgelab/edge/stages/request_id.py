@@ -6,7 +6,7 @@ user's error page can be matched to the POP's log.
 
 from __future__ import annotations
 
-import os
+import random
 
 from edgelab.edge.exchange import Exchange
 
@@ -16,9 +16,11 @@ class RequestIdStage:
 
     def __init__(self, header: str) -> None:
         self.header = header
+        self._rng = random.Random(random.SystemRandom().getrandbits(64))
+        """Ids need to be unique, not secret: seeded once from the OS, no syscall per request."""
 
     async def request(self, ex: Exchange) -> None:
-        ex.ray_id = f"{os.urandom(8).hex()}-{ex.pop}"
+        ex.ray_id = f"{self._rng.getrandbits(64):016x}-{ex.pop}"
 
     async def response(self, ex: Exchange) -> None:
         assert ex.response is not None
