@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,7 @@ from benchmarks.harness import (
     median_result,
     nginx_config,
     parse_wrk_output,
+    process_cpu_s,
     wrk_script,
 )
 
@@ -65,3 +68,11 @@ def test_nginx_config_is_a_plain_proxy_pass(tmp_path: Path) -> None:
     assert "server 127.0.0.1:9;" in conf
     assert "worker_processes 1;" in conf
     assert "proxy_cache" not in conf
+
+
+def test_process_cpu_counts_what_this_process_spent() -> None:
+    before = process_cpu_s(os.getpid())
+    busy_until = time.process_time() + 0.1
+    while time.process_time() < busy_until:
+        pass
+    assert process_cpu_s(os.getpid()) - before >= 0.05
