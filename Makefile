@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench bench-cache clean
+.PHONY: install test lint demo bench bench-cache bench-locust clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ bench: $(VENV)/.installed
 
 bench-cache: $(VENV)/.installed
 	$(PY) benchmarks/cache.py
+
+bench-locust: $(VENV)/.installed
+	$(PY) benchmarks/locust_rps.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,10 +4,9 @@
         --edgelab-shape step:baseline_users=20,factor=5,t1_s=10,t2_s=30,duration_s=40 \\
         --edgelab-run-dir runs/x --csv runs/x/locust --csv-full-history --html runs/x/locust.html
 
-or `edgelab surge`, which runs exactly this. The options (also as environment variables):
-`--edgelab-targets` (EDGELAB_TARGETS) the targets file; `--edgelab-shape` a shape file or
-`kind:key=value,...`; `--edgelab-run-dir` where requests.csv goes; `--edgelab-mix`
-`browser=6,api=3,...` user weights (else the targets file's `mix`).
+or `edgelab surge`, which runs exactly this. The `--edgelab-*` options are in
+loadtests/options.py; the users in users.py, the shape in shapes.py, the bypass paths in
+bypass.py, requests.csv in recorder.py.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from locust.env import Environment
 from edgelab.errors import EdgelabError
 from edgelab.loadgen.profiles import parse_mix
 from edgelab.loadgen.targets import TARGETS_ENV, load_targets
+from loadtests.options import add_options
 from loadtests.recorder import Recorder
 from loadtests.shapes import EdgelabShape  # noqa: F401  (Locust picks the shape up from here)
 from loadtests.users import USER_CLASSES, ApiUser, AttackerUser, BotUser, BrowserUser, EdgelabUser
@@ -35,21 +35,7 @@ logger = logging.getLogger("edgelab.locustfile")
 locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
 
 
-@events.init_command_line_parser.add_listener
-def _options(parser: Any) -> None:
-    group = parser.add_argument_group("edgelab")
-    group.add_argument(
-        "--edgelab-targets", env_var=TARGETS_ENV, default="", help="Targets file (JSON/YAML)."
-    )
-    group.add_argument(
-        "--edgelab-shape", env_var="EDGELAB_SHAPE", default="", help="Shape file or kind:k=v,..."
-    )
-    group.add_argument(
-        "--edgelab-run-dir", env_var="EDGELAB_RUN_DIR", default="", help="Write requests.csv here."
-    )
-    group.add_argument(
-        "--edgelab-mix", env_var="EDGELAB_MIX", default="", help="browser=6,api=3,attacker=1,bot=1"
-    )
+events.init_command_line_parser.add_listener(add_options)
 
 
 @events.init.add_listener

@@ -69,6 +69,8 @@ class Progress:
     failures: int
     cpu_percent: float
     """The busiest Locust process's CPU, in percent of one core."""
+    cpu_s: float = 0.0
+    """CPU seconds all Locust processes have used so far (user + system)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,11 +214,15 @@ class SurgeHandle:
                 procs.append(psutil.Process(p.pid))
                 procs[-1].cpu_percent(None)  # the first call only sets the baseline
         history = HistoryTail(self.out_dir / "locust_stats_history.csv")
+        cpu_times: dict[int, float] = {}
         while not self._done.wait(1.0) and self.master.poll() is None:
             cpu = 0.0
             for proc in procs:
                 with contextlib.suppress(psutil.Error):
                     cpu = max(cpu, proc.cpu_percent(None))
+                    times = proc.cpu_times()
+                    cpu_times[proc.pid] = times.user + times.system
+            cpu_s = sum(cpu_times.values())
             self.cpu_max_percent = max(self.cpu_max_percent, cpu)
             if cpu > self._cpu_warn and not self.cpu_warning:
                 self.cpu_warning = True
@@ -229,11 +235,11 @@ class SurgeHandle:
             row = history.latest()
             elapsed = time.monotonic() - self._started
             if row is not None:
-                self.last = Progress(elapsed, *row, cpu_percent=cpu)
+                self.last = Progress(elapsed, *row, cpu_percent=cpu, cpu_s=cpu_s)
             elif self.last is None:
-                self.last = Progress(elapsed, 0, 0.0, 0.0, 0, 0, cpu)
+                self.last = Progress(elapsed, 0, 0.0, 0.0, 0, 0, cpu, cpu_s)
             else:
-                self.last = Progress(elapsed, *_fields(self.last), cpu_percent=cpu)
+                self.last = Progress(elapsed, *_fields(self.last), cpu_percent=cpu, cpu_s=cpu_s)
             if self._on_progress is not None:
                 try:
                     self._on_progress(self.last)
