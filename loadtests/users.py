@@ -18,6 +18,7 @@ from typing import ClassVar
 
 from locust import FastHttpUser, task
 
+from edgelab.loadgen.agents import API_UA, ATTACKER_UAS, BOT_UAS, BROWSER_UAS
 from edgelab.loadgen.attacks import AttackCatalogue, load_attacks
 from edgelab.loadgen.profiles import Profile
 from edgelab.loadgen.targets import Targets
@@ -25,21 +26,6 @@ from loadtests.bypass import Door
 
 _numbers = itertools.count(1)
 
-BROWSER_UAS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/124.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.4 Safari/605.1.15",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
-)
-BOT_UAS = (
-    "python-requests/2.31.0",
-    "Scrapy/2.11.0 (+https://scrapy.org)",
-    "curl/8.4.0",
-    "Go-http-client/1.1",
-    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
-)
-ATTACKER_UAS = ("sqlmap/1.7.2#stable (https://sqlmap.org)", "Nikto/2.5.0", BROWSER_UAS[0])
 SEARCH_TERMS = ("shoes", "red dress", "laptop 16gb", "gift ideas", "return policy", "sale")
 PAGES = 200
 """Distinct pages; browsers favour low ids (a few pages get most views, as on real sites)."""
@@ -105,7 +91,7 @@ class ApiUser(EdgelabUser):
 
     def on_start(self) -> None:
         self.headers = {
-            "User-Agent": "shop-app/5.2.1 (Android 14; Pixel 8)",
+            "User-Agent": API_UA,
             "Accept": "application/json",
             "Authorization": f"Bearer {secrets.token_hex(12)}",
         }

@@ -20,8 +20,8 @@ class Switch:
         """Set by the first request of any kind (a health check counts)."""
         self.load_seen = asyncio.Event()
         """Set by the first request that is not a steering health check."""
-        self.markers: list[str | None] = []
-        """`X-Edgelab-Attack` of every non-health-check request (None when absent)."""
+        self.load_headers: list[dict[str, str]] = []
+        """Headers (lower-case names) of every request that was not a health check."""
 
     def app(self) -> web.Application:
         async def handle(request: web.Request) -> web.Response:
@@ -29,7 +29,7 @@ class Switch:
             self.user_agents.append(agent)
             self.seen.set()
             if "edgelab-steer" not in agent:
-                self.markers.append(request.headers.get(ATTACK_MARKER))
+                self.load_headers.append({k.lower(): v for k, v in request.headers.items()})
                 self.load_seen.set()
             if self.failing:
                 return web.Response(status=500, text="panic\n")
@@ -38,3 +38,8 @@ class Switch:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", handle)
         return app
+
+    @property
+    def markers(self) -> list[str | None]:
+        """`X-Edgelab-Attack` of every request that was not a health check (None when absent)."""
+        return [h.get(ATTACK_MARKER.lower()) for h in self.load_headers]

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
+from edgelab.loadgen.agents import BOT_UAS, BROWSER_UAS
 from edgelab.loadgen.records import RequestRecord, read_requests
 from edgelab.loadgen.shapes import Steady
 from edgelab.loadgen.surge import Progress, SurgeHandle, SurgeResult, log_tail, run_surge
@@ -118,6 +119,19 @@ async def test_surge_records_every_attempt_by_profile_and_route(
     assert any(r.attack for r in rows)
     assert attacks_ok <= len(marked) <= attacks_ok + 8
     assert others_ok <= len(backend.markers) - len(marked) <= others_ok + 8
+
+    # The profiles give bot management something real to separate: the POP's bot score (passed
+    # to the origin) is lower for the scrapers than for the browsers.
+    def scores(agents: tuple[str, ...]) -> list[int]:
+        return [
+            int(h["x-edgelab-bot-score"])
+            for h in backend.load_headers
+            if h.get("user-agent") in agents and "x-edgelab-bot-score" in h
+        ]
+
+    bots, browsers = scores(BOT_UAS), scores(BROWSER_UAS)
+    assert bots and browsers
+    assert sum(bots) / len(bots) + 20 < sum(browsers) / len(browsers)
 
 
 async def test_none_keeps_failing(

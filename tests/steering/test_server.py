@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from edgelab.origin.server import OriginServer
 from edgelab.steering.config import SteeringConfig
 from edgelab.steering.server import SteeringServer
-from edgelab.testing.servers import running
+from edgelab.testing.servers import running, running_process
 from tests.conftest import EdgeFactory
 from tests.metrics import metric_value
 from tests.switch import Switch
@@ -34,7 +34,11 @@ def steering_config(services: dict[str, list[dict[str, object]]]) -> SteeringCon
 async def resolve(
     http: aiohttp.ClientSession, steer: SteeringServer, service: str
 ) -> dict[str, object]:
-    async with http.get(f"{steer.addresses['http']}/resolve", params={"service": service}) as r:
+    return await resolve_url(http, steer.addresses["http"], service)
+
+
+async def resolve_url(http: aiohttp.ClientSession, base: str, service: str) -> dict[str, object]:
+    async with http.get(f"{base}/resolve", params={"service": service}) as r:
         assert r.status == 200
         data: dict[str, object] = await r.json()
         return data
@@ -103,3 +107,20 @@ async def test_unreachable_target_and_unknown_service(http: aiohttp.ClientSessio
                 assert r.status == 404 and "unknown service 'nope'" in (await r.json())["error"]
             with pytest.raises(KeyError):
                 await steer.wait_for("http://not-checked", "down", timeout_s=1)
+
+
+async def test_steer_command_serves_resolve(
+    origin: OriginServer, http: aiohttp.ClientSession
+) -> None:
+    direct = origin.addresses["http"]
+    async with running_process(
+        "steer", "--target", f"origin={direct}", "--ttl", "7", "--interval", "0.2"
+    ) as proc:
+        answer = await resolve_url(http, proc.addresses["http"], "www")
+        assert answer == {
+            "service": "www",
+            "target": "origin",
+            "urls": [direct],
+            "ttl_s": 7.0,
+            "healthy": True,
+        }
