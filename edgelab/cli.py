@@ -180,8 +180,10 @@ def edge(
 
 def _register_subcommands() -> None:
     from edgelab.chaos.cli import chaos_app
+    from edgelab.lab.commands import lab_app
 
     app.add_typer(chaos_app, name="chaos")
+    app.add_typer(lab_app, name="lab")
 
 
 _register_subcommands()
@@ -392,7 +394,11 @@ def version() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point; user mistakes become one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        code = app(args=argv, standalone_mode=False)
+        # without standalone mode, typer returns (not raises) the code of an Exit, e.g. 130
+        # for Ctrl-C
+        if isinstance(code, int) and code != 0:
+            sys.exit(code)
     except EdgelabError as e:
         print(f"edgelab: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)

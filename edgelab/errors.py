@@ -56,3 +56,7 @@ class RequestBodyTooLarge(RequestRejected):
     """The request body grew past `client.max_request_body_bytes` while streaming; answered 413."""
 
     status = 413
+
+
+class ProcessFailed(EdgelabError, RuntimeError):
+    """A process the lab started exited, or did not become healthy in time."""
