@@ -68,6 +68,8 @@ class OriginSpec(_Strict):
     """The origin's capacity and routes (see `edgelab/origin/profile.py`); inline here."""
     port: Port = Field(None, ge=1, le=65535)
     """Fixed port; none = any free port."""
+    admin_port: Port = Field(None, ge=1, le=65535)
+    """Fixed port of its admin listener (dependency switch, metrics); none = any free port."""
     supervision: Supervision = Supervision()
 
 
@@ -171,6 +173,35 @@ class LabFile(_Strict):
         return next(o for o in self.origins if o.name == name)
 
 
+def _merge(base: Any, over: Any) -> Any:
+    """`over` deep-merged onto `base` (mappings merge key by key; anything else replaces)."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {k: _merge(base[k], v) if k in base else v for k, v in over.items()} | {
+            k: v for k, v in base.items() if k not in over
+        }
+    return over
+
+
+def overlay(
+    lab: LabFile,
+    overrides: dict[str, Any] | None = None,
+    edge: dict[str, Any] | None = None,
+    source: str = "lab overrides",
+) -> LabFile:
+    """A copy of `lab` with `overrides` deep-merged onto it and `edge` onto every CDN's edge
+    config (what an experiment or a variant changes). Raises ConfigError naming `source`.
+
+        overlay(load_lab(None), {"cdns": [{"name": "a", "pops": 1}]}, {"upstream": {"read_timeout_s": 2}})
+
+    A list in `overrides` replaces the lab's list whole (`cdns`, `origins`).
+    """
+    data = _merge(lab.model_dump(mode="json"), overrides or {})
+    if edge:
+        for cdn in data.get("cdns", []):
+            cdn["edge"] = _merge(cdn.get("edge", {}), edge)
+    return parse_model(data, LabFile, source)
+
+
 def default_lab_text() -> str:
     """The YAML of the lab shipped with edgelab."""
     return resources.files("edgelab.lab").joinpath(DEFAULT_LAB).read_text(encoding="utf-8")
@@ -200,4 +231,5 @@ __all__ = [
     "Supervision",
     "ToxiproxySpec",
     "load_lab",
+    "overlay",
 ]

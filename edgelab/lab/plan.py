@@ -59,6 +59,8 @@ class ProcessSpec:
     supervision: Supervision = Supervision()
     files: Mapping[str, str] = field(default_factory=dict)
     """Files to write into the lab's directory before start: relative path -> content."""
+    cdn: str | None = None
+    """For a POP, its fleet (`cdn-a`)."""
 
     @property
     def command(self) -> str:
@@ -101,7 +103,10 @@ def origin_spec(origin: OriginSpec) -> ProcessSpec:
         name=origin.name,
         role="origin",
         args=("--profile", path),
-        listeners={"http": Listener("--port", origin.port or 0)},
+        listeners={
+            "http": Listener("--port", origin.port or 0),
+            "admin": Listener("--admin-port", origin.admin_port or 0),
+        },
         health=("http", "/healthz"),
         supervision=origin.supervision,
         files={path: yaml.safe_dump(profile.model_dump(mode="json"), sort_keys=False)},
@@ -163,6 +168,7 @@ def edge_spec(cdn: CdnSpec, index: int, origin_url: str, control_url: str | None
         health=("admin", "/healthz"),
         supervision=cdn.supervision,
         files={path: yaml.safe_dump(config, sort_keys=False)},
+        cdn=f"cdn-{cdn.name}",
     )
 
 

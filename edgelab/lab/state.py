@@ -34,6 +34,8 @@ class _State(BaseModel):
 class ProcessState(_State):
     name: str
     role: str
+    cdn: str | None = None
+    """For a POP, its fleet as in its edge config (`cdn-a`)."""
     command: list[str]
     """The argv it was started with."""
     pid: int | None = None

@@ -41,7 +41,7 @@ class ProcessRow:
 def _address(ps: ProcessState) -> str:
     """`host:port` of the main listener; a POP's admin port follows in brackets."""
     shown = [v.removeprefix("http://") for v in ps.addresses.values()]
-    if ps.role == "edge" and len(shown) == 2:
+    if "admin" in ps.addresses and len(shown) == 2:
         return f"{shown[0]} (admin :{shown[1].rsplit(':', 1)[-1]})"
     return shown[0] if shown else ""
 

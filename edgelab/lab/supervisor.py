@@ -295,7 +295,8 @@ class Lab:
             ("steering.port", lab.steering.port),
         ]
         if self.origin_url is None:
-            fixed += [(f"origins.{i}.port", o.port) for i, o in enumerate(lab.origins)]
+            for i, o in enumerate(lab.origins):
+                fixed += [(f"origins.{i}.port", o.port), (f"origins.{i}.admin_port", o.admin_port)]
         for i, cdn in enumerate(lab.cdns):
             if cdn.base_port:
                 fixed += [(f"cdns.{i}.base_port", cdn.base_port + k) for k in range(2 * cdn.pops)]
@@ -374,6 +375,7 @@ class Lab:
         ps = ProcessState(
             name=spec.name,
             role=spec.role,
+            cdn=spec.cdn,
             command=command,
             pid=child.pid,
             ident=identity(child.pid),

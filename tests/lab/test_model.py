@@ -8,7 +8,7 @@ import pytest
 
 from edgelab.cli import main
 from edgelab.errors import ConfigError
-from edgelab.lab.model import LabFile, load_lab
+from edgelab.lab.model import LabFile, load_lab, overlay
 
 
 def test_default_lab_shape() -> None:
@@ -76,3 +76,17 @@ def test_bad_origin_url(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
         main(["lab", "up", "--origin-url", "ftp://x", "--dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--origin-url: origin:" in err and err.count("\n") == 1
+
+
+def test_overlay_for_experiments() -> None:
+    lab = overlay(
+        load_lab(None),
+        {"cdns": [{"name": "a", "pops": 1}], "steering": {"ttl_s": 2}},
+        {"upstream": {"read_timeout_s": 2}},
+    )
+    assert [(c.name, c.pops) for c in lab.cdns] == [("a", 1)]
+    assert lab.cdns[0].edge.upstream.read_timeout_s == 2
+    assert lab.cdns[0].edge.upstream.connect_timeout_s == 2.0  # the rest kept
+    assert lab.steering.ttl_s == 2 and lab.steering.interval_s == 1
+    with pytest.raises(ConfigError, match=r"^variant x: cdns.0.pops: Input should be"):
+        overlay(lab, {"cdns": [{"name": "a", "pops": 0}]}, source="variant x")

@@ -16,7 +16,14 @@ def test_argv_has_ports_and_port_file() -> None:
     spec = plan.origin_spec(load_lab(None).origins[0])
     line = plan.argv(spec, "/py", Path("/run/ports/origin.json"))
     assert line[:4] == ["/py", "-m", "edgelab", "origin"]
-    assert line[-4:] == ["--port", "0", "--port-file", "/run/ports/origin.json"]
+    assert line[-6:] == [
+        "--port",
+        "0",
+        "--admin-port",
+        "0",
+        "--port-file",
+        "/run/ports/origin.json",
+    ]
     restarted = plan.argv(spec, "/py", Path("p.json"), {"http": 41000})
     assert restarted[restarted.index("--port") + 1] == "41000"
 

@@ -90,7 +90,9 @@ async def test_up_traffic_kill_restart_down(small_lab: Path, tmp_path: Path) -> 
     assert not any(alive(pid, None) for pid in pids)
     assert lab_pids(run_dir) == set()
     assert read_state(run_dir / "lab.json").status == "stopped"
-    assert (run_dir / "logs" / "origin.log").read_text().count("listening on") == 1
+    assert (run_dir / "logs" / "origin.log").read_text().count(
+        "edgelab origin http listening on"
+    ) == 1
 
 
 async def test_restart_on_failure(small_lab: Path, tmp_path: Path) -> None:
