@@ -61,6 +61,8 @@ class ProcessSpec:
     """Files to write into the lab's directory before start: relative path -> content."""
     cdn: str | None = None
     """For a POP, its fleet (`cdn-a`)."""
+    dirs: tuple[str, ...] = ()
+    """Directories to create in the lab's directory (relative paths, also used in `args`)."""
 
     @property
     def command(self) -> str:
@@ -130,7 +132,8 @@ def control_spec(lab: LabFile) -> ProcessSpec:
     return ProcessSpec(
         name="control",
         role="control",
-        args=(),
+        args=("--state-dir", "control-state"),
+        dirs=("control-state",),
         listeners={"http": Listener("--port", lab.control.port or 0)},
         health=(None, "/healthz"),
         supervision=lab.control.supervision,
@@ -150,11 +153,8 @@ def edge_spec(cdn: CdnSpec, index: int, origin_url: str, control_url: str | None
     name = f"edge-{cdn.name}-{index}"
     config = cdn.edge.model_dump(mode="json")
     config.update(pop=name, cdn=f"cdn-{cdn.name}", origin=origin_url)
-    if control_url is not None and "control" in config and isinstance(config["control"], dict):
-        # the edge's control section (issue 4) names the control plane's URL
-        for key in ("url", "control_url"):
-            if key in config["control"]:
-                config["control"][key] = control_url
+    if control_url is not None:
+        config["control"] = {**(config.get("control") or {}), "url": control_url}
     path = f"config/{name}.yaml"
     base = cdn.base_port
     return ProcessSpec(

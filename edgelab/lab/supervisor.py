@@ -367,7 +367,10 @@ class Lab:
         log = self.run_dir / "logs" / f"{spec.name}.log"
         command = plan.argv(spec, self.python, port_file, ports)
         # relative paths in args (config files) are relative to the lab's directory
-        command = [str(self.run_dir / a) if a in spec.files else a for a in command]
+        for rel in spec.dirs:
+            (self.run_dir / rel).mkdir(parents=True, exist_ok=True)
+        local = set(spec.files) | set(spec.dirs)
+        command = [str(self.run_dir / a) if a in local else a for a in command]
         self._emit(LabEvent("starting", spec.name))
         child = spawn(command, log, env=self._child_env())
         # recorded before any await: a cancellation from here on still finds and stops it

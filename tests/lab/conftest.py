@@ -59,3 +59,13 @@ def with_changes(path: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     change(data)
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def requires(command: str) -> pytest.MarkDecorator:
+    """Skip, naming the command, while `edgelab <command>` is not in this build."""
+    from edgelab.lab.supervisor import available_commands
+
+    return pytest.mark.skipif(
+        command not in available_commands(),
+        reason=f"edgelab {command} is not in this build yet",
+    )

@@ -10,6 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from edgelab.cli import main
 from edgelab.lab.procs import alive
 from edgelab.lab.state import read_state
 from tests.lab.conftest import lab_pids, with_changes
@@ -68,7 +71,18 @@ async def test_sigint_during_up_leaves_nothing(small_lab: Path, tmp_path: Path) 
     assert "Traceback" not in output
 
 
-def test_detach_status_kill_down(small_lab: Path, tmp_path: Path) -> None:
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """`edgelab ARGS` in this process (a user's second shell): exit code and stdout."""
+    with pytest.raises(SystemExit) as e:
+        main([*args])
+        raise SystemExit(0)
+    out = capsys.readouterr().out
+    return int(e.value.code or 0), out
+
+
+def test_detach_status_kill_down(
+    small_lab: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_dir = str(tmp_path / "run")
     started = edgelab("lab", "up", "--detach", "--lab", str(small_lab), "--dir", run_dir)
     try:
@@ -77,36 +91,35 @@ def test_detach_status_kill_down(small_lab: Path, tmp_path: Path) -> None:
         state = read_state(Path(run_dir) / "lab.json")
         assert alive(state.supervisor_pid, state.supervisor_ident)
 
-        shown = edgelab("lab", "status", "--dir", run_dir)
-        assert shown.returncode == 0, shown.stderr
-        rows = {line.split()[1]: line for line in shown.stdout.splitlines() if "│" in line}
+        code, shown = cli(capsys, "lab", "status", "--dir", run_dir)
+        assert code == 0
+        rows = {line.split()[1]: line for line in shown.splitlines() if "│" in line}
         assert "ok" in rows["origin"] and "ok" in rows["edge-a-1"]
         assert str(state.processes["edge-a-1"].pid) in rows["edge-a-1"]
 
         edge_pid = state.processes["edge-a-1"].pid
         assert edge_pid is not None
         os.kill(edge_pid, signal.SIGKILL)
-        shown = edgelab("lab", "status", "--dir", run_dir)
-        row = next(line for line in shown.stdout.splitlines() if "edge-a-1" in line)
-        assert ("exited" in row or "dead" in row) and " ok " not in row, shown.stdout
-        assert "ok" in next(line for line in shown.stdout.splitlines() if "origin" in line)
+        code, shown = cli(capsys, "lab", "status", "--dir", run_dir)
+        row = next(line for line in shown.splitlines() if "edge-a-1" in line)
+        assert ("exited" in row or "dead" in row) and " ok " not in row, shown
+        assert "ok" in next(line for line in shown.splitlines() if "origin" in line)
 
-        logs = edgelab("lab", "logs", "origin", "--no-follow", "--dir", run_dir)
-        assert "edgelab origin http listening on" in logs.stdout
+        code, logs = cli(capsys, "lab", "logs", "origin", "--no-follow", "--dir", run_dir)
+        assert "edgelab origin http listening on" in logs
     finally:
-        stopped = edgelab("lab", "down", "--dir", run_dir)
-    assert stopped.returncode == 0, stopped.stderr
-    assert "supervisor" in stopped.stdout
+        code, stopped = cli(capsys, "lab", "down", "--dir", run_dir)
+    assert code == 0 and "supervisor" in stopped
     assert lab_pids(Path(run_dir)) == set()
     assert read_state(Path(run_dir) / "lab.json").status == "stopped"
-    again = edgelab("lab", "down", "--dir", run_dir)
-    assert again.returncode == 0 and "nothing was running" in again.stdout
+    code, again = cli(capsys, "lab", "down", "--dir", run_dir)
+    assert code == 0 and "nothing was running" in again
 
 
-def test_status_without_a_lab(tmp_path: Path) -> None:
-    shown = edgelab("lab", "status", "--dir", str(tmp_path))
-    assert shown.returncode == 2
-    assert (
-        shown.stderr
-        == f"edgelab: error: {tmp_path}/lab.json: no lab state here (is a lab up? `edgelab lab up`)\n"
+def test_status_without_a_lab(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(["lab", "status", "--dir", str(tmp_path)])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (
+        f"edgelab: error: {tmp_path}/lab.json: no lab state here (is a lab up? `edgelab lab up`)\n"
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import yaml
 
 from edgelab.errors import EdgelabError, PortInUse, ProcessFailed
 from edgelab.lab.procs import alive
@@ -19,7 +20,7 @@ from edgelab.lab.status import probe
 from edgelab.lab.supervisor import Lab, LabEvent
 from edgelab.origin.server import OriginServer
 from tests.conftest import OriginFactory
-from tests.lab.conftest import lab_pids, with_changes
+from tests.lab.conftest import lab_pids, requires, with_changes
 from tests.metrics import metric_value
 
 WAIT_S = 60.0
@@ -98,6 +99,7 @@ async def test_up_traffic_kill_restart_down(small_lab: Path, tmp_path: Path) -> 
 async def test_restart_on_failure(small_lab: Path, tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data["origins"][0]["supervision"] = {"restart": "on-failure", "max_restarts": 1}
+        data["cdns"] = []
 
     events = Events()
     lab = Lab.from_file(with_changes(small_lab, change), run_dir=tmp_path / "run", on_event=events)
@@ -106,8 +108,7 @@ async def test_restart_on_failure(small_lab: Path, tmp_path: Path) -> None:
         os.kill(before[0], signal.SIGKILL)
         await events.wait("up", "origin", 2)
         assert lab.pid("origin") != before[0] and lab.address("origin") == before[1]
-        status, _ = await get(lab.state.endpoints.cdns["a"][0] + "/page/1")
-        assert status == 200
+        assert (await get(lab.address("origin") + "/page/1"))[0] == 200
         # the one restart allowed is used up: the next exit is only reported
         os.kill(lab.pid("origin"), signal.SIGKILL)
         await events.wait("exited", "origin", 2)
@@ -200,3 +201,53 @@ async def _metrics(origin: OriginServer) -> str:
         http.get(origin.addresses["http"] + "/metrics") as r,
     ):
         return await r.text()
+
+
+@requires("toxiproxy")
+@requires("control")
+async def test_links_and_control_plane(small_lab: Path, tmp_path: Path) -> None:
+    """Each POP reaches the origin through its own proxy; breaking it breaks only that path;
+    a restarted Toxiproxy gets its links back on the same ports; POPs subscribe to control."""
+
+    def change(data: dict[str, Any]) -> None:
+        data["toxiproxy"] = {"links": {"origin": True, "direct": True}}
+        data["control"] = {}
+
+    events = Events()
+    lab = Lab.from_file(with_changes(small_lab, change), run_dir=tmp_path / "run", on_event=events)
+    async with lab, aiohttp.ClientSession() as http:
+        links = lab.state.links
+        assert set(links) == {"edge-a-1-origin", "origin-direct"}
+        origin_hostport = lab.address("origin", "http").removeprefix("http://")
+        assert links["edge-a-1-origin"].upstream == origin_hostport
+        assert lab.state.endpoints.origin_direct == links["origin-direct"].url
+        config = yaml.safe_load((tmp_path / "run" / "config" / "edge-a-1.yaml").read_text())
+        assert config["origin"] == links["edge-a-1-origin"].url
+        assert config["control"]["url"] == lab.address("control")
+
+        pop = lab.state.endpoints.cdns["a"][0]
+        assert (await get(pop + "/api/1"))[0] == 200
+        api = lab.address("toxiproxy")
+        ua = {"User-Agent": "edgelab-test"}
+        async with http.post(
+            f"{api}/proxies/edge-a-1-origin", json={"enabled": False}, headers=ua
+        ) as resp:
+            assert resp.status == 200
+        assert (await get(pop + "/api/2"))[0] in (502, 504)
+        assert (await get(lab.state.endpoints.origin_direct + "/api/3"))[0] == 200
+
+        await lab.restart("toxiproxy")
+        await events.wait("linked", "edge-a-1-origin", 2)
+        assert lab.state.links["edge-a-1-origin"].listen == links["edge-a-1-origin"].listen
+        assert (await get(pop + "/api/4"))[0] == 200
+
+        async def subscribed() -> None:
+            while True:
+                async with http.get(lab.address("control") + "/v1/pops") as resp:
+                    pops = [p.get("pop") or p.get("name") for p in (await resp.json())["pops"]]
+                if "edge-a-1" in pops:
+                    return
+                await asyncio.sleep(0.1)
+
+        await asyncio.wait_for(subscribed(), WAIT_S)
+    assert lab_pids(tmp_path / "run") == set()
