@@ -172,12 +172,13 @@ def edge_spec(cdn: CdnSpec, index: int, origin_url: str, control_url: str | None
     )
 
 
-def steering_spec(lab: LabFile, targets: Sequence[tuple[str, str]]) -> ProcessSpec:
-    """`edgelab steer` health-checking `targets` ((name, url) in priority order)."""
-    args: list[str] = []
-    for name, target_url in targets:
-        args += ["--target", f"{name}={target_url}"]
-    args += ["--ttl", str(lab.steering.ttl_s), "--interval", str(lab.steering.interval_s)]
+def steering_spec(lab: LabFile, targets: Sequence[tuple[str, Sequence[str]]]) -> ProcessSpec:
+    """`edgelab steer` for service `www`: `targets` are (name, URLs) in priority order, named
+    as the load tests understand them (`cdn-a`, `cdn-b`, `origin`)."""
+    args: list[str] = ["--service", "www"]
+    for name, urls in targets:
+        args += ["--target", f"{name}={','.join(urls)}"]
+    args += ["--ttl", f"{lab.steering.ttl_s:g}", "--interval", f"{lab.steering.interval_s:g}"]
     return ProcessSpec(
         name="steering",
         role="steering",

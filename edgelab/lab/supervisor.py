@@ -266,10 +266,12 @@ class Lab:
         self._update_endpoints()
 
         if self._wanted("steering", lab.steering.enabled):
-            targets = [(f"edge-{cdn}", urls[0]) for cdn, urls in self.state.endpoints.cdns.items()]
+            targets: list[tuple[str, Sequence[str]]] = [
+                (f"cdn-{cdn}", urls) for cdn, urls in self.state.endpoints.cdns.items() if urls
+            ]
             direct = self.state.endpoints.origin_direct
             if direct is not None:
-                targets.append(("origin-direct", direct))
+                targets.append(("origin", [direct]))
             await self._start_all([plan.steering_spec(lab, targets)])
             self._update_endpoints()
 

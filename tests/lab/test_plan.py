@@ -76,3 +76,18 @@ def test_links_clients_external_fixed_ports() -> None:
 def test_should_restart(policy: Restart, code: int, restarts: int, expected: bool) -> None:
     sup = Supervision(restart=policy, max_restarts=3)
     assert plan.should_restart(sup, code, restarts) is expected
+
+
+def test_steering_spec_targets() -> None:
+    spec = plan.steering_spec(
+        load_lab(None),
+        [("cdn-a", ["http://a1", "http://a2"]), ("cdn-b", ["http://b1"]), ("origin", ["http://o"])],
+    )
+    assert spec.command == "steer"
+    assert list(spec.args) == [
+        "--service", "www",
+        "--target", "cdn-a=http://a1,http://a2",
+        "--target", "cdn-b=http://b1",
+        "--target", "origin=http://o",
+        "--ttl", "5", "--interval", "1",
+    ]  # fmt: skip
