@@ -93,8 +93,9 @@ class LabState(_State):
     updated_at: float
     origin_external: bool = False
     """True when the POPs front the user's own origin (`--origin-url`)."""
-    origin_capacity: dict[str, int] | None = None
-    """The simulated origin's `workers` and `queue` (what a surge overwhelms)."""
+    origin: dict[str, float] | None = None
+    """The simulated origin's capacity (what a surge overwhelms): `workers`, `queue`,
+    `queue_timeout_s`, `mean_service_ms`; None for the user's own origin. Reports read it."""
     processes: dict[str, ProcessState] = {}
     """In start order."""
     links: dict[str, LinkState] = {}

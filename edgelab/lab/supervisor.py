@@ -242,7 +242,12 @@ class Lab:
         self._check_fixed_ports()
         if lab.origins and not external:
             p = lab.origins[0].profile.capacity
-            self.state.origin_capacity = {"workers": p.workers, "queue": p.queue}
+            self.state.origin = {
+                "workers": p.workers,
+                "queue": p.queue,
+                "queue_timeout_s": p.queue_timeout_s,
+                "mean_service_ms": p.service_time.mean_ms,
+            }
         first: list[ProcessSpec] = [] if external else [plan.origin_spec(o) for o in lab.origins]
         if self._wanted("toxiproxy", lab.toxiproxy.enabled):
             first.append(plan.toxiproxy_spec(lab))

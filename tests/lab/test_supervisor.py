@@ -63,7 +63,12 @@ async def test_up_traffic_kill_restart_down(small_lab: Path, tmp_path: Path) -> 
     async with lab:
         state = read_state(run_dir / "lab.json")
         assert state.status == "up" and list(state.processes) == ["origin", "edge-a-1"]
-        assert state.origin_capacity == {"workers": 8, "queue": 64}
+        assert state.origin == {
+            "workers": 8,
+            "queue": 64,
+            "queue_timeout_s": 1.0,
+            "mean_service_ms": 0.0,
+        }
         pids = {lab.pid("origin"), lab.pid("edge-a-1")}
         assert pids <= lab_pids(run_dir)
         (pop,) = state.endpoints.cdns["a"]
@@ -182,7 +187,7 @@ async def test_own_origin_and_skipped_components(
     )
     async with lab:
         assert list(lab.state.processes) == ["edge-a-1"]
-        assert lab.state.origin_external and lab.state.origin_capacity is None
+        assert lab.state.origin_external and lab.state.origin is None
         assert lab.state.skipped == {
             "toxiproxy": "edgelab toxiproxy is not available in this build",
             "control": "disabled in the lab file",
