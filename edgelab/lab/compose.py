@@ -11,12 +11,16 @@ stop, pause, restart) go through `lab_containers()`, found by compose's project 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from edgelab.errors import EdgelabError
+
+API_VERSION = "1.41"
+"""Docker Engine API version spoken (Docker 20.10 and later)."""
 
 PROJECT = "edgelab"
 """The compose project name (`name:` in compose/docker-compose.yml)."""
@@ -31,10 +35,22 @@ def docker_client() -> Any:
             "--compose needs the Docker SDK: pip install 'edgelab[compose]' "
             "(the embedded lab, `edgelab lab up`, needs no Docker)"
         ) from e
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if host.startswith("unix://") and not Path(host.removeprefix("unix://")).exists():
+        # checked here: the SDK leaks its socket when a unix socket is missing
+        raise EdgelabError(
+            f"--compose: no Docker engine reachable (no socket at {host.removeprefix('unix://')}); "
+            "start one, or use the embedded lab: edgelab lab up"
+        )
+    client = None
     try:
-        client = docker.from_env()
+        # a fixed API version: "auto" negotiates inside the constructor, and when that fails
+        # the half-built client leaks its socket
+        client = docker.from_env(version=API_VERSION)
         client.ping()
     except docker.errors.DockerException as e:
+        if client is not None:
+            client.close()  # its pooled socket, even though it never connected
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise EdgelabError(
             f"--compose: no Docker engine reachable ({reason}); start one, or use the "
@@ -47,7 +63,7 @@ def compose_up(compose_file: Path, project: str = PROJECT) -> None:
     """Bring up the compose lab and wait for its health checks; raises EdgelabError."""
     if not compose_file.exists():
         raise EdgelabError(f"{compose_file}: no such file (run from the repository's root)")
-    docker_client()
+    docker_client().close()
     cli = shutil.which("docker")
     if cli is None:
         raise EdgelabError("--compose: the docker CLI (with its compose plugin) is not on PATH")
