@@ -164,7 +164,7 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("availability_in_window", "availability in fault", lambda v: v.availability_in_window, "max", "pct"),
     Column("availability_overall", "availability overall", lambda v: v.availability_overall, "max", "pct"),
-    Column("errors_total", "errors", lambda v: v.errors_total, "min", "count"),
+    Column("errors_total", "errors", lambda v: v.errors_total if v.requests else None, "min", "count"),
     Column("p50_in_window", "p50 in fault", lambda v: v.latency_in_window.p50_ms, "min", "ms"),
     Column("p95_in_window", "p95 in fault", lambda v: v.latency_in_window.p95_ms, "min", "ms"),
     Column("p99_in_window", "p99 in fault", lambda v: v.latency_in_window.p99_ms, "min", "ms"),

@@ -14,6 +14,7 @@ line naming it.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import re
@@ -138,6 +139,13 @@ def parse_sample_key(key: str) -> tuple[str, dict[str, str]] | None:
 
     Label values may be quoted (Prometheus text format) or bare (docs/contracts.md's shorthand).
     """
+    parsed = _parse_key_cached(key)
+    return None if parsed is None else (parsed[0], dict(parsed[1]))
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_key_cached(key: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """The same keys come back every second from every process: parse each once."""
     m = _SAMPLE_KEY.match(key)
     if m is None:
         return None
@@ -152,7 +160,13 @@ def parse_sample_key(key: str) -> tuple[str, dict[str, str]] | None:
         value = quoted.replace('\\"', '"').replace("\\\\", "\\") if quoted is not None else bare
         labels[lm.group(1)] = value.strip()
         pos = lm.end()
-    return m.group(1), labels
+    return m.group(1), tuple(labels.items())
+
+
+@functools.lru_cache(maxsize=65536)
+def _sample_key(key: str) -> tuple[str, Mapping[str, str]] | None:
+    """Parsed once per distinct key; the label mapping is shared by every sample (read-only)."""
+    return parse_sample_key(key)
 
 
 def read_run_dir(path: Path) -> RunDir:
@@ -348,7 +362,7 @@ def _read_scrapes(path: Path, problems: list[str]) -> tuple[Scrape, ...]:
             continue
         samples = []
         for key, value in raw.items():
-            parsed = parse_sample_key(str(key))
+            parsed = _sample_key(str(key))
             v = _num(value)
             if parsed is not None and v is not None:
                 samples.append(Sample(parsed[0], parsed[1], v))

@@ -110,3 +110,11 @@ def test_cli_compare_refuses_different_experiments(
     (other / "run.json").write_text(json.dumps(run_json))
     code, _, err = run_cli(["report", "compare", str(a), str(other)], capsys)
     assert code == 2 and "compare two runs of one experiment" in err
+
+
+def test_package_entry_points(tmp_path: Path) -> None:
+    import edgelab.report
+
+    a, b = small_run(tmp_path / "a"), small_run(tmp_path / "b")
+    assert edgelab.report.write_report(a).html.is_file()
+    assert edgelab.report.write_comparison(a, b).markdown.is_file()

@@ -75,6 +75,7 @@ def test_partial_run_still_has_numbers(tmp_path: Path) -> None:
     assert dns.availability_in_window == 0 and dns.recovered is None
     assert dns.origin.peak_rps is None
     assert stale.requests == 0 and stale.availability_overall is None
+    assert "serve-stale" not in data.summary.best.get("errors_total", [])  # no requests, no "best"
     assert "did not finish" in dns.findings[-1]
     assert "no user requests" in stale.findings[0]
 
