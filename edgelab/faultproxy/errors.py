@@ -12,6 +12,8 @@ class FaultProxyError(Exception):
     """An error with a Toxiproxy message; any other subclass-less one is a 500."""
 
     message = "internal error"
+    prefixed = False
+    """True: a detail is appended to the message (`bad request body: EOF`); else it replaces it."""
 
     def __init__(self, detail: str | None = None) -> None:
         self.detail = detail
@@ -20,27 +22,23 @@ class FaultProxyError(Exception):
     @property
     def text(self) -> str:
         """The `error` string of the response body."""
-        return self.message if self.detail is None else self.detail
+        if self.detail is None:
+            return self.message
+        return f"{self.message}: {self.detail}" if self.prefixed else self.detail
 
 
 class BadRequestBody(FaultProxyError):
     """The body is not JSON or a field has the wrong type."""
 
     message = "bad request body"
-
-    @property
-    def text(self) -> str:
-        return self.message if self.detail is None else f"{self.message}: {self.detail}"
+    prefixed = True
 
 
 class MissingField(FaultProxyError):
     """`name` or `upstream` is missing or empty."""
 
     message = "missing required field"
-
-    @property
-    def text(self) -> str:
-        return self.message if self.detail is None else f"{self.message}: {self.detail}"
+    prefixed = True
 
 
 class InvalidStream(FaultProxyError):

@@ -123,12 +123,16 @@ async def wait_until(condition: Callable[[], bool], within_s: float = 10) -> Non
         await asyncio.sleep(0.005)
 
 
+SINGLE_LOOP = {"test_cli.py", "test_stream.py", "test_chain.py", "test_addresses.py"}
+"""No sockets of ours in these (or a subprocess picks its loop): one loop is enough."""
+
+
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Every fault-proxy test on both loops: uvloop is what `edgelab toxiproxy` runs."""
     import uvloop
 
-    if item.path.name == "test_cli.py":  # a subprocess picks its own loop
+    if item.path.name in SINGLE_LOOP:
         return {"asyncio": asyncio.new_event_loop}
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
