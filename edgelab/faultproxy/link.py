@@ -182,6 +182,12 @@ class Link:
 
     # -- live changes (toxiproxy link.go AddToxic / UpdateToxic / RemoveToxic) -------------
 
+    def _rerun(self, *stages: Stage) -> None:
+        """Restart interrupted stages, unless the connection went away while we waited."""
+        if not self.closed:
+            for stage in stages:
+                stage.run()
+
     async def add(self, spec: ToxicSpec) -> None:
         """Append a stage for `spec` behind the current last one."""
         async with self._lock:
@@ -192,8 +198,7 @@ class Link:
             self.stages.append(stage)
             if await last.interrupt():
                 last.stub.output = stage.stub.input
-                stage.run()
-                last.run()
+                self._rerun(stage, last)
             # else: the link already ended upstream of the new stage; it never runs
 
     async def update(self, index: int, spec: ToxicSpec) -> None:
@@ -204,7 +209,7 @@ class Link:
             stage = self.stages[index + 1]
             stage.spec = spec
             if await stage.interrupt():
-                stage.run()
+                self._rerun(stage)
 
     async def remove(self, index: int) -> None:
         """Take toxic `index` out; what it buffered moves on to the next stage."""
@@ -230,4 +235,4 @@ class Link:
             prev.stub.output = stage.stub.output
             del self.stages[i]
             if prev_running:
-                prev.run()
+                self._rerun(prev)
