@@ -64,5 +64,9 @@ class BotOptions(_Strict):
     """Window of the per-client request rate signal."""
     max_clients: int = Field(100_000, gt=0)
     """Clients whose rate is tracked at once; the least recently seen is forgotten first."""
+    panic_cpu_ms: float = Field(0.0, ge=0, le=1000)
+    """CPU burnt by each panicking request before its 500 (`panic` policy): on 2025-11-18 the
+    uncaught errors set off CPU-heavy debug and observability enrichment, which raised the
+    CDN's latency. 0 = off."""
     score_header: str | None = "X-Edgelab-Bot-Score"
     """Request header that carries the score to the origin (as CDNs pass it on); None = not sent."""

@@ -30,6 +30,10 @@ to listen beyond loopback):
 | `POST /v1/report` | a POP's `{"pop", "reports": [{"kind", "version", "outcome", "detail"}]}` |
 
 Kinds: `bot-features`, `waf-rules`, `killswitches`, `edge-config` (`edgelab.edge.artifacts`).
+Versions survive a restart (`--state-dir`); generators and POP reports do not: a restarted
+control plane has no generator running, and learns what each POP runs from its next poll and
+report. A push targets and waits for live POPs (polling, or seen in the last 10 s); an offline
+POP catches up when it polls again.
 Metrics: `edgelab_control_artifact_version{kind}`, `edgelab_control_pushes{kind,source}`,
 `edgelab_control_pop_version{pop,kind}`, `edgelab_control_reports{kind,outcome}`,
 `edgelab_control_propagation_lag_seconds{kind}` (histogram of push -> POP report),
@@ -263,7 +267,7 @@ class ControlServer:
                 author=author,
                 note=note,
                 target=target,
-                known_pops=self.fleet.names(),
+                known_pops=self.fleet.live(),
                 rollback_of=rollback_of,
                 mutation=mutation,
             )

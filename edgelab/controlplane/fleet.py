@@ -5,7 +5,7 @@
     fleet.report("ams", "bot-features", 4, "applied", "", created_at=v.created_at, now=time.time())
     fleet.propagation(v)      # {"targets": [...], "complete": True, "lag_all_s": 0.012, ...}
 
-A POP is known from its first long-poll. Its report for a version says what it did with it
+A POP is known from its first long-poll, and live while it polls (`live`). Its report for a version says what it did with it
 (`applied`, `rejected`, `module_failed`); a rejected version leaves the POP running the version
 it had, so `running` and `last_report` are kept apart. Lag is report time minus push time, both
 on the control plane's clock: what an operator would see, including the report's own trip.
@@ -13,6 +13,7 @@ on the control plane's clock: what an operator would see, including the report's
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -76,6 +77,9 @@ class PopState:
 
 
 class Fleet:
+    LIVE_GRACE_S = 10.0
+    """A POP not polling for longer than this is offline: pushes neither target nor wait for
+    it (a crashed POP in a chaos run must not hold every push up); it catches up on return."""
     KEEP_VERSIONS = 2000
     """Per-version report tables kept for `propagation` (oldest dropped first)."""
 
@@ -85,6 +89,15 @@ class Fleet:
 
     def names(self) -> list[str]:
         return sorted(self.pops)
+
+    def live(self, now: float | None = None) -> list[str]:
+        """POPs polling now or seen within `LIVE_GRACE_S`: the ones a push waits for."""
+        now = time.time() if now is None else now
+        return sorted(
+            name
+            for name, st in self.pops.items()
+            if st.polling or now - st.last_seen <= self.LIVE_GRACE_S
+        )
 
     def polled(self, pop: str, address: str, since: dict[str, int], now: float) -> PopState:
         st = self.pops.get(pop)
@@ -124,9 +137,11 @@ class Fleet:
     def reports_for(self, kind: str, version: int) -> dict[str, Report]:
         return dict(self._reports.get((kind, version), {}))
 
-    def propagation(self, v: Pushed) -> dict[str, Any]:
-        """Who this version targets among known POPs, who reported it, and the lag to all."""
-        targets = [p for p in self.names() if v.reaches(p)]
+    def propagation(self, v: Pushed, now: float | None = None) -> dict[str, Any]:
+        """Who this version targets among live POPs, who reported it, and the lag to all."""
+        live = self.live(now)
+        targets = [p for p in live if v.reaches(p)]
+        offline = [p for p in self.names() if p not in live and v.reaches(p)]
         reports = self._reports.get((v.kind, v.version), {})
         pending = [
             p for p in targets if p not in reports and self.pops[p].seen.get(v.kind, 0) < v.version
@@ -141,6 +156,7 @@ class Fleet:
             "version": v.version,
             "targets": targets,
             "pending": pending,
+            "offline": offline,
             "complete": complete,
             "outcomes": outcomes,
             "reports": {p: r.to_json() for p, r in sorted(reports.items())},

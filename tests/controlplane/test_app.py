@@ -113,6 +113,7 @@ async def test_push_read_back_and_poll(cp: str, http: aiohttp.ClientSession) -> 
         "version": 1,
         "targets": [],
         "pending": [],
+        "offline": [],
         "complete": False,
         "outcomes": {},
         "reports": {},

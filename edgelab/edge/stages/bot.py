@@ -193,6 +193,8 @@ class BotStage:
                 st.load.unwrap()
             except Exception:
                 self.metrics.verdicts.labels("panic", "").inc()
+                if opts.panic_cpu_ms:
+                    _burn_cpu(opts.panic_cpu_ms)
                 raise
         req = ex.request
         headers = req.headers
@@ -308,6 +310,13 @@ class BotStage:
         ):
             if self.apply_features(self._last) is ArtifactOutcome.REJECTED:
                 self.apply_features(self._good)
+
+
+def _burn_cpu(ms: float) -> None:
+    """Hold the CPU (and so this POP's event loop) for `ms`, as error enrichment does."""
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
 
 
 def _read_features(options: BotOptions) -> bytes:

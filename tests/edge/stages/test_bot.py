@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,13 @@ def test_a_bad_local_feature_file_is_a_config_error(tmp_path: Path) -> None:
         BotStage(BotOptions(features_file=path), ArtifactRegistry())
     with pytest.raises(ConfigError, match="cannot read bot feature file"):
         BotStage(BotOptions(features_file=tmp_path / "none.json"), ArtifactRegistry())
+
+
+async def test_a_panic_can_cost_cpu_as_error_enrichment_did() -> None:
+    registry = ArtifactRegistry()
+    s = BotStage(BotOptions(panic_cpu_ms=30), registry)
+    registry.apply(Artifact("bot-features", 1, DOUBLED))
+    started = time.perf_counter()
+    with pytest.raises(ModulePanic):
+        await s.request(exchange())
+    assert time.perf_counter() - started >= 0.03  # a lower bound only
