@@ -12,6 +12,7 @@ import statistics
 from pathlib import Path
 
 from edgelab.edge.exchange import Exchange
+from edgelab.loadgen.agents import API_UA, BOT_UAS, BROWSER_UAS
 from edgelab.loadgen.records import read_requests
 from edgelab.loadgen.shapes import Steady
 from edgelab.loadgen.surge import log_tail, run_surge
@@ -21,10 +22,11 @@ from tests.conftest import EdgeFactory
 
 
 def profile_of(user_agent: str) -> str:
-    if user_agent.startswith("shop-app/"):
+    if user_agent == API_UA:
         return "api"
-    if user_agent.startswith("Mozilla/5.0 (") and "compatible" not in user_agent:
+    if user_agent in BROWSER_UAS:
         return "browser"
+    assert user_agent in BOT_UAS, user_agent
     return "bot"
 
 
