@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 import pytest
 from aiohttp.test_utils import TestServer
 
@@ -134,21 +136,37 @@ async def test_surge_records_every_attempt_by_profile_and_route(
     assert sum(bots) / len(bots) + 20 < sum(browsers) / len(browsers)
 
 
-async def test_none_keeps_failing(
+async def test_none_keeps_failing_until_stopped(
     tmp_path: Path, aiohttp_server: AiohttpServer, make_edge: EdgeFactory, origin: OriginServer
 ) -> None:
     backend = Switch()
     backend.failing = True
     pop = await make_edge(str((await aiohttp_server(backend.app())).make_url("")), pop="a1")
+    enough = threading.Event()
+
+    def on_progress(p: Progress) -> None:
+        if p.requests >= 20:
+            enough.set()
+
     handle = start(
         tmp_path,
         {"cdn-a": [pop.addresses["proxy"]], "origin": origin.addresses["http"], "mix": REAL_USERS},
         users=4,
-        duration_s=2,
+        duration_s=300,  # ended early below, as Ctrl-C or the chaos runner would
         workers=1,  # rows travel from the worker to the master's requests.csv
+        on_progress=on_progress,
     )
-    _, rows = await finish(handle)
-    assert rows
+    pids = [p.pid for p in handle.processes]
+    try:
+        assert await asyncio.to_thread(enough.wait, 120), "fewer than 20 requests in 120 s"
+        await asyncio.to_thread(handle.stop)
+    finally:
+        result, rows = await finish(handle)
+    assert result.stopped_early and result.workers == 1 and result.duration_s < 250
+    for pid in pids:  # no Locust process outlives the run
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert (result.out_dir / "locust.html").is_file()  # reports are written on an early stop too
+    assert len(rows) >= 20
     assert {(r.path, r.status, r.attempt, r.final) for r in rows} == {("edge-a", 500, 1, 1)}
 
 
@@ -233,7 +251,7 @@ async def test_steered_clients_move_after_detection_and_ttl(
                 "mix": REAL_USERS,
             },
             users=6,
-            duration_s=5,
+            duration_s=4,
         )
         try:
             await asyncio.wait_for(backend.load_seen.wait(), 90)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 
-import psutil
 import pytest
 
 from edgelab.errors import ConfigError
-from edgelab.loadgen.records import read_requests
 from edgelab.loadgen.shapes import Steady
-from edgelab.loadgen.surge import HistoryTail, Progress, run_surge
+from edgelab.loadgen.surge import HistoryTail, run_surge
 from edgelab.loadgen.targets import parse_targets
-from edgelab.origin.server import OriginServer
-from tests.conftest import EdgeFactory
 
 HEADER = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,Total Request Count,Total Failure Count\n"
 
@@ -39,41 +33,3 @@ def test_missing_locustfile(tmp_path: Path) -> None:
     targets = parse_targets({"cdn-a": ["http://127.0.0.1:1"]}, "t")
     with pytest.raises(ConfigError, match="nope.py: no such file"):
         run_surge(targets, Steady(), 1, tmp_path, locustfile=tmp_path / "nope.py")
-
-
-async def test_stop_early_ends_every_process_and_keeps_the_reports(
-    tmp_path: Path, make_edge: EdgeFactory, origin: OriginServer
-) -> None:
-    pop = await make_edge(origin.addresses["http"])
-    targets = parse_targets(
-        {"cdn-a": [pop.addresses["proxy"]], "think_time_scale": 0.2, "mix": {"api": 1}}, "t"
-    )
-    busy = threading.Event()
-
-    def on_progress(p: Progress) -> None:
-        if p.requests > 0:
-            busy.set()
-
-    handle = run_surge(
-        targets,
-        Steady.model_validate({"users": 3, "duration_s": 120}),
-        None,
-        tmp_path / "run",
-        workers=1,
-        on_progress=on_progress,
-    )
-    pids = [p.pid for p in handle.processes]
-    try:
-        assert await asyncio.to_thread(busy.wait, 90), "no requests within 90 s"
-        await asyncio.to_thread(handle.stop)
-        result = await asyncio.to_thread(handle.wait)
-    finally:
-        handle.stop()
-    assert result.stopped_early and result.exit_code == 0 and result.workers == 1
-    assert result.duration_s < 100
-    for pid in pids:
-        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    assert (result.out_dir / "locust.html").is_file()
-    rows = read_requests(result.requests_csv)
-    assert rows and {r.user for r in rows} == {"api"}
-    assert handle.last is not None and handle.last.requests > 0
