@@ -88,8 +88,8 @@ def surge_with_display(
             )
             try:
                 result = handle.wait()
-            except BaseException:
-                handle.stop()
+            except KeyboardInterrupt:
+                console.print(f"interrupted: Locust stopped; what it wrote is in {out_dir}")
                 raise
     finally:
         if in_main:

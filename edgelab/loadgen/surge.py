@@ -176,11 +176,14 @@ class SurgeHandle:
         try:
             self.master.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            self.stop()
+            pass
         except BaseException:
-            self.stop()
+            self._end()
             raise
-        self.stop()  # workers, if the master ended on its own
+        return self._end()
+
+    def _end(self) -> SurgeResult:
+        self.stop()  # workers, if the master ended on its own; everything, if interrupted
         self._done.set()
         return self._finish()
 
