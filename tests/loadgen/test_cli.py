@@ -69,3 +69,15 @@ def test_bad_steer_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     )
     code, err = run(["steer", "--config", str(f), "--port", "0"], capsys)
     assert code == 2 and f"{f}: (top level): Value error, service www: target names repeat" in err
+
+
+def test_interrupted_surge_exits_130(
+    targets: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C (or SIGTERM, which `edgelab surge` turns into one) while Locust runs.
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("edgelab.loadgen.display.surge_with_display", interrupted)
+    code, _ = run(["surge", "--targets", str(targets)], capsys)
+    assert code == 130
