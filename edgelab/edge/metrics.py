@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 class EdgeMetrics:
     def __init__(self, registry: CollectorRegistry, pop: str, cdn: str) -> None:
+        self.registry = registry
         self.requests = Counter(
             "edgelab_edge_requests",
             "Requests answered, by status and by what served them",
@@ -71,6 +72,20 @@ class EdgeMetrics:
         info.labels(pop, cdn).set(1)
         self._request_children: dict[tuple[int, str], Counter] = {}
         """(status, path_taken) -> labelled child: `labels()` costs more than `inc()`."""
+
+    def watch_upstream(self, upstream: object) -> None:
+        """Report the upstream pool's connections, if the `Upstream` keeps count of them."""
+        if hasattr(upstream, "open_connections") and hasattr(upstream, "idle_connections"):
+            pool = Gauge(
+                "edgelab_edge_upstream_connections",
+                "Connections to the origin, by state (busy: carrying a request)",
+                ["state"],
+                registry=self.registry,
+            )
+            pool.labels("idle").set_function(lambda: upstream.idle_connections)
+            pool.labels("busy").set_function(
+                lambda: upstream.open_connections - upstream.idle_connections
+            )
 
     def watch_connections(self, server: EdgeHttpServer) -> None:
         """Report `server`'s open client connections (the proxy listener, once started)."""

@@ -31,7 +31,7 @@ from typing import Any, TypeVar, cast
 
 import httptools
 from aiohttp import StreamReader
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from edgelab.config.edge import UpstreamOptions
@@ -51,7 +51,7 @@ _LOW_WATER = 64 * 1024
 _BODYLESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 """Methods that carry no `Content-Length: 0` when they come without a body."""
 
-_OURS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_OURS = ("Host", "Content-Length", "Transfer-Encoding", "Connection")
 """Headers the pool writes itself (target and framing); copies from the caller are dropped."""
 
 
@@ -66,7 +66,8 @@ class _Connection(asyncio.Protocol):
         self.parser: httptools.HttpResponseParser | None = None
         self.head_only = False
         self.status = 0
-        self.raw_headers: list[tuple[str, str]] = []
+        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.headers: CIMultiDict[str] = CIMultiDict()
         self.head_done = False
         self.complete = False
         self.keep_alive = False
@@ -132,7 +133,7 @@ class _Connection(asyncio.Protocol):
         self.raw_headers = []
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        self.raw_headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         assert self.parser is not None
@@ -140,13 +141,16 @@ class _Connection(asyncio.Protocol):
         if 100 <= status < 200:
             return  # interim (100 Continue, 103 Early Hints): the real response follows
         self.status = status
+        self.headers = headers = CIMultiDict(
+            [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw_headers]
+        )
         self.keep_alive = self.parser.should_keep_alive()
         self.head_done = True
         if self.head_only:
             self.complete = True
         elif status not in (204, 304):
-            self.until_close = not any(
-                k.lower() in ("content-length", "transfer-encoding") for k, _ in self.raw_headers
+            self.until_close = (
+                "Content-Length" not in headers and "Transfer-Encoding" not in headers
             )
         self._wake()
 
@@ -253,7 +257,7 @@ class PoolResponse:
 
     def __init__(self, pool: PoolUpstream, conn: _Connection) -> None:
         self.status = conn.status
-        self.headers: CIMultiDict[str] = CIMultiDict(conn.raw_headers)
+        self.headers = conn.headers
         length = self.headers.get("Content-Length")
         self.content_length = (
             int(length)
@@ -327,7 +331,13 @@ class PoolUpstream:
 
     @property
     def idle_connections(self) -> int:
+        """Kept-alive connections waiting in the pool for a request."""
         return len(self._idle)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open (or opening) to the origin, idle or busy."""
+        return self._open
 
     async def fetch(
         self,
@@ -363,21 +373,26 @@ class PoolUpstream:
     def _head(
         self, method: str, target: str, headers: Any, length: int | None, *, chunked: bool
     ) -> bytes:
-        lines = [f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\n"]
-        for name, value in headers.items():
-            if name.lower() in _OURS:
-                continue
-            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
-                # Only a stage bug could put these here (the client parser rejects them); never
-                # let one split the request we send.
-                raise UpstreamError(f"refusing to forward header {name!r} with a line break")
-            lines.append(f"{name}: {value}\r\n")
+        if not isinstance(headers, CIMultiDict | CIMultiDictProxy):
+            headers = CIMultiDict(headers)  # the checks below need case-insensitive names
+        if any(name in headers for name in _OURS):  # in C, and rarely true
+            headers = CIMultiDict(headers)
+            for name in _OURS:
+                headers.popall(name, None)
+        fields = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+        if fields.count("\n") != len(headers) or fields.count("\r") != len(headers):
+            # Only a stage bug could put a line break in a name or value (the client parser
+            # rejects them); never let one split the request we send.
+            raise UpstreamError("refusing to forward a header with a line break in it")
         if chunked:
-            lines.append("Transfer-Encoding: chunked\r\n")
+            framing = "Transfer-Encoding: chunked\r\n"
         elif length is not None and (length > 0 or method not in _BODYLESS_METHODS):
-            lines.append(f"Content-Length: {length}\r\n")
-        lines.append("\r\n")
-        return "".join(lines).encode("utf-8", "surrogateescape")
+            framing = f"Content-Length: {length}\r\n"
+        else:
+            framing = ""
+        return (
+            f"{method} {target} HTTP/1.1\r\nHost: {self._host_header}\r\n{fields}{framing}\r\n"
+        ).encode("utf-8", "surrogateescape")
 
     async def _send_streamed(
         self,

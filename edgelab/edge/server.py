@@ -67,6 +67,7 @@ class EdgeServer:
         self.artifacts = ArtifactRegistry()
         self.metrics = EdgeMetrics(self.registry, config.pop, config.cdn)
         self.upstream: Upstream = upstream or make_upstream(config.origin, config.upstream)
+        self.metrics.watch_upstream(self.upstream)
         self.pipeline = Pipeline(default_stages(config, self.upstream, self.artifacts))
         for stage in self.pipeline.stages:  # a stage with metrics counts into this POP's registry
             register_metrics = getattr(stage, "register_metrics", None)

@@ -325,3 +325,14 @@ async def test_admin_token_guards_state_changing_calls(
             assert r.status == 405  # past the guard; /config is read-only
         async with http.get(f"{admin}/config") as r:
             assert r.status == 200
+
+
+async def test_upstream_pool_reuses_one_connection_and_reports_it(
+    edge: EdgeServer, http: aiohttp.ClientSession
+) -> None:
+    for _ in range(3):
+        async with http.get(f"{edge.addresses['proxy']}/api/cart") as r:  # no-store: 3 fetches
+            await r.read()
+    text = await (await http.get(f"{edge.addresses['admin']}/metrics")).text()
+    assert metric_value(text, "edgelab_edge_upstream_connections", state="idle") == 1
+    assert metric_value(text, "edgelab_edge_upstream_connections", state="busy") == 0
