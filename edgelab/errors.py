@@ -58,5 +58,11 @@ class RequestBodyTooLarge(RequestRejected):
     status = 413
 
 
+class RequestTimeout(RequestRejected):
+    """The client stopped sending its request body for `client.body_timeout_s`; answered 408."""
+
+    status = 408
+
+
 class ProcessFailed(EdgelabError, RuntimeError):
     """A process the lab started exited, or did not become healthy in time."""

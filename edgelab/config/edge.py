@@ -50,6 +50,10 @@ class ClientLimits(_Strict):
     """A request head (request line and headers) must arrive whole within this long: from the
     connection's start, or from the first byte of the next head on a kept-alive connection.
     Else 408 and close: a slowloris client cannot hold a connection by trickling bytes."""
+    body_timeout_s: float = Field(30.0, gt=0)
+    """No byte of a request body for this long: 408 and close. A client trickling its body
+    (slow POST) would otherwise hold an origin connection and an origin worker as long as it
+    liked."""
     max_connections: int = Field(4096, gt=0)
     """Open client connections at most. A new one beyond pushes out the connection longest
     waiting for a request head (idle or half-sent); if every one is busy with a request, the

@@ -1,24 +1,27 @@
 """The client's request body as stages and the upstream read it: bounded, with clean errors.
 
-    body = ClientBody(request.content, limit=config.client.max_request_body_bytes)
+    body = ClientBody(request.content, limit=limits.max_request_body_bytes,
+                      idle_timeout_s=limits.body_timeout_s)
     async for chunk in body: ...          # or await body.read(n), await body.readany()
 
 A body of declared length over the limit is refused before anything is read (413 in the
 server). A chunked body has no declared length, so the limit is enforced here, as bytes arrive:
 past it, reading raises `RequestBodyTooLarge` (413). A body the client breaks off, or whose
 chunked framing turns out malformed after the head was accepted, raises `RequestRejected`
-(400). Either way the origin connection that was being fed is dropped mid-body, so the origin
-never sees a complete request the client did not send.
+(400); one that stops arriving for `idle_timeout_s` raises `RequestTimeout` (408). In each case
+the origin connection that was being fed is dropped mid-body, so the origin never sees a
+complete request the client did not send.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import StreamReader
 from aiohttp.web_protocol import RequestPayloadError
 
-from edgelab.errors import RequestBodyTooLarge, RequestRejected
+from edgelab.errors import RequestBodyTooLarge, RequestRejected, RequestTimeout
 
 CHUNK_BYTES = 64 * 1024
 
@@ -26,9 +29,11 @@ CHUNK_BYTES = 64 * 1024
 class ClientBody:
     """A `StreamReader`-like view of the client's body (`read`, `readany`, async iteration)."""
 
-    def __init__(self, stream: StreamReader, limit: int) -> None:
+    def __init__(self, stream: StreamReader, limit: int, idle_timeout_s: float = 30.0) -> None:
         self._stream = stream
         self.limit = limit
+        self.idle_timeout_s = idle_timeout_s
+        """A read that waits longer than this for the client raises `RequestTimeout` (408)."""
         self.received = 0
         """Bytes read so far."""
 
@@ -40,15 +45,27 @@ class ClientBody:
 
     async def read(self, n: int = -1) -> bytes:
         try:
-            return self._count(await self._stream.read(n))
+            async with asyncio.timeout(self.idle_timeout_s):
+                return self._count(await self._stream.read(n))
+        except TimeoutError as e:
+            raise self._stalled() from e
         except (RequestPayloadError, ConnectionError) as e:
             raise RequestRejected(f"request body malformed or cut off: {e}") from e
 
     async def readany(self) -> bytes:
         try:
-            return self._count(await self._stream.readany())
+            async with asyncio.timeout(self.idle_timeout_s):
+                return self._count(await self._stream.readany())
+        except TimeoutError as e:
+            raise self._stalled() from e
         except (RequestPayloadError, ConnectionError) as e:
             raise RequestRejected(f"request body malformed or cut off: {e}") from e
+
+    def _stalled(self) -> RequestTimeout:
+        # Mark the body finished: the server then closes right after the 408 instead of
+        # lingering to read (for up to 10 s more) what this client is not sending.
+        self._stream.feed_eof()
+        return RequestTimeout(f"no request body bytes for {self.idle_timeout_s:g} s")
 
     def at_eof(self) -> bool:
         return self._stream.at_eof()

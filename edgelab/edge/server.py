@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.web_exceptions import HTTPException
 from prometheus_client import CollectorRegistry
 
-from edgelab.config.edge import EdgeConfig
+from edgelab.config.edge import ClientLimits, EdgeConfig
 from edgelab.edge.admin import admin_app
 from edgelab.edge.artifacts import ArtifactRegistry
 from edgelab.edge.body import ClientBody
@@ -147,7 +147,7 @@ class EdgeServer:
         started = loop.time()
         self.metrics.in_flight.inc()
         ex = Exchange(
-            request=_client_request(request, self.config.client.max_request_body_bytes),
+            request=_client_request(request, self.config.client),
             pop=self.config.pop,
             started_at=started,
         )
@@ -178,7 +178,7 @@ class EdgeServer:
         return None
 
 
-def _client_request(request: web.BaseRequest, body_limit: int) -> ClientRequest:
+def _client_request(request: web.BaseRequest, limits: ClientLimits) -> ClientRequest:
     proto = request.protocol
     client_ip = (
         proto.client_ip
@@ -195,7 +195,9 @@ def _client_request(request: web.BaseRequest, body_limit: int) -> ClientRequest:
         client_ip=client_ip,
         scheme=request.scheme,
         host=request.headers.get("Host", ""),
-        body_stream=ClientBody(request.content, body_limit),
+        body_stream=ClientBody(
+            request.content, limits.max_request_body_bytes, limits.body_timeout_s
+        ),
         content_length=request.content_length,
     )
 

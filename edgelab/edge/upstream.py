@@ -168,6 +168,8 @@ class SessionUpstream:
                 compress=None,
                 chunked=None,
             )
+        except RequestRejected:
+            raise  # the client's body failed (too large, malformed, stalled), not the origin
         except TimeoutError as e:
             raise UpstreamTimeout(f"origin {self.origin} did not answer in time") from e
         except aiohttp.ClientConnectorError as e:

@@ -284,3 +284,21 @@ async def test_a_real_handler_bug_still_logs_its_traceback(
     assert status_of(answer) == 500
     bugs = [r for r in caplog.records if r.exc_info and r.levelno >= logging.ERROR]
     assert bugs and "observer bug" in str(bugs[0].exc_info[1])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("client", ["pool", "session"])
+async def test_a_stalled_body_is_408_and_the_origin_gets_no_request(
+    make_edge: EdgeFactory, recording: tuple[RecordingOrigin, str], client: str
+) -> None:
+    origin, origin_url = recording
+    edge = await make_edge(origin_url, client={"body_timeout_s": 0.3}, upstream={"client": client})
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    answer = await exchange(  # declares 100 bytes, sends 10, then nothing
+        edge, b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"
+    )
+    assert status_of(answer) == 408
+    # closed right after the 408, not after aiohttp's 10 s of lingering for the missing bytes
+    assert 0.25 <= loop.time() - started < 8
+    assert origin.completed == []
+    assert await served(edge, 2) == [200, 200]
