@@ -386,6 +386,44 @@ def surge(
 
 
 @app.command()
+def demo(
+    experiment: Annotated[
+        str, typer.Option("--experiment", help="Shipped experiment name or a file.")
+    ] = "cloudflare-2025-11-18",
+    variant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--variant", help="Variants to run (repeatable); default none, dns-failover, hardened."
+        ),
+    ] = None,
+    duration: Annotated[
+        float | None,
+        typer.Option("--duration", help="Load seconds per variant; the timeline scales."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where the run directory goes.")] = Path(
+        "runs"
+    ),
+    origin_url: Annotated[
+        str | None, typer.Option("--origin-url", help="Rehearse against your own origin.")
+    ] = None,
+    log_level: LogLevelOpt = "warning",
+) -> None:
+    """The main job: replay Cloudflare 2025-11-18 under a surge, without and with bypass, and report."""
+    from edgelab.chaos.cli import run_cancellable
+    from edgelab.demo import DEMO_VARIANTS, DemoOptions, run_demo
+
+    _setup_logging(log_level, LogFormat.text)
+    options = DemoOptions(
+        experiment=experiment,
+        variants=tuple(variant or DEMO_VARIANTS),
+        duration_s=duration,
+        out_root=out,
+        origin_url=origin_url,
+    )
+    run_cancellable(run_demo(options))
+
+
+@app.command()
 def version() -> None:
     """Print edgelab's version."""
     print(__version__)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+T = TypeVar("T")
 
 chaos_app = typer.Typer(help="Chaos experiments: validate, list, run.", no_args_is_help=True)
 
@@ -78,3 +81,49 @@ def list_experiments() -> None:
         exp = load_experiment(path)
         table.add_row(path.stem, exp.title, ", ".join(exp.variant_names()))
     Console().print(table)
+
+
+def run_cancellable(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, with SIGTERM cancelling the main task as Ctrl-C does (rollbacks then run)."""
+    import asyncio
+    import signal
+
+    from edgelab.serving import install_uvloop
+
+    async def main() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coro
+
+    install_uvloop()
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
+
+
+@chaos_app.command()
+def run(
+    file: Annotated[str, typer.Argument(help="Experiment file or shipped name.")],
+    variant: Annotated[
+        list[str] | None, typer.Option("--variant", help="Run only these variants (repeatable).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Where run directories go.")] = Path("runs"),
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Load seconds per variant; the timeline scales.")
+    ] = None,
+    origin_url: Annotated[
+        str | None, typer.Option("--origin-url", help="Put your own origin behind the lab's POPs.")
+    ] = None,
+    report: Annotated[bool, typer.Option("--report/--no-report", help="Write the report at the end.")] = True,
+) -> None:
+    """Run an experiment: every variant on a fresh lab, rollbacks always, then the report."""
+    from edgelab.demo import DemoOptions, run_demo
+
+    resolve_experiment(file)
+    options = DemoOptions(
+        experiment=file, variants=tuple(variant or ()), duration_s=duration, out_root=out,
+        origin_url=origin_url, report=report,
+    )
+    run_cancellable(run_demo(options))

@@ -41,6 +41,15 @@ def _activity_problems(where: str, activity: Activity) -> list[str]:
     return problems
 
 
+def check_load(experiment: Experiment) -> None:
+    """The load section against the load generator's own models (shape, retry policy)."""
+    from edgelab.loadgen.retry import RetryPolicy
+    from edgelab.loadgen.shapes import shape_from_data
+
+    shape_from_data(experiment.load.shape, "load.shape")
+    parse_model(experiment.load.retry, RetryPolicy, "load.retry")
+
+
 def check_experiment(experiment: Experiment, source: str) -> None:
     """Raise ConfigError listing every problem (one line each) the schema alone cannot see."""
     problems: list[str] = []
@@ -54,7 +63,7 @@ def check_experiment(experiment: Experiment, source: str) -> None:
             problems += _activity_problems(f"{name}.{i}", activity)
     for variant in experiment.variant_names():
         try:
-            experiment.for_variant(variant)
+            check_load(experiment.for_variant(variant))
         except ConfigError as e:
             problems.append(f"variants.{variant}: {e}")
         except ValueError as e:

@@ -75,29 +75,21 @@ class SteadyState(_Strict):
     probes: tuple[Activity, ...] = ()
 
 
-class Shape(_Strict):
-    """The load over time, in lab seconds (see loadtests/shapes.py)."""
-
-    kind: Literal["steady", "step", "spike", "ramp", "csv"] = "steady"
-    users: int = Field(20, ge=0)
-    """Baseline users."""
-    factor: float = Field(1.0, ge=0)
-    """Surge multiplier for step and spike."""
-    start_s: float = Field(0.0, ge=0)
-    end_s: float = Field(0.0, ge=0)
-    spawn_rate: float = Field(50.0, gt=0)
-    csv: str | None = None
-
-
 class Load(_Strict):
+    """The traffic: Locust users, their mix, the shape over time, the client-side bypass."""
+
     duration_s: float = Field(30.0, gt=0, le=3600)
-    shape: Shape = Shape()
-    mix: dict[str, float] = {"browser": 6, "api": 2, "bot": 1, "attacker": 1}
+    shape: dict[str, Any] = {"kind": "steady", "users": 20}
+    """A load shape (edgelab.loadgen.shapes): steady, step, spike, ramp or csv; lab seconds."""
+    mix: dict[str, int] = {"browser": 6, "api": 2, "bot": 1, "attacker": 1}
     """Relative weights of the user classes."""
     bypass: str = "none"
-    retries: str = "none"
+    retry: dict[str, Any] = {"mode": "none"}
+    """Client retries (edgelab.loadgen.retry.RetryPolicy): none, immediate or backoff."""
     workers: int = Field(0, ge=0, le=16)
     """Locust worker processes (0 = a single local process)."""
+    seed: int | None = 42
+    """Seeds every user's choices, so a run replays."""
 
     @field_validator("bypass")
     @classmethod
