@@ -51,9 +51,9 @@ def _num(x: object, fmt: str = "{:.0f}") -> str:
 
 def comparison_table(summary: dict[str, Any]) -> Table:
     """The terminal version of the report's comparison table, from summary.json."""
-    table = Table(title="What each architecture did during the fault", title_justify="left")
-    for column in ("variant", "avail. in fault", "avail. overall", "p95 ms (fault)", "origin peak x base",
-                   "attacks to origin", "detect s", "mitigate s", "recover s"):
+    table = Table(title="What each architecture did during the fault", title_justify="left", pad_edge=False)
+    for column in ("variant", "ok in fault", "ok overall", "p95 ms", "origin x base",
+                   "attacks in", "detect s", "mitigate s", "recover s"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for v in summary.get("variants", []):
         origin = v.get("origin") or {}

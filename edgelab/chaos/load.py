@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edgelab.chaos.catalogue import CATALOGUE
 from edgelab.chaos.model import Activity, Experiment
+from edgelab.config.edge import EdgeConfig
 from edgelab.config.load import parse_model, read_document
 from edgelab.errors import ConfigError
 
@@ -48,6 +49,8 @@ def check_load(experiment: Experiment) -> None:
 
     shape_from_data(experiment.load.shape, "load.shape")
     parse_model(experiment.load.retry, RetryPolicy, "load.retry")
+    # the overlay every POP gets must still be a valid edge config
+    parse_model(experiment.lab.edge, EdgeConfig, "lab.edge")
 
 
 def check_experiment(experiment: Experiment, source: str) -> None:

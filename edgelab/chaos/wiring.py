@@ -101,6 +101,23 @@ class SurgeLoad:
     def __init__(self, handle: SurgeHandle) -> None:
         self.handle = handle
 
+    async def started(self, timeout_s: float = 60.0) -> None:
+        """Return once Locust has users running: lab time 0 is when the load really begins.
+
+        Locust takes seconds to import and spawn on a busy machine; a timeline that started at
+        the spawn would put the first faults before any traffic.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while self.handle.running and asyncio.get_running_loop().time() < deadline:
+            last = self.handle.last
+            if last is not None and last.users > 0:
+                return
+            await asyncio.sleep(0.1)  # polls another process's progress; nothing to await on
+        if not self.handle.running:
+            from edgelab.loadgen.surge import log_tail
+
+            raise RuntimeError(f"Locust exited before any user started:\n{log_tail(self.handle.out_dir)}")
+
     async def wait(self) -> None:
         await asyncio.to_thread(self.handle.wait)
 
@@ -123,6 +140,12 @@ def locust_load_factory(
             run_surge, targets, shape, experiment.load.duration_s, vdir,
             workers=experiment.load.workers, on_progress=on_progress,
         )
-        return SurgeLoad(handle)
+        load = SurgeLoad(handle)
+        try:
+            await load.started()
+        except BaseException:
+            await load.stop()
+            raise
+        return load
 
     return start

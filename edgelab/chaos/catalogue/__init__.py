@@ -30,6 +30,7 @@ CATALOGUE: dict[str, Activity] = {
     "http.latency_percentile": http.latency_percentile,
     "http.metric": http.metric,
     "http.healthy": http.healthy,
+    "http.send": http.send,
     "origin.dependency": origin.dependency,
     "process.signal": process.send_signal,
     "toxiproxy.add_toxic": toxiproxy.add_toxic,

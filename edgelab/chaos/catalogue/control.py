@@ -94,12 +94,13 @@ async def flap(
         "seed": seed,
         "target": _target(ctx, target),
     }
-    result: dict[str, Any] = await call(ctx, "POST", f"{control}/v1/generators", spec)
 
     async def stop() -> None:
         await call(ctx, "DELETE", f"{control}/v1/generators/{name}", ok=(200, 204, 404))
 
+    # registered before the call: an interrupt mid-call must not leave a generator running
     ctx.on_rollback(f"stop generator {name}", stop)
+    result: dict[str, Any] = await call(ctx, "POST", f"{control}/v1/generators", spec)
     return result
 
 

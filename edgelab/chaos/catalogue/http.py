@@ -112,3 +112,30 @@ async def healthy(ctx: RunContext, *, process: str) -> bool:
             return r.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
+
+
+async def send(
+    ctx: RunContext, *, target: str = "all", path: str = "/search", query: dict[str, str] | None = None,
+    method: str = "GET", body: str | None = None, requests: int = 1, timeout_s: float = 30.0,
+) -> dict[str, int]:
+    """Send crafted requests as a client would (e.g. the input that trips a bad WAF rule).
+
+    Returns how many got each status ("0": no answer in time). The requests go through the
+    proxy port like any client's; nothing here can reach an admin API.
+    """
+    bases = _base_urls(ctx, target)
+    counts: dict[str, int] = {}
+
+    async def one(base: str) -> int:
+        try:
+            async with ctx.http.request(
+                method, f"{base}{path}", params=query, data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
+            ) as r:
+                await r.read()
+                return r.status
+        except (aiohttp.ClientError, TimeoutError):
+            return 0
+
+    for status in await asyncio.gather(*(one(bases[i % len(bases)]) for i in range(requests))):
+        counts[str(status)] = counts.get(str(status), 0) + 1
+    return counts
