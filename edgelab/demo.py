@@ -51,18 +51,32 @@ def _num(x: object, fmt: str = "{:.0f}") -> str:
 
 def comparison_table(summary: dict[str, Any]) -> Table:
     """The terminal version of the report's comparison table, from summary.json."""
-    table = Table(title="What each architecture did during the fault", title_justify="left", pad_edge=False)
-    for column in ("variant", "ok in fault", "ok overall", "p95 ms", "origin x base",
-                   "attacks in", "detect s", "mitigate s", "recover s"):
+    table = Table(
+        title="What each architecture did during the fault", title_justify="left", pad_edge=False
+    )
+    for column in (
+        "variant",
+        "ok in fault",
+        "ok overall",
+        "p95 ms",
+        "origin x base",
+        "attacks in",
+        "detect s",
+        "mitigate s",
+        "recover s",
+    ):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for v in summary.get("variants", []):
         origin = v.get("origin") or {}
         table.add_row(
-            v["name"], _pct(v.get("availability_in_window")), _pct(v.get("availability_overall")),
+            v["name"],
+            _pct(v.get("availability_in_window")),
+            _pct(v.get("availability_overall")),
             _num((v.get("latency_in_window") or {}).get("p95_ms")),
             _num(origin.get("peak_vs_baseline"), "{:.1f}"),
             _num(v.get("attack_requests_to_origin")),
-            _num(v.get("time_to_detect_s"), "{:.1f}"), _num(v.get("time_to_mitigate_s"), "{:.1f}"),
+            _num(v.get("time_to_detect_s"), "{:.1f}"),
+            _num(v.get("time_to_mitigate_s"), "{:.1f}"),
             _num(v.get("time_to_recover_s"), "{:.1f}"),
         )
     return table
@@ -77,19 +91,25 @@ async def run_demo(options: DemoOptions) -> tuple[RunResult, Path | None]:
     if options.duration_s is not None:
         experiment = scale_timeline(experiment, options.duration_s)
     console.rule(f"[bold]{experiment.title}")
-    console.print(f"variants: {', '.join(variants)} · {experiment.load.duration_s:.0f} lab s of load each "
-                  f"· 1 lab s = {experiment.time.compression:.0f} s of the incident")
+    console.print(
+        f"variants: {', '.join(variants)} · {experiment.load.duration_s:.0f} lab s of load each "
+        f"· 1 lab s = {experiment.time.compression:.0f} s of the incident"
+    )
 
     def lab_event(event: object) -> None:
         kind = getattr(event, "kind", "")
         if kind in ("up", "failed", "exited", "restarting"):
-            console.print(f"[dim]   lab: {kind} {getattr(event, 'name', '')} {getattr(event, 'detail', '')}[/dim]")
+            console.print(
+                f"[dim]   lab: {kind} {getattr(event, 'name', '')} {getattr(event, 'detail', '')}[/dim]"
+            )
 
     result = await run_experiment(
         experiment,
         source=path,
         out_root=options.out_root,
-        lab_factory=EmbeddedLab(experiment_dir=path.parent, origin_url=options.origin_url, on_event=lab_event),
+        lab_factory=EmbeddedLab(
+            experiment_dir=path.parent, origin_url=options.origin_url, on_event=lab_event
+        ),
         load_factory=locust_load_factory(),
         variants=variants,
         on_event=EventPrinter(console),

@@ -111,19 +111,26 @@ def run(
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="Where run directories go.")] = Path("runs"),
     duration: Annotated[
-        float | None, typer.Option("--duration", help="Load seconds per variant; the timeline scales.")
+        float | None,
+        typer.Option("--duration", help="Load seconds per variant; the timeline scales."),
     ] = None,
     origin_url: Annotated[
         str | None, typer.Option("--origin-url", help="Put your own origin behind the lab's POPs.")
     ] = None,
-    report: Annotated[bool, typer.Option("--report/--no-report", help="Write the report at the end.")] = True,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write the report at the end.")
+    ] = True,
 ) -> None:
     """Run an experiment: every variant on a fresh lab, rollbacks always, then the report."""
     from edgelab.demo import DemoOptions, run_demo
 
     resolve_experiment(file)
     options = DemoOptions(
-        experiment=file, variants=tuple(variant or ()), duration_s=duration, out_root=out,
-        origin_url=origin_url, report=report,
+        experiment=file,
+        variants=tuple(variant or ()),
+        duration_s=duration,
+        out_root=out,
+        origin_url=origin_url,
+        report=report,
     )
     run_cancellable(run_demo(options))

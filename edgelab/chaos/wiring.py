@@ -49,8 +49,12 @@ class EmbeddedLab:
         from edgelab.lab.supervisor import Lab
 
         path = _lab_file(experiment, self.experiment_dir)
-        labfile = overlay(load_lab(path), experiment.lab.overrides, experiment.lab.edge, source="experiment lab")
-        lab = Lab(labfile, vdir / "lab", lab_file=path, origin_url=self.origin_url, on_event=self.on_event)
+        labfile = overlay(
+            load_lab(path), experiment.lab.overrides, experiment.lab.edge, source="experiment lab"
+        )
+        lab = Lab(
+            labfile, vdir / "lab", lab_file=path, origin_url=self.origin_url, on_event=self.on_event
+        )
         async with lab:
             state = lab.state
             processes = {
@@ -58,17 +62,24 @@ class EmbeddedLab:
                 for name, p in state.processes.items()
                 if p.status == "up"
             }
-            view = LabView(processes, extra={"endpoints": state.endpoints.model_dump(), "pid": lab.pid})
+            view = LabView(
+                processes, extra={"endpoints": state.endpoints.model_dump(), "pid": lab.pid}
+            )
             origin = labfile.origins[0].profile.capacity
             (vdir / "lab.json").write_text(
                 json.dumps(
                     {
                         "name": labfile.name,
-                        "processes": {n: {"role": p.role, "cdn": p.cdn, "addresses": dict(p.addresses)}
-                                      for n, p in processes.items()},
+                        "processes": {
+                            n: {"role": p.role, "cdn": p.cdn, "addresses": dict(p.addresses)}
+                            for n, p in processes.items()
+                        },
                         "endpoints": state.endpoints.model_dump(),
-                        "origin": {"workers": origin.workers, "queue": origin.queue,
-                                   "external": self.origin_url is not None},
+                        "origin": {
+                            "workers": origin.workers,
+                            "queue": origin.queue,
+                            "external": self.origin_url is not None,
+                        },
                     },
                     indent=2,
                 )
@@ -116,7 +127,9 @@ class SurgeLoad:
         if not self.handle.running:
             from edgelab.loadgen.surge import log_tail
 
-            raise RuntimeError(f"Locust exited before any user started:\n{log_tail(self.handle.out_dir)}")
+            raise RuntimeError(
+                f"Locust exited before any user started:\n{log_tail(self.handle.out_dir)}"
+            )
 
     async def wait(self) -> None:
         await asyncio.to_thread(self.handle.wait)
@@ -137,8 +150,13 @@ def locust_load_factory(
         targets = parse_targets(targets_for(experiment, lab), "experiment load")
         shape = shape_from_data(experiment.load.shape, "experiment load.shape")
         handle = await asyncio.to_thread(
-            run_surge, targets, shape, experiment.load.duration_s, vdir,
-            workers=experiment.load.workers, on_progress=on_progress,
+            run_surge,
+            targets,
+            shape,
+            experiment.load.duration_s,
+            vdir,
+            workers=experiment.load.workers,
+            on_progress=on_progress,
         )
         load = SurgeLoad(handle)
         try:

@@ -58,7 +58,8 @@ def _provider(name: str, entry: Activity) -> Callable[..., Any]:
 
 
 PROVIDERS: dict[str, Callable[..., Any]] = {
-    key.replace(".", "_"): _provider(key.replace(".", "_"), entry) for key, entry in CATALOGUE.items()
+    key.replace(".", "_"): _provider(key.replace(".", "_"), entry)
+    for key, entry in CATALOGUE.items()
 }
 globals().update(PROVIDERS)
 __all__ = sorted(PROVIDERS)

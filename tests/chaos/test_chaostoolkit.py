@@ -31,19 +31,34 @@ async def test_example_experiment_runs_with_chaos_run(tmp_path: Path) -> None:
     if chaos is None:
         pytest.skip("the Chaos Toolkit CLI (`chaos`, dev extra) is not installed")
     # a small lab: one POP per CDN, their origin links through toxiproxy, no steering
-    lab_file = overlay(load_lab(None), {"cdns": [{"name": "a", "pops": 1}, {"name": "b", "pops": 1}],
-                                        "steering": {"enabled": False}})
+    lab_file = overlay(
+        load_lab(None),
+        {
+            "cdns": [{"name": "a", "pops": 1}, {"name": "b", "pops": 1}],
+            "steering": {"enabled": False},
+        },
+    )
     async with Lab(lab_file, tmp_path / "lab") as lab:
         env = {
             **os.environ,
             "EDGELAB_LAB_STATE": str(lab.state_file),
             "EDGELAB_TOXIPROXY_URL": lab.state.endpoints.toxiproxy or "",
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(EXAMPLE.parents[2]), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(EXAMPLE.parents[2]), os.environ.get("PYTHONPATH")])
+            ),
         }
         journal = tmp_path / "journal.json"
         proc = await asyncio.create_subprocess_exec(
-            chaos, "--no-version-check", "run", "--journal-path", str(journal), str(EXAMPLE),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=tmp_path,
+            chaos,
+            "--no-version-check",
+            "run",
+            "--journal-path",
+            str(journal),
+            str(EXAMPLE),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
         )
         out, _ = await asyncio.wait_for(proc.communicate(), 180)
     assert journal.exists(), out.decode()[-3000:]

@@ -26,9 +26,21 @@ def alive(pid: int) -> bool:
 
 async def test_sigint_mid_run_rolls_back_and_leaves_no_process(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "edgelab", "chaos", "run", "cloudflare-2025-11-18", "--variant", "none",
-        "--duration", "30", "--out", str(tmp_path), "--no-report",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        sys.executable,
+        "-m",
+        "edgelab",
+        "chaos",
+        "run",
+        "cloudflare-2025-11-18",
+        "--variant",
+        "none",
+        "--duration",
+        "30",
+        "--out",
+        str(tmp_path),
+        "--no-report",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "COLUMNS": "200"},
     )
     assert proc.stdout is not None

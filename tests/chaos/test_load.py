@@ -57,8 +57,14 @@ def with_(**changes: object) -> dict[str, object]:
             "variant names must be unique; repeated: a",
         ),
         (with_(variants=[{"name": "a", "load": {"bypass": "warp"}}]), "variants.a: "),
-        (with_(lab={"edge": {"bot": {"failure_policy": "explode"}}}), "lab.edge: bot.failure_policy"),
-        (with_(variants=[{"name": "h", "lab": {"edge": {"cahce": {}}}}]), "variants.h: lab.edge: cahce"),
+        (
+            with_(lab={"edge": {"bot": {"failure_policy": "explode"}}}),
+            "lab.edge: bot.failure_policy",
+        ),
+        (
+            with_(variants=[{"name": "h", "lab": {"edge": {"cahce": {}}}}]),
+            "variants.h: lab.edge: cahce",
+        ),
         (with_(load={"shape": {"kind": "zigzag"}}), "load.shape"),
         (
             with_(

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.slow
 
 async def test_short_demo_writes_run_and_report(tmp_path: Path) -> None:
     console = Console(record=True, width=120)
-    options = DemoOptions(variants=("none", "hardened"), duration_s=10, out_root=tmp_path, console=console)
+    options = DemoOptions(
+        variants=("none", "hardened"), duration_s=10, out_root=tmp_path, console=console
+    )
     result, report = await run_demo(options)
     assert result.status == "complete"
     assert report is not None and report.exists()
@@ -30,7 +32,9 @@ async def test_short_demo_writes_run_and_report(tmp_path: Path) -> None:
     for variant in ("none", "hardened"):
         kinds = [e["type"] for e in events if e["variant"] == variant]
         assert kinds[0] == "variant-start" and kinds[-1] == "variant-end"
-        assert {"lab-up", "load-start", "fault-start", "fault-end", "load-stop", "lab-down"} <= set(kinds)
+        assert {"lab-up", "load-start", "fault-start", "fault-end", "load-stop", "lab-down"} <= set(
+            kinds
+        )
     summary = json.loads((run_dir / "summary.json").read_text())
     rows = {v["name"]: v for v in summary["variants"]}
     # the replay's point: the panicking POPs lose requests, the hardened ingestion does not

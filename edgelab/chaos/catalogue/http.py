@@ -115,8 +115,15 @@ async def healthy(ctx: RunContext, *, process: str) -> bool:
 
 
 async def send(
-    ctx: RunContext, *, target: str = "all", path: str = "/search", query: dict[str, str] | None = None,
-    method: str = "GET", body: str | None = None, requests: int = 1, timeout_s: float = 30.0,
+    ctx: RunContext,
+    *,
+    target: str = "all",
+    path: str = "/search",
+    query: dict[str, str] | None = None,
+    method: str = "GET",
+    body: str | None = None,
+    requests: int = 1,
+    timeout_s: float = 30.0,
 ) -> dict[str, int]:
     """Send crafted requests as a client would (e.g. the input that trips a bad WAF rule).
 
@@ -129,7 +136,11 @@ async def send(
     async def one(base: str) -> int:
         try:
             async with ctx.http.request(
-                method, f"{base}{path}", params=query, data=body, timeout=aiohttp.ClientTimeout(total=timeout_s)
+                method,
+                f"{base}{path}",
+                params=query,
+                data=body,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
             ) as r:
                 await r.read()
                 return r.status
