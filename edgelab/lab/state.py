@@ -104,6 +104,21 @@ class LabState(_State):
     endpoints: Endpoints = Endpoints()
 
 
+def locust_targets(state: LabState, bypass: str = "none") -> dict[str, object] | None:
+    """The targets file Locust reads (`--edgelab-targets`, `edgelab.loadgen.targets`) for this
+    lab: CDN `a` and `b` POPs, the direct origin path, steering. None without a CDN `a`."""
+    ep = state.endpoints
+    if not ep.cdns.get("a"):
+        return None
+    targets: dict[str, object] = {"cdn-a": ep.cdns["a"], "cdn-b": ep.cdns.get("b", [])}
+    if ep.origin_direct:
+        targets["origin"] = ep.origin_direct
+    if ep.steering:
+        targets["steering"] = {"url": ep.steering, "service": "www"}
+    targets["bypass"] = bypass
+    return targets
+
+
 def write_state(path: Path, state: LabState) -> None:
     """Replace the state file atomically (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)

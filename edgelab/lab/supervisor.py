@@ -42,13 +42,23 @@ from edgelab.lab import plan
 from edgelab.lab.model import LabFile, load_lab
 from edgelab.lab.plan import LinkSpec, ProcessSpec
 from edgelab.lab.procs import alive, identity, spawn, terminate, wait_exit
-from edgelab.lab.state import Endpoints, LabState, LinkState, ProcessState, read_state, write_state
+from edgelab.lab.state import (
+    Endpoints,
+    LabState,
+    LinkState,
+    ProcessState,
+    locust_targets,
+    read_state,
+    write_state,
+)
 from edgelab.lab.wiring import free_port, populate, port_free
 
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "lab.json"
 """The state file's name inside the lab's directory."""
+TARGETS_FILE = "targets.json"
+"""Locust's targets file, written next to the state file (`--edgelab-targets`)."""
 _POLL_S = 0.05
 """How often a starting process is looked at (port file, then health URL)."""
 
@@ -349,6 +359,12 @@ class Lab:
                 setattr(ep, role, self.address(role))
         self.state.endpoints = ep
         self._write()
+        targets = locust_targets(self.state)
+        if targets is not None:
+            path = self.run_dir / TARGETS_FILE
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(targets, indent=2) + "\n")
+            tmp.replace(path)
 
     async def _start_all(self, specs: Sequence[ProcessSpec]) -> None:
         """Start `specs` concurrently; the first failure cancels the rest and is raised alone."""

@@ -12,15 +12,20 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from edgelab.config.edge import EdgeConfig
 from edgelab.errors import EdgelabError, PortInUse, ProcessFailed
 from edgelab.lab.procs import alive
 from edgelab.lab.state import read_state
 from edgelab.lab.status import probe
 from edgelab.lab.supervisor import Lab, LabEvent
+from edgelab.lab.wiring import free_port, port_free
+from edgelab.loadgen.targets import load_targets
 from edgelab.origin.server import OriginServer
 from tests.conftest import OriginFactory
 from tests.lab.conftest import lab_pids, requires, with_changes
+from tests.lab.test_compose import dashboard_metric_names
 from tests.metrics import metric_value
 
 WAIT_S = 60.0
@@ -75,6 +80,8 @@ async def test_up_traffic_kill_restart_down(small_lab: Path, tmp_path: Path) -> 
         status, headers = await get(pop + "/static/app.js")
         assert status == 200 and "edge-a-1" in headers["Via"]
         assert state.endpoints.origin_direct == state.endpoints.origin == lab.address("origin")
+        targets = load_targets(run_dir / "targets.json")  # what Locust reads
+        assert targets.cdn_a == [pop] and targets.origin == state.endpoints.origin_direct
 
         # a killed process is reported, and status shows it
         os.kill(lab.pid("edge-a-1"), signal.SIGKILL)
@@ -149,13 +156,11 @@ async def test_missing_binary(small_lab: Path, tmp_path: Path) -> None:
 
 async def test_failure_during_up_stops_what_started(small_lab: Path, tmp_path: Path) -> None:
     """The POP's fixed port is taken by the origin started just before it: up fails, cleanly."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = next(p for p in iter(free_port, None) if p < 65000 and port_free("127.0.0.1", p + 1))
 
     def change(data: dict[str, Any]) -> None:
-        data["origins"][0]["port"] = port
-        data["cdns"][0]["base_port"] = port
+        data["origins"][0]["port"] = port  # the POP's proxy port: taken once the origin runs
+        data["cdns"][0]["base_port"] = port  # its admin port, port + 1, is free
 
     run_dir = tmp_path / "run"
     lab = Lab.from_file(with_changes(small_lab, change), run_dir=run_dir)
@@ -208,11 +213,27 @@ async def _metrics(origin: OriginServer) -> str:
         return await r.text()
 
 
+def exported_names(text: str) -> set[str]:
+    """Sample names a /metrics text declares, with the suffixes its metric types imply."""
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("_sum", "_count", "_created"),
+        "info": ("_info",),
+    }
+    names: set[str] = set()
+    for family in text_string_to_metric_families(text):
+        names |= {family.name, *(family.name + x for x in suffixes.get(family.type, ()))}
+        names |= {sample.name for sample in family.samples}
+    return names
+
+
 @requires("toxiproxy")
 @requires("control")
-async def test_links_and_control_plane(small_lab: Path, tmp_path: Path) -> None:
+async def test_full_topology(small_lab: Path, tmp_path: Path) -> None:
     """Each POP reaches the origin through its own proxy; breaking it breaks only that path;
-    a restarted Toxiproxy gets its links back on the same ports; POPs subscribe to control."""
+    a restarted Toxiproxy gets its links back on the same ports; POPs subscribe to control;
+    every process serves /metrics, with every metric the compose lab's dashboard queries."""
 
     def change(data: dict[str, Any]) -> None:
         data["toxiproxy"] = {"links": {"origin": True, "direct": True}}
@@ -226,9 +247,11 @@ async def test_links_and_control_plane(small_lab: Path, tmp_path: Path) -> None:
         origin_hostport = lab.address("origin", "http").removeprefix("http://")
         assert links["edge-a-1-origin"].upstream == origin_hostport
         assert lab.state.endpoints.origin_direct == links["origin-direct"].url
-        config = yaml.safe_load((tmp_path / "run" / "config" / "edge-a-1.yaml").read_text())
-        assert config["origin"] == links["edge-a-1-origin"].url
-        assert config["control"]["url"] == lab.address("control")
+        config = EdgeConfig.model_validate(
+            yaml.safe_load(Path(lab.run_dir / "config" / "edge-a-1.yaml").read_text())
+        )
+        assert config.origin == links["edge-a-1-origin"].url
+        assert config.control is not None and config.control.url == lab.address("control")
 
         pop = lab.state.endpoints.cdns["a"][0]
         assert (await get(pop + "/api/1"))[0] == 200
@@ -244,7 +267,7 @@ async def test_links_and_control_plane(small_lab: Path, tmp_path: Path) -> None:
         await lab.restart("toxiproxy")
         await events.wait("linked", "edge-a-1-origin", 2)
         assert lab.state.links["edge-a-1-origin"].listen == links["edge-a-1-origin"].listen
-        assert (await get(pop + "/api/4"))[0] == 200
+        assert (await get(pop + "/static/app.js"))[0] == 200
 
         async def subscribed() -> None:
             while True:
@@ -255,4 +278,13 @@ async def test_links_and_control_plane(small_lab: Path, tmp_path: Path) -> None:
                 await asyncio.sleep(0.1)
 
         await asyncio.wait_for(subscribed(), WAIT_S)
+
+        exported: set[str] = set()
+        for ps in lab.state.processes.values():
+            base = ps.addresses.get("admin") or next(iter(ps.addresses.values()))
+            async with http.get(base + "/metrics") as resp:
+                assert resp.status == 200, ps.name
+                exported |= exported_names(await resp.text())
+    wanted = dashboard_metric_names()
+    assert wanted <= exported, sorted(wanted - exported)
     assert lab_pids(tmp_path / "run") == set()
