@@ -16,8 +16,12 @@ LIBRARY = sorted(library_dir().glob("*.yaml"))
 
 def test_the_library_is_there() -> None:
     assert {p.stem for p in LIBRARY} >= {
-        "cloudflare-2025-11-18", "aws-us-east-1-2025-10-20", "fastly-2021-06-08",
-        "slow-origin", "partial-fleet-pop-loss", "purge-storm",
+        "cloudflare-2025-11-18",
+        "aws-us-east-1-2025-10-20",
+        "fastly-2021-06-08",
+        "slow-origin",
+        "partial-fleet-pop-loss",
+        "purge-storm",
     }
 
 
