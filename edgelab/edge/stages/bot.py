@@ -299,7 +299,8 @@ class BotStage:
 
     def reconfigure(self, options: BotOptions) -> None:
         """Swap the `bot` section live: rules and score header at once; a new policy or limit
-        re-ingests the feature file in force under the new rules."""
+        re-ingests the feature file in force under the new rules. `features_file` is read at
+        start only: at runtime features come as `bot-features` artifacts."""
         old = self.options
         self.options = options
         if (old.rate_window_s, old.max_clients) != (options.rate_window_s, options.max_clients):
