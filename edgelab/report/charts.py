@@ -35,7 +35,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
-from edgelab.report.model import ReportData, VariantSeries  # noqa: E402
+from edgelab.report.model import EventMark, ReportData, VariantSeries  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,9 @@ CHART_IDS = (
 """Every chart a report has, in order, whether or not the run had data for it."""
 
 WIDTH_IN = 9.0
+PRELOAD_SHARE = 0.15
+"""The axis starts before the load (at the first journal event: lab up, steady-state probes) by
+at most this share of its length, so a slow lab start does not squash the run."""
 ROW_IN = 1.6
 """Height of one variant's panel in the per-variant charts."""
 LOG_SCALE_SPAN = 20.0
@@ -125,7 +128,8 @@ def _xlim(series: Sequence[VariantSeries]) -> tuple[float, float]:
             hi = max(hi, max(e.t for e in s.events))
         if s.window:
             hi = max(hi, s.window[1])
-    return (0.0, hi)
+    first = min((e.t for s in series for e in s.events), default=0.0)
+    return (min(0.0, max(first, -PRELOAD_SHARE * hi)), hi)
 
 
 def _xy(d: Mapping[int, float]) -> tuple[list[float], list[float]]:
@@ -151,7 +155,7 @@ def _mark(ax: Axes, s: VariantSeries, *, labels: bool) -> None:
                 zorder=3,
                 transform=ax.get_xaxis_transform(),  # y in axes fraction: the bottom edge
             )
-        elif e.t >= 0:
+        else:
             color = "#c0392b" if e.status in ("failed", "deviated") else EVENT_COLOR
             ax.axvline(e.t, color=color, lw=0.7, ls="--", zorder=1)
             if labels and e.type not in ("load-start", "load-stop"):
@@ -209,10 +213,16 @@ def _success_figure(
     _margins(fig, 2.8, rows=1)
     ax = fig.add_subplot()
     shaded: set[tuple[float, float]] = set()
-    for i, s in enumerate(series):
+    events: dict[tuple[float, str, str], EventMark] = {}
+    for s in series:
         if s.window is not None and s.window not in shaded:
             shaded.add(s.window)
             _mark(ax, replace(s, events=()), labels=False)
+        for e in s.events:  # every variant's events, once where they coincide
+            events.setdefault((round(e.t, 1), e.type, e.status), e)
+    if series:
+        _mark(ax, replace(series[0], window=None, events=tuple(events.values())), labels=False)
+    for i, s in enumerate(series):
         x, y = _xy(s.success)
         ax.plot(x, y, label=s.name, color=VARIANT_COLORS[i % len(VARIANT_COLORS)])
     if not any(s.success for s in series):
