@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from edgelab.config.bot import BotOptions
 from edgelab.config.cache import CacheConfig
 from edgelab.config.control import ControlOptions
+from edgelab.config.waf import WafOptions
 
 
 class _Strict(BaseModel):
@@ -87,6 +88,8 @@ class EdgeConfig(_Strict):
     """Subscribe to a control plane for pushed artifacts; None = local files only."""
     cache: CacheConfig = CacheConfig()
     """The shared HTTP cache (`edgelab/config/cache.py`); swappable live by a pushed config."""
+    waf: WafOptions = WafOptions()
+    """The WAF (`edgelab/config/waf.py`): mode, paranoia, regex engine, failure policy, body."""
 
     @field_validator("origin")
     @classmethod

@@ -1,6 +1,6 @@
 """The edge request path, in order. Request hooks run top to bottom, response hooks bottom up.
 
-    request id -> headers -> cache guard -> faults -> [waf] -> bot -> cache -> origin
+    request id -> headers -> cache guard -> faults -> waf -> bot -> cache -> origin
 
 Bracketed stages slot in as their issues land. The cache guard is the cache's serve-stale hook
 for failures of the modules between it and the cache (`edgelab/edge/stages/cache.py`). A stage that reads pushed config registers an
@@ -19,6 +19,7 @@ from edgelab.edge.stages.faults import FaultStage
 from edgelab.edge.stages.headers import HeadersStage
 from edgelab.edge.stages.origin import OriginStage
 from edgelab.edge.stages.request_id import RequestIdStage
+from edgelab.edge.stages.waf import WafStage
 from edgelab.edge.upstream import Upstream
 
 
@@ -32,6 +33,7 @@ def default_stages(
         HeadersStage(config.pop),
         cache.guard(),
         FaultStage(config.faults.seed),
+        WafStage(config.waf, artifacts),
         BotStage(config.bot, artifacts),
         cache,
         origin,

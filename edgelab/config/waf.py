@@ -1,0 +1,49 @@
+"""The `waf` section of the edge config: mode, paranoia, regex engine, failure policy, limits.
+
+waf:
+  mode: block            # off | log | block
+  paranoia_level: 1      # 1 (few false positives) .. 2 (more detection)
+  regex_engine: re2      # re (backtracking, the 2019 behaviour) | re2 (linear time)
+  failure_policy: reject # panic | degrade | reject | fail-open
+  inspect_body_bytes: 131072
+  rules_file: null       # null = the managed ruleset shipped with edgelab
+
+config = EdgeConfig.model_validate({"waf": {"mode": "log"}})
+config.waf.regex_engine   # "re2"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edgelab.policy.failure import FailurePolicy
+
+
+class WafOptions(BaseModel):
+    """How this POP's WAF runs; rulesets and killswitches arrive separately (artifacts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["off", "log", "block"] = "block"
+    """`block` answers 403 on a blocking match; `log` evaluates every rule (the 2019 rule was in
+    "simulate" mode and still burned the CPU) but never blocks; `off` skips the WAF entirely."""
+    paranoia_level: int = Field(1, ge=1, le=2)
+    """Rules above this level are skipped: 1 is the low-false-positive default, 2 adds rules
+    that catch more evasions and flag more benign traffic (OWASP CRS's trade-off)."""
+    regex_engine: Literal["re", "re2"] = "re2"
+    """`re2` (linear time, the fix announced after 2019-07-02) by default; `re` is Python's
+    backtracking engine, where a catastrophic rule stalls the whole process as PCRE did."""
+    failure_policy: FailurePolicy = FailurePolicy.REJECT
+    """What bad pushed WAF config does (see `edgelab.edge.stages.waf`): `reject` (the hardened
+    fix) keeps the last known good; incident replays set `panic` (the 2025-12-05 path)."""
+    inspect_body_bytes: int = Field(128 * 1024, ge=0)
+    """Request body bytes buffered for body-phase rules; the rest streams to the origin
+    uninspected. 128 KiB was Cloudflare's buffer before the 2025-12-05 change to 1 MiB."""
+    anomaly_threshold: int = Field(5, ge=1)
+    """Inbound anomaly score at which scoring rules block (OWASP CRS default: one critical)."""
+    rules_file: Path | None = None
+    """A ruleset document (TOML or JSON) or a directory of class files to start with; `None`
+    loads the managed ruleset shipped in `edgelab/policy/waf/rulesets/`."""

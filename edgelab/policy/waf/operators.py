@@ -1,0 +1,121 @@
+"""Operators: compiled once per rule into `value -> matched text | None`.
+
+    match = compile_operator("contains", ["sqlmap", "nikto"], "re2")
+    match("Mozilla/5.0 sqlmap/1.7")      # "sqlmap"
+    compile_operator("detect_sqli", None, "re2")("1' or '1'='1")   # "s&sos" (libinjection)
+
+`regex` goes through the configured engine (`re` or RE2); `detect_sqli` / `detect_xss` are
+libinjection (the `libinjection-python` binding), which tokenises instead of pattern-matching, as
+ModSecurity's `@detectSQLi`/`@detectXSS` do. `rate` is not here: it needs state and a clock,
+which the engine keeps (`edgelab.policy.waf.engine`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import libinjection
+
+from edgelab.policy.waf.regex import RegexEngine, compile_regex
+
+Matcher = Callable[[str], str | None]
+OPERATORS = (
+    "regex",
+    "contains",
+    "equals",
+    "prefix",
+    "detect_sqli",
+    "detect_xss",
+    "ip_match",
+    "gt",
+    "length_gt",
+    "rate",
+)
+"""Operator names as written in rule files."""
+
+
+def _strings(arg: object, op: str) -> list[str]:
+    if isinstance(arg, str):
+        return [arg]
+    if isinstance(arg, list) and arg and all(isinstance(a, str) for a in arg):
+        return [a for a in arg if isinstance(a, str)]
+    raise ValueError(f"{op} needs a string or a list of strings")
+
+
+def _number(arg: object, op: str) -> int:
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        return arg
+    raise ValueError(f"{op} needs an integer")
+
+
+def compile_operator(op: str, arg: object, engine: RegexEngine) -> Matcher:
+    """A matcher for `op` with `arg`; raises ValueError naming what is wrong with `arg`.
+
+    String comparisons are case-insensitive (rules usually lowercase first anyway).
+    """
+    if op == "regex":
+        if not isinstance(arg, str):
+            raise ValueError("regex needs a pattern string")
+        return compile_regex(arg, engine).search
+    if op in ("contains", "equals", "prefix"):
+        needles = [s.lower() for s in _strings(arg, op)]
+        if op == "contains":
+
+            def contains(value: str) -> str | None:
+                v = value.lower()
+                for n in needles:
+                    if n in v:
+                        return n
+                return None
+
+            return contains
+        if op == "equals":
+            wanted = frozenset(needles)
+            return lambda value: value if value.lower() in wanted else None
+        starts = tuple(needles)
+        return lambda value: value if value.lower().startswith(starts) else None
+    if op == "detect_sqli":
+        if arg is not None:
+            raise ValueError("detect_sqli takes no argument")
+        return detect_sqli
+    if op == "detect_xss":
+        if arg is not None:
+            raise ValueError("detect_xss takes no argument")
+        return detect_xss
+    if op == "ip_match":
+        try:
+            networks = [ipaddress.ip_network(n, strict=False) for n in _strings(arg, op)]
+        except ValueError as e:
+            raise ValueError(f"ip_match: {e}") from e
+        return lambda value: value if _in_networks(value, networks) else None
+    if op == "gt":
+        limit = _number(arg, op)
+        return lambda value: value if value.isdigit() and int(value) > limit else None
+    if op == "length_gt":
+        limit = _number(arg, op)
+        return lambda value: value[:64] if len(value) > limit else None
+    raise ValueError(f"unknown operator {op!r}")
+
+
+def detect_sqli(value: str) -> str | None:
+    """libinjection's SQL fingerprint when the value tokenises as SQL injection."""
+    if len(value) < 2:
+        return None
+    result = libinjection.is_sql_injection(value)
+    return str(result["fingerprint"]) if result["is_sqli"] else None
+
+
+def detect_xss(value: str) -> str | None:
+    """The value itself (truncated by the caller) when libinjection parses it as XSS."""
+    if "<" not in value and "=" not in value and ":" not in value and "`" not in value:
+        return None  # every libinjection XSS needs a tag, an attribute or a URL scheme
+    return value if libinjection.is_xss(value)["is_xss"] else None
+
+
+def _in_networks(value: str, networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)

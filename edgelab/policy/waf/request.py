@@ -1,0 +1,215 @@
+"""What the WAF sees of a request, and the named targets rules inspect (ModSecurity's variables).
+
+    req = WafRequest.build("POST", "/login", "next=%2F", {"Cookie": "sid=1"}, body=b"user=a")
+    req.values("args")          # [("args:next", "/"), ("args:user", "a")]
+    req.values("header:cookie") # [("header:cookie", "sid=1")]
+
+Collections are computed on first use and kept for the request, so a GET never parses a body and
+twenty rules on `args` parse the query once. Names are decoded once (as ModSecurity's ARGS are);
+rules add `url_decode` to see through double encoding.
+
+Targets: `method`, `path` (raw, as sent), `uri` (path and query, raw), `query` (raw),
+`args` / `args_names` (query, then form or JSON body fields), `query_args`, `body_args`,
+`headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `body` (raw, up to the
+inspection limit), `ip`; `count:<target>` is the number of values of a target ("0" when absent).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+Value = tuple[str, str]
+"""(where it came from, e.g. `args:id`, the value)."""
+
+_SIMPLE = ("method", "path", "uri", "query", "body", "ip")
+_COLLECTIONS = (
+    "args",
+    "args_names",
+    "query_args",
+    "body_args",
+    "headers",
+    "header_names",
+    "cookies",
+    "cookie_names",
+)
+MAX_JSON_FIELDS = 1024
+"""JSON leaves taken as body args at most; the raw `body` target still sees everything."""
+
+
+def is_target(name: str) -> bool:
+    """Whether `name` is a target rules may name (used to validate rule files)."""
+    name = name.removeprefix("count:")
+    if name.startswith("header:"):
+        return len(name) > len("header:")
+    return name in _SIMPLE or name in _COLLECTIONS
+
+
+@dataclass
+class WafRequest:
+    """One request's inspectable parts; `body` is what was buffered (None before phase 2)."""
+
+    method: str
+    path: str
+    query: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    client_ip: str = ""
+    body: bytes | None = None
+    body_truncated: bool = False
+    """True when the body was longer than the inspection limit and `body` is its start."""
+    _cache: dict[str, list[Value]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
+        client_ip: str = "",
+        body: bytes | None = None,
+    ) -> WafRequest:
+        items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        return cls(method, path, query, items, client_ip, body)
+
+    def set_body(self, body: bytes, truncated: bool) -> None:
+        """Phase 2: the buffered body arrived; body-derived collections are recomputed."""
+        self.body, self.body_truncated = body, truncated
+        for key in ("body", "args", "args_names", "body_args"):
+            self._cache.pop(key, None)
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for k, v in self.headers:
+            if k.lower() == name:
+                return v
+        return None
+
+    def values(self, target: str) -> list[Value]:
+        """The values of `target` in this request (empty when it has none)."""
+        cached = self._cache.get(target)
+        if cached is None:
+            cached = self._cache[target] = self._extract(target)
+        return cached
+
+    def _extract(self, target: str) -> list[Value]:
+        if target.startswith("count:"):
+            return [(target, str(len(self.values(target[6:]))))]
+        if target.startswith("header:"):
+            name = target[7:].lower()
+            return [(target, v) for k, v in self.headers if k.lower() == name]
+        match target:
+            case "method":
+                return [("method", self.method)]
+            case "path":
+                return [("path", self.path)]
+            case "uri":
+                return [("uri", f"{self.path}?{self.query}" if self.query else self.path)]
+            case "query":
+                return [("query", self.query)] if self.query else []
+            case "ip":
+                return [("ip", self.client_ip)] if self.client_ip else []
+            case "body":
+                text = _text(self.body) if self.body else ""
+                return [("body", text)] if text else []
+            case "query_args":
+                return [(f"args:{k}", v) for k, v in _parse_qs(self.query)]
+            case "body_args":
+                return [(f"args:{k}", v) for k, v in self._body_fields()]
+            case "args":
+                return self.values("query_args") + self.values("body_args")
+            case "args_names":
+                return [("args_names", name[5:]) for name, _ in self.values("args")]
+            case "headers":
+                return [(f"header:{k.lower()}", v) for k, v in self.headers]
+            case "header_names":
+                return [("header_names", k) for k, _ in self.headers]
+            case "cookies":
+                return [(f"cookies:{k}", v) for k, v in self._cookies()]
+            case "cookie_names":
+                return [("cookie_names", k) for k, _ in self._cookies()]
+        raise KeyError(target)
+
+    def _cookies(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for _, header in (v for v in self.headers if v[0].lower() == "cookie"):
+            for part in header[1].split(";"):
+                name, sep, value = part.strip().partition("=")
+                if name or sep:
+                    out.append((name, value))
+        return out
+
+    def _body_fields(self) -> list[tuple[str, str]]:
+        if not self.body:
+            return []
+        raw_ctype = self.header("content-type") or ""
+        ctype = raw_ctype.lower()
+        if ctype.startswith("multipart/form-data"):
+            return _multipart(self.body, raw_ctype)  # the boundary is case-sensitive
+        sniffed = ctype
+        if not ("json" in sniffed or "x-www-form-urlencoded" in sniffed):
+            # A wrong or missing Content-Type must not hide the fields from the rules (an
+            # evasion): read what the body looks like, as the origin's framework might.
+            head = self.body.lstrip()[:1]
+            sniffed = "json" if head in (b"{", b"[") else "x-www-form-urlencoded"
+        if "json" in sniffed:
+            try:
+                doc = json.loads(self.body)
+            except ValueError:
+                return []  # not JSON after all (or cut at the limit): the raw body rules apply
+            out: list[tuple[str, str]] = []
+            _flatten(doc, "", out)
+            return out
+        if "x-www-form-urlencoded" in sniffed:
+            return _parse_qs(_text(self.body))
+        return []
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
+def _parse_qs(qs: str) -> list[tuple[str, str]]:
+    if not qs:
+        return []
+    return parse_qsl(qs, keep_blank_values=True, errors="replace", max_num_fields=None)
+
+
+_PART_NAME = re.compile(rb'name="([^"]*)"')
+
+
+def _multipart(body: bytes, ctype: str) -> list[tuple[str, str]]:
+    """Fields of a multipart/form-data body: (name, content) per part; file contents too."""
+    _, _, boundary = ctype.replace("Boundary=", "boundary=").partition("boundary=")
+    boundary = boundary.split(";")[0].strip().strip('"')
+    if not boundary:
+        return []
+    out: list[tuple[str, str]] = []
+    for part in body.split(b"--" + boundary.encode("latin-1"))[1:]:
+        head, sep, content = part.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        m = _PART_NAME.search(head)
+        name = _text(m.group(1)) if m else ""
+        out.append((name, _text(content.removesuffix(b"\r\n"))))
+    return out
+
+
+def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
+    """JSON leaves as (dotted.path, text); keys are values too (`{"<script>": 1}` is an attack)."""
+    if len(out) >= MAX_JSON_FIELDS:
+        return
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            _flatten(v, f"{prefix}.{k}" if prefix else str(k), out)
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out)
+    elif isinstance(doc, str):
+        out.append((prefix, doc))
+    elif doc is not None:
+        out.append((prefix, json.dumps(doc)))

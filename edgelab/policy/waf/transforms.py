@@ -1,0 +1,108 @@
+"""Transformations applied to a value before an operator sees it, as real WAFs apply them.
+
+    apply_transforms("%2527%20OR%201=1", ("url_decode_repeat", "lowercase"))   # "' or 1=1"
+
+Each is a pure `str -> str`. A rule lists them in order; the engine caches the result per value
+and chain, so rules sharing a chain share the work. Names follow ModSecurity's where one exists
+(`urlDecodeUni` -> `url_decode`, `htmlEntityDecode` -> `html_entity_decode`, ...).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Sequence
+from urllib.parse import unquote
+
+_PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
+_WHITESPACE = re.compile(r"\s+")
+_SQL_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+_ESCAPES = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\})")
+MAX_DECODE_ROUNDS = 4
+"""`url_decode_repeat` stops after this many rounds (a value encoded five times stays partly
+encoded, which is itself suspicious enough for the protocol rules)."""
+
+
+def url_decode(value: str) -> str:
+    """Percent-decoding once, `+` as space, and IIS-style `%uXXXX` (ModSecurity urlDecodeUni)."""
+    if "%" not in value and "+" not in value:
+        return value
+    value = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), value)
+    # Invalid UTF-8 becomes U+FFFD: both engines need valid text, and RE2 matches UTF-8.
+    return unquote(value.replace("+", " "), errors="replace")
+
+
+def url_decode_repeat(value: str) -> str:
+    """`url_decode` until the value stops changing: defeats double and triple encoding."""
+    for _ in range(MAX_DECODE_ROUNDS):
+        decoded = url_decode(value)
+        if decoded == value:
+            break
+        value = decoded
+    return value
+
+
+def lowercase(value: str) -> str:
+    return value.lower()
+
+
+def html_entity_decode(value: str) -> str:
+    """`&lt;`, `&#60;`, `&#x3c;` and friends, also without the trailing `;`."""
+    return html.unescape(value) if "&" in value else value
+
+
+def compress_whitespace(value: str) -> str:
+    """Every run of whitespace (tabs, newlines, vertical tab...) becomes one space."""
+    return _WHITESPACE.sub(" ", value)
+
+
+def remove_nulls(value: str) -> str:
+    return value.replace("\x00", "")
+
+
+def replace_comments(value: str) -> str:
+    """C-style comments become one space: `UN/**/ION` -> `UN ION` (ModSecurity replaceComments)."""
+    return _SQL_COMMENT.sub(" ", value) if "/*" in value else value
+
+
+def escape_decode(value: str) -> str:
+    """JavaScript/CSS escapes `\\x3c`, `\\u003c`, `\\u{3c}` become the characters they stand for."""
+    if "\\" not in value:
+        return value
+
+    def one(m: re.Match[str]) -> str:
+        code = int(next(g for g in m.groups() if g is not None), 16)
+        return chr(code) if code < 0x110000 else m.group(0)
+
+    return _ESCAPES.sub(one, value)
+
+
+def normalize_slashes(value: str) -> str:
+    """Backslashes become slashes, so `..\\..\\` reads as `../../` (Windows path evasion)."""
+    return value.replace("\\", "/")
+
+
+def trim(value: str) -> str:
+    return value.strip()
+
+
+TRANSFORMS: dict[str, Callable[[str], str]] = {
+    "url_decode": url_decode,
+    "url_decode_repeat": url_decode_repeat,
+    "lowercase": lowercase,
+    "html_entity_decode": html_entity_decode,
+    "compress_whitespace": compress_whitespace,
+    "remove_nulls": remove_nulls,
+    "replace_comments": replace_comments,
+    "escape_decode": escape_decode,
+    "normalize_slashes": normalize_slashes,
+    "trim": trim,
+}
+"""Name (as written in rule files) -> function."""
+
+
+def apply_transforms(value: str, names: Sequence[str]) -> str:
+    """Run `names` in order; raises KeyError for an unknown name (rules are validated on load)."""
+    for name in names:
+        value = TRANSFORMS[name](value)
+    return value
