@@ -24,16 +24,17 @@ Rate conditions count per (rule, key) in fixed windows of `window_s`; the time c
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
 from edgelab.policy.waf.operators import Matcher, compile_operator
-from edgelab.policy.waf.regex import RegexEngine
+from edgelab.policy.waf.regex import Pattern, PatternSet, RegexEngine, compile_regex
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
-from edgelab.policy.waf.transforms import apply_transforms
+from edgelab.policy.waf.transforms import apply_transforms, chain_trigger
 
 MATCH_PREVIEW_CHARS = 80
 """A matched value is truncated to this many characters in verdicts and logs."""
@@ -115,9 +116,80 @@ class _RateCounter:
 
 
 Check = Callable[[WafRequest, float], tuple[str, str] | None]
+Chain = tuple[str, ...]
+HitMap = dict[int, list[tuple[str, str, str]]]
+"""Pattern id -> (target, where, value) of every value it matched."""
 
 
-def _compile_condition(cond: Condition, engine: RegexEngine) -> Check:
+class _RegexIndex:
+    """Every regex condition of one phase, scanned together: one pass per value and target.
+
+    For each target, one PatternSet holds every pattern that inspects it (used for values no
+    transformation changes, the usual case) and one per transformation chain (for the rest).
+    """
+
+    def __init__(self, engine: RegexEngine) -> None:
+        self.engine = engine
+        self._patterns: list[tuple[str, Pattern, Chain]] = []
+        self._by_target: dict[str, list[int]] = {}
+        self._plans: dict[str, _TargetPlan] = {}
+        self._key = f"\x02regex{id(self)}"
+
+    def add(self, pattern: str, chain: Chain, targets: tuple[str, ...]) -> int:
+        ident = len(self._patterns)
+        self._patterns.append((pattern, compile_regex(pattern, self.engine), chain))
+        for t in targets:
+            self._by_target.setdefault(t, []).append(ident)
+        return ident
+
+    def compile(self) -> None:
+        for target, idents in self._by_target.items():
+            chains: dict[Chain, list[int]] = {}
+            for i in idents:
+                chains.setdefault(self._patterns[i][2], []).append(i)
+            self._plans[target] = _TargetPlan(
+                clean=self._set(idents),
+                trigger=chain_trigger(sorted({n for c in chains for n in c})),
+                chains=[(c, self._set(ids)) for c, ids in chains.items()],
+            )
+
+    def _set(self, idents: list[int]) -> PatternSet:
+        return PatternSet(
+            self.engine, [(i, self._patterns[i][0], self._patterns[i][1]) for i in idents]
+        )
+
+    def search(self, ident: int, value: str) -> str | None:
+        return self._patterns[ident][1].search(value)
+
+    def hits(self, req: WafRequest) -> HitMap:
+        """What matched where in `req`, computed on first use per request and phase."""
+        key = self._key
+        found: HitMap | None = req._cache.get(key)  # type: ignore[assignment]
+        if found is not None:
+            return found
+        found = {}
+        for target, plan in self._plans.items():
+            for where, value in req.values(target):
+                if plan.trigger is None or plan.trigger(value) is None:
+                    for i in plan.clean.matches(value):
+                        found.setdefault(i, []).append((target, where, value))
+                    continue
+                for chain, bank in plan.chains:
+                    text = apply_transforms(value, chain)
+                    for i in bank.matches(text):
+                        found.setdefault(i, []).append((target, where, text))
+        req._cache[key] = found  # type: ignore[assignment]
+        return found
+
+
+@dataclass
+class _TargetPlan:
+    clean: PatternSet
+    trigger: Callable[[str], object] | None
+    chains: list[tuple[Chain, PatternSet]]
+
+
+def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex) -> Check:
     targets = tuple(cond.targets)
     if cond.op == "rate":
         assert isinstance(cond.arg, RateLimit)
@@ -128,14 +200,27 @@ def _compile_condition(cond: Condition, engine: RegexEngine) -> Check:
             return ("rate", key) if counter.hit(key, now) else None
 
         return rate
-    matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
     chain = tuple(cond.transforms)
     negate = cond.negate
-    cache_key = "\x00".join(chain)
+    pattern = _as_regex(cond.op, cond.arg)
+    if pattern is not None and not negate:
+        ident = index.add(pattern, chain, targets)
+        wanted = frozenset(targets)
+
+        def regex(req: WafRequest, now: float) -> tuple[str, str] | None:
+            for target, where, value in index.hits(req).get(ident, ()):
+                if target in wanted:
+                    return where, index.search(ident, value) or value
+            return None
+
+        return regex
+    matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
+    trigger = chain_trigger(chain)
+    chain_key = "\x00".join(chain)
 
     def check(req: WafRequest, now: float) -> tuple[str, str] | None:
         for target in targets:
-            for where, value in _transformed(req, target, chain, cache_key):
+            for where, value in _transformed(req, target, chain, chain_key, trigger):
                 hit = matcher(value)
                 if negate:
                     if hit is None:
@@ -147,17 +232,42 @@ def _compile_condition(cond: Condition, engine: RegexEngine) -> Check:
     return check
 
 
+def _as_regex(op: str, arg: object) -> str | None:
+    """The string operators as patterns, so they join the one-pass scan (same semantics:
+    case-insensitive; contains = anywhere, prefix = at the start, equals = the whole value)."""
+    if op == "regex":
+        return arg if isinstance(arg, str) else None
+    if op not in ("contains", "prefix", "equals"):
+        return None
+    needles = [arg] if isinstance(arg, str) else arg if isinstance(arg, list) else []
+    alternation = "|".join(_escape(n) for n in needles if isinstance(n, str))
+    if not alternation:
+        return None
+    return {"contains": "(?:{})", "prefix": "^(?:{})", "equals": "^(?:{})$"}[op].format(alternation)
+
+
+def _escape(literal: str) -> str:
+    """`re.escape`, with a NUL spelled `\\x00` (RE2 takes pattern text up to a NUL)."""
+    return re.escape(literal).replace("\x00", "\\x00")
+
+
 def _transformed(
-    req: WafRequest, target: str, chain: tuple[str, ...], cache_key: str
+    req: WafRequest,
+    target: str,
+    chain: Chain,
+    chain_key: str,
+    trigger: Callable[[str], object] | None,
 ) -> list[tuple[str, str]]:
     """The target's values after `chain`, computed once per request and chain."""
     values = req.values(target)
-    if not chain or not values:
+    if trigger is None or not values:
         return values
-    key = f"{target}\x01{cache_key}"
+    key = f"{target}\x01{chain_key}"
     cached = req._cache.get(key)
     if cached is None:
-        cached = req._cache[key] = [(w, apply_transforms(v, chain)) for w, v in values]
+        cached = req._cache[key] = [
+            (w, v if trigger(v) is None else apply_transforms(v, chain)) for w, v in values
+        ]
     return cached
 
 
@@ -180,6 +290,10 @@ class WafEngine:
         self.killed: frozenset[int] = frozenset(killed)
         """Rule ids switched off at run time (the killswitch artifact)."""
         self.anomaly_rule_id = ruleset.ruleset.anomaly_rule_id
+        self._regex = {
+            "headers": _RegexIndex(options.regex_engine),
+            "body": _RegexIndex(options.regex_engine),
+        }
         groups = {
             name: tuple(self._compile(r) for r in rules if r.paranoia <= options.paranoia_level)
             for name, rules in ruleset.groups.items()
@@ -187,6 +301,8 @@ class WafEngine:
         self._entry = tuple(
             self._compile(r, groups) for r in ruleset.rules if r.paranoia <= options.paranoia_level
         )
+        for index in self._regex.values():
+            index.compile()
         self.phases: frozenset[str] = frozenset(
             c.rule.phase for e in self._entry for c in (e.group or (e,))
         )
@@ -195,7 +311,10 @@ class WafEngine:
     def _compile(
         self, rule: Rule, groups: dict[str, tuple[_Compiled, ...]] | None = None
     ) -> _Compiled:
-        checks = tuple(_compile_condition(c, self.options.regex_engine) for c in rule.when)
+        checks = tuple(
+            _compile_condition(c, self.options.regex_engine, self._regex[rule.phase])
+            for c in rule.when
+        )
         group = groups[rule.execute] if groups is not None and rule.execute else ()
         return _Compiled(rule, checks, group)
 

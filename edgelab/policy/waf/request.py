@@ -136,8 +136,8 @@ class WafRequest:
 
     def _cookies(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for _, header in (v for v in self.headers if v[0].lower() == "cookie"):
-            for part in header[1].split(";"):
+        for header in (v for k, v in self.headers if k.lower() == "cookie"):
+            for part in header.split(";"):
                 name, sep, value = part.strip().partition("=")
                 if name or sep:
                     out.append((name, value))

@@ -101,6 +101,30 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 """Name (as written in rule files) -> function."""
 
 
+TRIGGERS: dict[str, str] = {
+    "url_decode": r"[%+]",
+    "url_decode_repeat": r"[%+]",
+    "lowercase": r"[A-Z\u00c0-\uffff]",
+    "html_entity_decode": r"&",
+    "compress_whitespace": r"\s\s|[\t\n\r\f\v]",
+    "remove_nulls": r"\x00",
+    "replace_comments": r"/\*",
+    "escape_decode": r"\\",
+    "normalize_slashes": r"\\",
+    "trim": r"^\s|\s$",
+}
+"""Per transform, what a value must contain for the transform to change it. A value with none
+of a chain's triggers comes out of the chain unchanged, so the engine skips the chain (and can
+scan that value once for rules with different chains): most real values are such values."""
+
+
+def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
+    """`search` of a pattern that finds a trigger of any transform in `names`; None: no chain."""
+    if not names:
+        return None
+    return re.compile("|".join(sorted({TRIGGERS[n] for n in names}))).search
+
+
 def apply_transforms(value: str, names: Sequence[str]) -> str:
     """Run `names` in order; raises KeyError for an unknown name (rules are validated on load)."""
     for name in names:

