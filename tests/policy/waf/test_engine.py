@@ -1,0 +1,233 @@
+"""The engine on small rulesets: each action, scoring, execute, killswitches, rate, phases."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgelab.policy.failure import ModulePanic
+from edgelab.policy.waf.engine import MATCH_PREVIEW_CHARS, EngineOptions, WafEngine, WafVerdict
+from edgelab.policy.waf.regex import REGEX_ENGINES, RegexEngine
+from edgelab.policy.waf.request import WafRequest
+from edgelab.policy.waf.rules import load_default_ruleset, parse_ruleset
+
+RULES = """
+[ruleset]
+name = "test"
+anomaly_rule_id = 949110
+
+[[rules]]
+id = 1
+msg = "allow the health check"
+phase = "headers"
+action = "allow"
+[[rules.when]]
+targets = ["path"]
+op = "equals"
+arg = "/healthz"
+
+[[rules]]
+id = 2
+msg = "block admin from outside"
+phase = "headers"
+action = "block"
+[[rules.when]]
+targets = ["path"]
+op = "prefix"
+arg = "/admin"
+[[rules.when]]
+targets = ["ip"]
+op = "ip_match"
+arg = ["10.0.0.0/8"]
+negate = true
+
+[[rules]]
+id = 3
+msg = "log odd methods"
+phase = "headers"
+action = "log"
+[[rules.when]]
+targets = ["method"]
+op = "equals"
+arg = ["GET", "POST"]
+negate = true
+
+[[rules]]
+id = 10
+msg = "run the scoring group"
+action = "execute"
+execute = "scoring"
+
+[[rules]]
+id = 20
+msg = "login rate"
+phase = "headers"
+action = "block"
+[[rules.when]]
+targets = ["path"]
+op = "equals"
+arg = "/login"
+[[rules.when]]
+targets = ["ip"]
+op = "rate"
+arg = { limit = 3, window_s = 10 }
+
+[[groups.scoring]]
+id = 100
+msg = "warning-level word"
+action = "score"
+severity = "warning"
+[[groups.scoring.when]]
+targets = ["args"]
+transforms = ["url_decode_repeat"]
+op = "contains"
+arg = "meh"
+
+[[groups.scoring]]
+id = 101
+msg = "notice-level word"
+action = "score"
+severity = "notice"
+[[groups.scoring.when]]
+targets = ["args"]
+op = "contains"
+arg = "hmm"
+
+[[groups.scoring]]
+id = 102
+msg = "paranoid only"
+action = "score"
+severity = "critical"
+paranoia = 2
+[[groups.scoring.when]]
+targets = ["args"]
+op = "contains"
+arg = "quirk"
+
+[[groups.scoring]]
+id = 103
+msg = "body word"
+action = "block"
+[[groups.scoring.when]]
+targets = ["body"]
+op = "regex"
+arg = 'evil\\s+payload'
+"""
+
+
+def make_engine(engine: RegexEngine = "re2", **options: object) -> WafEngine:
+    return WafEngine(
+        parse_ruleset(RULES, "test"),
+        EngineOptions(regex_engine=engine, **options),  # type: ignore[arg-type]
+    )
+
+
+def run(
+    waf: WafEngine,
+    path: str = "/",
+    query: str = "",
+    method: str = "GET",
+    ip: str = "198.51.100.1",
+    body: bytes | None = None,
+    now: float = 0.0,
+) -> WafVerdict:
+    req = WafRequest.build(method, path, query, {"Host": "h"}, ip)
+    state = waf.start()
+    verdict = waf.evaluate(req, "headers", now, state)
+    if verdict.final:
+        return verdict
+    if body is not None:
+        req.set_body(body, truncated=False)
+    return waf.evaluate(req, "body", now, state)
+
+
+@pytest.fixture(params=REGEX_ENGINES)
+def waf(request: pytest.FixtureRequest) -> WafEngine:
+    return make_engine(request.param)
+
+
+def test_nothing_matches(waf: WafEngine) -> None:
+    v = run(waf, "/page/1", "q=hello")
+    assert not v.blocked and not v.allowed and v.matches == () and v.score == 0
+
+
+def test_block_names_the_rule_and_stops(waf: WafEngine) -> None:
+    v = run(waf, "/admin/users", "q=meh")
+    assert v.blocked and v.rule_id == 2
+    assert [m.rule_id for m in v.matches] == [2]  # the scoring group never ran
+    assert run(waf, "/admin/users", ip="10.1.2.3").blocked is False  # negated ip_match
+
+
+def test_allow_skips_every_later_rule(waf: WafEngine) -> None:
+    v = run(waf, "/healthz", "q=meh+meh", body=b"evil payload")
+    assert v.allowed and not v.blocked and [m.rule_id for m in v.matches] == [1]
+
+
+def test_log_records_and_goes_on(waf: WafEngine) -> None:
+    v = run(waf, "/x", method="PUT")
+    assert not v.blocked and [(m.rule_id, m.action) for m in v.matches] == [(3, "log")]
+    assert v.matches[0].target == "method" and v.matches[0].value == "PUT"
+
+
+def test_scores_add_up_to_the_anomaly_threshold(waf: WafEngine) -> None:
+    warning = run(waf, "/", "a=meh")
+    assert warning.score == 3 and not warning.blocked
+    both = run(waf, "/", "a=meh&b=hmm")
+    assert both.score == 5 and both.blocked and both.rule_id == 949110
+    assert {m.rule_id for m in both.matches} == {100, 101}
+    assert run(make_engine(anomaly_threshold=6), "/", "a=meh&b=hmm").blocked is False
+
+
+def test_transforms_run_before_the_operator(waf: WafEngine) -> None:
+    assert run(waf, "/", "a=%256Deh").score == 3  # double-encoded "meh"
+
+
+def test_paranoia_level_adds_rules() -> None:
+    assert run(make_engine(paranoia_level=1), "/", "x=quirk").score == 0
+    assert run(make_engine(paranoia_level=2), "/", "x=quirk").blocked
+
+
+def test_body_rules_run_in_the_body_phase(waf: WafEngine) -> None:
+    v = run(waf, "/form", method="POST", body=b"a=1&note=evil   payload")
+    assert v.blocked and v.rule_id == 103 and v.matches[-1].value == "evil   payload"
+    assert "body" in waf.phases and "headers" in waf.phases
+
+
+def test_rate_counts_per_key_in_windows(waf: WafEngine) -> None:
+    assert [run(waf, "/login", now=1.0).blocked for _ in range(4)] == [False, False, False, True]
+    assert run(waf, "/login", ip="198.51.100.2", now=1.0).blocked is False  # another key
+    assert run(waf, "/login", now=11.0).blocked is False  # a new window
+
+
+def test_killswitch_disables_a_rule(waf: WafEngine) -> None:
+    assert run(waf.with_killed({2}), "/admin").blocked is False
+    assert run(waf, "/admin").blocked  # the original is unchanged
+
+
+def test_killswitch_on_an_execute_rule_raises_like_2025_12_05(waf: WafEngine) -> None:
+    killed = waf.with_killed({10})
+    with pytest.raises(ModulePanic, match="attempt to index field 'execute'"):
+        run(killed, "/page/1")
+
+
+def test_killswitch_on_an_execute_rule_with_the_fix_skips_its_group() -> None:
+    fixed = make_engine(killed_execute="skip").with_killed({10})
+    assert run(fixed, "/", "a=meh&b=hmm").blocked is False
+    assert run(fixed, "/admin").blocked  # rules outside the group still run
+
+
+def test_a_matched_value_is_truncated() -> None:
+    v = run(make_engine(), "/form", method="POST", body=b"evil payload" + b"x" * 500)
+    assert len(v.matches[-1].value) <= MATCH_PREVIEW_CHARS
+
+
+def test_too_many_arguments_with_the_managed_ruleset() -> None:
+    waf = WafEngine(load_default_ruleset(), EngineOptions())
+    many = "&".join(f"a{i}=1" for i in range(256))
+    assert 920380 in [m.rule_id for m in run(waf, "/", many).matches]
+    assert run(waf, "/", "&".join(f"a{i}=1" for i in range(255))).blocked is False
+
+
+def test_the_managed_ruleset_blocks_a_classic_sqli_and_names_the_anomaly_rule() -> None:
+    waf = WafEngine(load_default_ruleset(), EngineOptions())
+    v = run(waf, "/item", "id=1%27%20OR%20%271%27%3D%271")
+    assert v.blocked and v.rule_id == 949110 and 942100 in [m.rule_id for m in v.matches]

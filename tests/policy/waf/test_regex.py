@@ -1,0 +1,50 @@
+"""Both regex engines behind one interface, and the 2019-07-02 pattern under each.
+
+The catastrophic pattern is exercised here with a short input only (its cost under `re` grows
+super-linearly; `benchmarks/waf.py` shows the growth): tests never assert speed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from edgelab.policy.waf.regex import REGEX_ENGINES, PatternSet, RegexEngine, compile_regex
+from edgelab.policy.waf.rules import managed_dir
+
+
+def incident_pattern() -> str:
+    doc = tomllib.loads((managed_dir() / "incidents" / "2019-07-02-regex.toml").read_text())
+    pattern = doc["rules"][0]["when"][0]["arg"]
+    assert ".*(?:.*=.*)" in pattern
+    return str(pattern)
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_case_insensitive_and_dot_matches_newline(engine: RegexEngine) -> None:
+    p = compile_regex(r"union.select", engine)
+    assert p.search("1 UNION\nSELECT") == "UNION\nSELECT"
+    assert p.search("nothing here") is None
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_the_2019_pattern_matches_the_same_under_both_engines(engine: RegexEngine) -> None:
+    p = compile_regex(incident_pattern(), engine)
+    assert p.search("x=1;a=b") is not None  # the rule's intent: something=something after JS
+    assert p.search("-" * 12) is None  # no '=': the backtracking case, kept short here
+    assert p.search("hello world") is None
+
+
+def test_the_2019_pattern_under_re2_on_a_long_input() -> None:
+    """What would stall `re` for far longer than the test timeout is plain work for RE2."""
+    assert compile_regex(incident_pattern(), "re2").search("-" * 100_000) is None
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_pattern_set_reports_which_patterns_match(engine: RegexEngine) -> None:
+    sources = [(10, r"union\s+select"), (11, r"<script"), (12, r"etc/passwd")]
+    bank = PatternSet(engine, [(i, s, compile_regex(s, engine)) for i, s in sources])
+    assert bank.matches("1 union select <SCRIPT>") == {10, 11}
+    assert bank.matches("/etc/passwd") == {12}
+    assert bank.matches("benign") == frozenset()

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from edgelab.policy.waf.request import WafRequest, is_target
+
+
+def test_targets_of_a_get() -> None:
+    req = WafRequest.build(
+        "GET",
+        "/a%2Fb",
+        "id=1%27&x=&id=2",
+        [("Host", "h"), ("Cookie", "sid=abc; theme=dark"), ("X-A", "1"), ("x-a", "2")],
+        "192.0.2.1",
+    )
+    assert req.values("method") == [("method", "GET")]
+    assert req.values("path") == [("path", "/a%2Fb")]
+    assert req.values("uri") == [("uri", "/a%2Fb?id=1%27&x=&id=2")]
+    assert req.values("args") == [("args:id", "1'"), ("args:x", ""), ("args:id", "2")]
+    assert req.values("args_names") == [("args_names", n) for n in ("id", "x", "id")]
+    assert req.values("cookies") == [("cookies:sid", "abc"), ("cookies:theme", "dark")]
+    assert req.values("cookie_names") == [("cookie_names", "sid"), ("cookie_names", "theme")]
+    assert req.values("header:x-a") == [("header:x-a", "1"), ("header:x-a", "2")]
+    assert req.values("count:header:x-a") == [("count:header:x-a", "2")]
+    assert req.values("count:header:missing") == [("count:header:missing", "0")]
+    assert req.values("ip") == [("ip", "192.0.2.1")]
+    assert req.values("body") == []
+
+
+@pytest.mark.parametrize(
+    ("ctype", "body", "expected"),
+    [
+        ("application/x-www-form-urlencoded", b"a=1&b=%3Cx", [("args:a", "1"), ("args:b", "<x")]),
+        (
+            "application/json",
+            b'{"a": {"b": ["x", 2, null]}, "<k>": true}',
+            [("args:a.b.0", "x"), ("args:a.b.1", "2"), ("args:<k>", "true")],
+        ),
+        # A wrong or missing Content-Type does not hide fields from the rules.
+        ("text/plain", b'{"q": "1 or 1=1"}', [("args:q", "1 or 1=1")]),
+        ("", b"q=%27", [("args:q", "'")]),
+        (
+            "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.php"\r\n\r\n'
+            b"<?php ?>\r\n--XyZ--\r\n",
+            [("args:f", "<?php ?>")],
+        ),
+        ("application/json", b'{"cut at the li', []),
+    ],
+)
+def test_body_args_by_content_type(
+    ctype: str, body: bytes, expected: list[tuple[str, str]]
+) -> None:
+    req = WafRequest.build("POST", "/", "q0=0", {"Content-Type": ctype})
+    assert req.values("args") == [("args:q0", "0")]
+    req.set_body(body, truncated=False)
+    assert req.values("args") == [("args:q0", "0"), *expected]
+    assert req.values("body") == [("body", body.decode())]
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("args", True),
+        ("header:x-y", True),
+        ("count:args", True),
+        ("header:", False),
+        ("nope", False),
+    ],
+)
+def test_is_target(name: str, ok: bool) -> None:
+    assert is_target(name) is ok
