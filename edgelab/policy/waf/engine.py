@@ -34,7 +34,7 @@ from edgelab.policy.waf.operators import Matcher, compile_operator
 from edgelab.policy.waf.regex import Pattern, PatternSet, RegexEngine, compile_regex
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
-from edgelab.policy.waf.transforms import apply_transforms, chain_trigger
+from edgelab.policy.waf.transforms import apply_cached, chain_trigger
 
 MATCH_PREVIEW_CHARS = 80
 """A matched value is truncated to this many characters in verdicts and logs."""
@@ -117,22 +117,23 @@ class _RateCounter:
 
 Check = Callable[[WafRequest, float], tuple[str, str] | None]
 Chain = tuple[str, ...]
-HitMap = dict[int, list[tuple[str, str, str]]]
-"""Pattern id -> (target, where, value) of every value it matched."""
+HitMap = dict[int, list[tuple[str, str]]]
+"""Pattern id -> (where, value as matched) of every value it matched."""
 
 
 class _RegexIndex:
     """Every regex condition of one phase, scanned together: one pass per value and target.
 
-    For each target, one PatternSet holds every pattern that inspects it (used for values no
-    transformation changes, the usual case) and one per transformation chain (for the rest).
+    Each distinct value of the request is scanned once per phase, whatever number of targets
+    it belongs to, by one PatternSet of every pattern that inspects one of those targets (for
+    values no transformation changes, the usual case), else once per distinct transformed text.
     """
 
     def __init__(self, engine: RegexEngine) -> None:
         self.engine = engine
         self._patterns: list[tuple[str, Pattern, Chain]] = []
         self._by_target: dict[str, list[int]] = {}
-        self._plans: dict[str, _TargetPlan] = {}
+        self._plans: dict[frozenset[str], _TargetPlan] = {}
         self._key = f"\x02regex{id(self)}"
 
     def add(self, pattern: str, chain: Chain, targets: tuple[str, ...]) -> int:
@@ -143,15 +144,26 @@ class _RegexIndex:
         return ident
 
     def compile(self) -> None:
-        for target, idents in self._by_target.items():
+        """Check every pattern compiles into sets; plans for target groups are built lazily."""
+        for target in self._by_target:
+            self.plan(frozenset([target]))
+
+    def plan(self, targets: frozenset[str]) -> _TargetPlan:
+        """How to scan a value that several targets share (a header is in `headers` and in
+        `header:<name>`; a query argument in `args` and `query_args`): one plan for all."""
+        plan = self._plans.get(targets)
+        if plan is None:
+            idents = sorted({i for t in targets for i in self._by_target.get(t, ())})
             chains: dict[Chain, list[int]] = {}
             for i in idents:
                 chains.setdefault(self._patterns[i][2], []).append(i)
-            self._plans[target] = _TargetPlan(
+            plan = self._plans[targets] = _TargetPlan(
+                self,
                 clean=self._set(idents),
                 trigger=chain_trigger(sorted({n for c in chains for n in c})),
-                chains=[(c, self._set(ids)) for c, ids in chains.items()],
+                chains=list(chains.items()),
             )
+        return plan
 
     def _set(self, idents: list[int]) -> PatternSet:
         return PatternSet(
@@ -167,26 +179,53 @@ class _RegexIndex:
         found: HitMap | None = req._cache.get(key)  # type: ignore[assignment]
         if found is not None:
             return found
-        found = {}
-        for target, plan in self._plans.items():
+        # Each distinct value once, with every target it belongs to.
+        sources: dict[tuple[str, str], set[str]] = {}
+        for target in self._by_target:
             for where, value in req.values(target):
-                if plan.trigger is None or plan.trigger(value) is None:
-                    for i in plan.clean.matches(value):
-                        found.setdefault(i, []).append((target, where, value))
-                    continue
-                for chain, bank in plan.chains:
-                    text = apply_transforms(value, chain)
-                    for i in bank.matches(text):
-                        found.setdefault(i, []).append((target, where, text))
+                sources.setdefault((where, value), set()).add(target)
+        found = {}
+        memo = req.memo
+        for (where, value), targets in sources.items():
+            plan = self.plan(frozenset(targets))
+            if plan.trigger is None or plan.trigger(value) is None:
+                for i in plan.clean.matches(value):
+                    found.setdefault(i, []).append((where, value))
+                continue
+            # Chains that leave the value the same scan it once, with their patterns joined.
+            texts: dict[str, list[int]] = {}
+            for c, (chain, _) in enumerate(plan.chains):
+                texts.setdefault(apply_cached(value, chain, memo), []).append(c)
+            for text, chains in texts.items():
+                for i in plan.bank(tuple(chains)).matches(text):
+                    found.setdefault(i, []).append((where, text))
         req._cache[key] = found  # type: ignore[assignment]
         return found
 
 
-@dataclass
 class _TargetPlan:
-    clean: PatternSet
-    trigger: Callable[[str], object] | None
-    chains: list[tuple[Chain, PatternSet]]
+    """How one target is scanned: all patterns at once for untouched values, else per chain."""
+
+    def __init__(
+        self,
+        index: _RegexIndex,
+        clean: PatternSet,
+        trigger: Callable[[str], object] | None,
+        chains: list[tuple[Chain, list[int]]],
+    ) -> None:
+        self.index = index
+        self.clean = clean
+        self.trigger = trigger
+        self.chains = chains
+        self._banks: dict[tuple[int, ...], PatternSet] = {tuple(range(len(chains))): clean}
+
+    def bank(self, chains: tuple[int, ...]) -> PatternSet:
+        """The patterns of these chains as one set (built on first use, then kept)."""
+        bank = self._banks.get(chains)
+        if bank is None:
+            idents = sorted(i for c in chains for i in self.chains[c][1])
+            bank = self._banks[chains] = self.index._set(idents)
+        return bank
 
 
 def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex) -> Check:
@@ -205,12 +244,10 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
     pattern = _as_regex(cond.op, cond.arg)
     if pattern is not None and not negate:
         ident = index.add(pattern, chain, targets)
-        wanted = frozenset(targets)
 
         def regex(req: WafRequest, now: float) -> tuple[str, str] | None:
-            for target, where, value in index.hits(req).get(ident, ()):
-                if target in wanted:
-                    return where, index.search(ident, value) or value
+            for where, value in index.hits(req).get(ident, ()):
+                return where, index.search(ident, value) or value
             return None
 
         return regex
@@ -265,8 +302,9 @@ def _transformed(
     key = f"{target}\x01{chain_key}"
     cached = req._cache.get(key)
     if cached is None:
+        memo = req.memo
         cached = req._cache[key] = [
-            (w, v if trigger(v) is None else apply_transforms(v, chain)) for w, v in values
+            (w, v if trigger(v) is None else apply_cached(v, chain, memo)) for w, v in values
         ]
     return cached
 

@@ -11,7 +11,7 @@ rules add `url_decode` to see through double encoding.
 Targets: `method`, `path` (raw, as sent), `uri` (path and query, raw), `query` (raw),
 `args` / `args_names` (query, then form or JSON body fields), `query_args`, `body_args`,
 `headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `body` (raw, up to the
-inspection limit), `ip`; `count:<target>` is the number of values of a target ("0" when absent).
+inspection limit, when no body parser made fields of it), `ip`; `count:<target>` is the number of values of a target ("0" when absent).
 """
 
 from __future__ import annotations
@@ -62,6 +62,8 @@ class WafRequest:
     body_truncated: bool = False
     """True when the body was longer than the inspection limit and `body` is its start."""
     _cache: dict[str, list[Value]] = field(default_factory=dict, repr=False)
+    memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    """Transformation results for this request: (transform, value) -> result."""
 
     @classmethod
     def build(
@@ -114,8 +116,12 @@ class WafRequest:
             case "ip":
                 return [("ip", self.client_ip)] if self.client_ip else []
             case "body":
-                text = _text(self.body) if self.body else ""
-                return [("body", text)] if text else []
+                # The raw body, for bodies no parser turned into fields: a form, JSON or
+                # multipart body is inspected through its fields (`args`), as ModSecurity's
+                # body processors do, instead of scanning the same bytes twice.
+                if not self.body or self.values("body_args"):
+                    return []
+                return [("body", _text(self.body))]
             case "query_args":
                 return [(f"args:{k}", v) for k, v in _parse_qs(self.query)]
             case "body_args":

@@ -295,10 +295,19 @@ def load_default_ruleset() -> Ruleset:
 
 NAMED_RULESETS = {
     "managed": (),
-    "2019-07-02": ("incidents/2019-07-02-regex.toml",),
+    "2019-07-02": ("incidents/2019-07-02-regex.toml",),  # INCIDENT_2019_FILE
 }
 """Rulesets a chaos action can push by name: the managed one, and the managed one plus an
 incident's rule (the 2019-07-02 catastrophic regex, in simulate/log mode as it shipped)."""
+
+
+INCIDENT_2019_FILE = "incidents/2019-07-02-regex.toml"
+
+
+def incident_2019_pattern() -> str:
+    """The catastrophic-backtracking regex of 2019-07-02, as shipped in its incident file."""
+    rule = read_class_file(managed_dir() / INCIDENT_2019_FILE).rules[0]
+    return str(rule["when"][0]["arg"])
 
 
 def named_ruleset_document(name: str) -> bytes:

@@ -125,6 +125,23 @@ def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
     return re.compile("|".join(sorted({TRIGGERS[n] for n in names}))).search
 
 
+_TRIGGER_SEARCH = {name: re.compile(pattern).search for name, pattern in TRIGGERS.items()}
+
+
+def apply_cached(value: str, names: Sequence[str], memo: dict[tuple[str, str], str]) -> str:
+    """`apply_transforms`, skipping steps that cannot change the value and remembering each
+    step's result in `memo` (one per request), so chains that share steps share the work."""
+    for name in names:
+        if _TRIGGER_SEARCH[name](value) is None:
+            continue
+        key = (name, value)
+        out = memo.get(key)
+        if out is None:
+            out = memo[key] = TRANSFORMS[name](value)
+        value = out
+    return value
+
+
 def apply_transforms(value: str, names: Sequence[str]) -> str:
     """Run `names` in order; raises KeyError for an unknown name (rules are validated on load)."""
     for name in names:
