@@ -95,6 +95,8 @@ class WafMetrics:
 
 class WafStage:
     name = "waf"
+    config_section = "waf"
+    """The edge-config section `reconfigure` can swap live (edgelab.edge.liveconfig)."""
 
     def __init__(
         self,
@@ -122,6 +124,22 @@ class WafStage:
     def register_metrics(self, registry: CollectorRegistry) -> None:
         """Count into the edge's registry from now on (called once by the EdgeServer)."""
         self.metrics = WafMetrics(registry)
+
+    def reconfigure(self, options: WafOptions) -> None:
+        """A pushed `edge-config` changed the `waf` section: recompile the rules in force for
+        the new engine and paranoia level (a pushed ruleset and killswitches stay); a new
+        `rules_file` is read now. Raises ConfigError or ValueError, leaving the old in force."""
+        old = self.state
+        ruleset = old.engine.ruleset
+        if options.rules_file is not None and options.rules_file != self.options.rules_file:
+            ruleset = load_ruleset(options.rules_file)
+        previous, self.options = self.options, options
+        try:
+            engine = WafEngine(ruleset, self.engine_options, old.killswitches.rules)
+        except ValueError:
+            self.options = previous
+            raise
+        self.state = replace(old, engine=engine)
 
     @property
     def engine_options(self) -> EngineOptions:

@@ -161,7 +161,10 @@ class WafRequest:
             # A wrong or missing Content-Type must not hide the fields from the rules (an
             # evasion): read what the body looks like, as the origin's framework might.
             head = self.body.lstrip()[:1]
-            sniffed = "json" if head in (b"{", b"[") else "x-www-form-urlencoded"
+            if head in (b"{", b"["):
+                sniffed = "json"
+            elif b"=" in self.body and not _WHITESPACE.search(self.body):
+                sniffed = "x-www-form-urlencoded"  # `a=1&b=2`: forms never carry raw spaces
         if "json" in sniffed:
             try:
                 doc = json.loads(self.body)
@@ -186,6 +189,7 @@ def _parse_qs(qs: str) -> list[tuple[str, str]]:
 
 
 _PART_NAME = re.compile(rb'name="([^"]*)"')
+_WHITESPACE = re.compile(rb"\s")
 
 
 def _multipart(body: bytes, ctype: str) -> list[tuple[str, str]]:

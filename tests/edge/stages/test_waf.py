@@ -69,7 +69,8 @@ def exchange(
 
 def make_stage(**options: Any) -> tuple[WafStage, ArtifactRegistry, CollectorRegistry]:
     artifacts, registry = ArtifactRegistry(), CollectorRegistry()
-    stage = WafStage(WafOptions(**options), artifacts, registry, clock=lambda: 100.0)
+    stage = WafStage(WafOptions(**options), artifacts, clock=lambda: 100.0)
+    stage.register_metrics(registry)
     return stage, artifacts, registry
 
 
@@ -296,3 +297,13 @@ async def test_a_chunked_body_within_the_limit_keeps_its_framing() -> None:
     await stage.request(ex)
     assert ex.response is None and ex.request.body is None
     assert await drain(ex.request.body_stream) == b"a=1&b=2"
+
+
+async def test_reconfigure_swaps_mode_and_engine_keeping_pushed_killswitches() -> None:
+    stage, artifacts, _ = make_stage()
+    assert artifacts.apply(killswitch(1, [942100])) is ArtifactOutcome.APPLIED
+    stage.reconfigure(WafOptions(mode="log", regex_engine="re", paranoia_level=2))
+    assert stage.status()["regex_engine"] == "re" and stage.status()["killed_rules"] == [942100]
+    ex = exchange(SQLI)
+    await stage.request(ex)
+    assert ex.response is None and ex.verdicts[0].action == "log"

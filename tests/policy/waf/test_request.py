@@ -55,7 +55,15 @@ def test_body_args_by_content_type(
     assert req.values("args") == [("args:q0", "0")]
     req.set_body(body, truncated=False)
     assert req.values("args") == [("args:q0", "0"), *expected]
-    assert req.values("body") == [("body", body.decode())]
+    # The raw body is a target only when no parser made fields of it.
+    assert req.values("body") == ([] if expected else [("body", body.decode())])
+
+
+def test_a_text_body_stays_raw() -> None:
+    req = WafRequest.build("POST", "/", "", {"Content-Type": "text/plain"})
+    req.set_body(b"hello world, a=b", truncated=False)
+    assert req.values("body_args") == []
+    assert req.values("body") == [("body", "hello world, a=b")]
 
 
 @pytest.mark.parametrize(
