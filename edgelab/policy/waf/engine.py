@@ -241,7 +241,7 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
         return rate
     chain = tuple(cond.transforms)
     negate = cond.negate
-    pattern = _as_regex(cond.op, cond.arg)
+    pattern = _as_regex(cond.op, cond.arg) if cond.op in ("regex", "contains") else None
     if pattern is not None and not negate:
         ident = index.add(pattern, chain, targets)
 
@@ -270,8 +270,10 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
 
 
 def _as_regex(op: str, arg: object) -> str | None:
-    """The string operators as patterns, so they join the one-pass scan (same semantics:
-    case-insensitive; contains = anywhere, prefix = at the start, equals = the whole value)."""
+    """The string operators as patterns, so they can join the one-pass scan (same semantics:
+    case-insensitive; contains = anywhere, prefix = at the start, equals = the whole value).
+    Only `contains` is routed there: `equals` and `prefix` are cheaper as set and tuple
+    lookups than as a scan."""
     if op == "regex":
         return arg if isinstance(arg, str) else None
     if op not in ("contains", "prefix", "equals"):
@@ -316,6 +318,17 @@ class _Compiled:
     group: tuple[_Compiled, ...] = ()
 
 
+def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...]:
+    """The rules that run in `phase`, `execute` rules kept with their group filtered too."""
+    out: list[_Compiled] = []
+    for c in rules:
+        if c.rule.action == "execute":
+            out.append(_Compiled(c.rule, c.checks, _for_phase(c.group, phase)))
+        elif c.rule.phase == phase:
+            out.append(c)
+    return tuple(out)
+
+
 class WafEngine:
     """A ruleset compiled for one regex engine and paranoia level; killswitches are swappable."""
 
@@ -341,6 +354,9 @@ class WafEngine:
         )
         for index in self._regex.values():
             index.compile()
+        self._by_phase: dict[str, tuple[_Compiled, ...]] = {
+            phase: _for_phase(self._entry, phase) for phase in ("headers", "body")
+        }
         self.phases: frozenset[str] = frozenset(
             c.rule.phase for e in self._entry for c in (e.group or (e,))
         )
@@ -372,7 +388,7 @@ class WafEngine:
         """Run the rules of `phase`; raises ModulePanic on a killed `execute` rule (see above)."""
         st = state if state is not None else Evaluation()
         if st.blocked_by is None and not st.allowed:
-            self._run(self._entry, req, phase, now, st)
+            self._run(self._by_phase[phase], req, phase, now, st)
             if (
                 st.blocked_by is None
                 and not st.allowed
@@ -391,7 +407,7 @@ class WafEngine:
         now: float,
         st: Evaluation,
     ) -> bool:
-        """Evaluate `rules`; True when evaluation must stop (block or allow)."""
+        """Evaluate `rules` (all of this phase); True when evaluation must stop."""
         for c in rules:
             rule = c.rule
             if rule.action == "execute":
@@ -406,7 +422,7 @@ class WafEngine:
                 if self._run(c.group, req, phase, now, st):
                     return True
                 continue
-            if rule.phase != phase or rule.id in self.killed:
+            if rule.id in self.killed:
                 continue
             first: tuple[str, str] | None = None
             for check in c.checks:
