@@ -132,12 +132,12 @@ def apply_cached(value: str, names: Sequence[str], memo: dict[tuple[str, str], s
     """`apply_transforms`, skipping steps that cannot change the value and remembering each
     step's result in `memo` (one per request), so chains that share steps share the work."""
     for name in names:
-        if _TRIGGER_SEARCH[name](value) is None:
-            continue
         key = (name, value)
         out = memo.get(key)
         if out is None:
-            out = memo[key] = TRANSFORMS[name](value)
+            out = memo[key] = (
+                value if _TRIGGER_SEARCH[name](value) is None else TRANSFORMS[name](value)
+            )
         value = out
     return value
 
