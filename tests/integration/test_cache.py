@@ -544,3 +544,35 @@ async def test_via_from_the_origin_gets_our_hop_appended_on_hits(
     for x_cache in ("MISS", "HIT"):
         _, h, _ = await get(http, edge, "/via")
         assert (h["X-Cache"], h["Via"]) == (x_cache, "1.1 shield, 1.1 ams (edgelab)")
+
+
+async def test_a_waiter_goes_to_the_origin_itself_after_the_bounded_wait(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/slow", b"s", CACHEABLE)
+    origin.hold("/slow")
+    edge = await make_edge(str(server.make_url("")), cache={"coalesce_wait_s": 0.2})
+    first = asyncio.create_task(get(http, edge, "/slow"))
+    await until(lambda: origin.hits["/slow"] == 1, "the first fetch")
+    second = asyncio.create_task(get(http, edge, "/slow"))
+    await until(lambda: origin.hits["/slow"] == 2, "the waiter giving up and fetching itself")
+    origin.open("/slow")
+    (s1, h1, _), (s2, h2, _) = await asyncio.gather(first, second)
+    assert (s1, s2) == (200, 200)
+    assert "collapsed=?0" in h2["Cache-Status"] and "collapsed" not in h1["Cache-Status"]
+    text = await metrics(http, edge)
+    assert metric_value(text, "edgelab_edge_cache_coalesced_total", outcome="timeout") == 1
+
+
+async def test_head_misses_are_forwarded_as_head_and_not_stored(
+    scripted: Setup, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    origin, server = scripted
+    origin.reply("/hd", b"h" * 10, CACHEABLE)
+    edge = await make_edge(str(server.make_url("")))
+    for _ in range(2):
+        async with http.head(f"{edge.addresses['proxy']}/hd") as r:
+            assert r.status == 200 and r.headers["X-Cache"] == "MISS"
+    assert [s.method for s in origin.requests] == ["HEAD", "HEAD"]
+    assert (await get(http, edge, "/hd"))[1]["X-Cache"] == "MISS"  # the GET fills the cache
