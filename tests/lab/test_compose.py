@@ -35,11 +35,13 @@ MOUNT = "/etc/edgelab/"
 
 
 def dashboard_metric_names() -> set[str]:
-    """Every `edgelab_*` metric the provisioned Grafana dashboard queries."""
+    """Every `edgelab_*` and `toxiproxy_*` metric the provisioned Grafana dashboard queries."""
     dashboard = json.loads((COMPOSE / "grafana" / "dashboards" / "edgelab.json").read_text())
     exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
     assert exprs
-    return {name for expr in exprs for name in re.findall(r"\b(edgelab_[a-z0-9_]+)", expr)}
+    return {
+        name for expr in exprs for name in re.findall(r"\b((?:edgelab|toxiproxy)_[a-z0-9_]+)", expr)
+    }
 
 
 def compose() -> dict[str, Any]:
@@ -221,7 +223,11 @@ def test_dashboard_names_metrics() -> None:
     """Its queries name our metrics (that the processes export them is checked against a
     running lab in test_supervisor.py::test_full_topology)."""
     wanted = dashboard_metric_names()
-    assert {"edgelab_edge_requests_total", "edgelab_origin_shed_total"} <= wanted
+    assert {
+        "edgelab_edge_requests_total",
+        "edgelab_origin_shed_total",
+        "toxiproxy_proxy_sent_bytes_total",
+    } <= wanted
 
 
 def test_compose_up_without_an_engine(
