@@ -104,6 +104,21 @@ def last_line(log: Path) -> str:
     return next((ln for ln in reversed(lines) if ln), "")
 
 
+async def _check_reachable(url: str, what: str, timeout_s: float = 5.0) -> None:
+    """A TCP connection to `url`'s host and port opens; else one EdgelabError line."""
+    u = URL(url)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(u.host, u.port), timeout_s)
+    except TimeoutError as e:
+        raise EdgelabError(f"{what} {url}: no answer to a TCP connect in {timeout_s:g} s") from e
+    except OSError as e:
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        raise EdgelabError(f"{what} {url}: cannot connect: {reason}") from e
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 def _read_port_file(path: Path) -> dict[str, str] | None:
     """The addresses a process wrote once listening, or None while it has not."""
     try:
@@ -250,6 +265,8 @@ class Lab:
         lab = self.lab
         external = self.origin_url is not None
         self._check_fixed_ports()
+        if self.origin_url is not None:
+            await _check_reachable(self.origin_url, "--origin-url")
         if lab.origins and not external:
             p = lab.origins[0].profile.capacity
             self.state.origin = {

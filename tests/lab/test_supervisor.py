@@ -288,3 +288,14 @@ async def test_full_topology(small_lab: Path, tmp_path: Path) -> None:
     wanted = dashboard_metric_names()
     assert wanted <= exported, sorted(wanted - exported)
     assert lab_pids(tmp_path / "run") == set()
+
+
+async def test_own_origin_unreachable(small_lab: Path, tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    lab = Lab.from_file(small_lab, run_dir=tmp_path / "run", origin_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(EdgelabError) as e:
+        await lab.up()
+    assert str(e.value) == (
+        f"--origin-url http://127.0.0.1:{port}: cannot connect: Connection refused"
+    )
+    assert lab.state.processes == {}
