@@ -189,9 +189,26 @@ class Lab:
         self._started = False
 
     @classmethod
-    def from_file(cls, path: Path | None, *, run_dir: Path, **kwargs: object) -> Lab:
+    def from_file(
+        cls,
+        path: Path | None,
+        *,
+        run_dir: Path,
+        origin_url: str | None = None,
+        python: str = sys.executable,
+        on_event: EventHandler | None = None,
+        available: Collection[str] | None = None,
+    ) -> Lab:
         """Load and validate `path` (None = the default lab); raises ConfigError."""
-        return cls(load_lab(path), run_dir, lab_file=path, **kwargs)  # type: ignore[arg-type]
+        return cls(
+            load_lab(path),
+            run_dir,
+            lab_file=path,
+            origin_url=origin_url,
+            python=python,
+            on_event=on_event,
+            available=available,
+        )
 
     async def __aenter__(self) -> Lab:
         await self.up()
