@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -124,14 +125,12 @@ async def _run_foreground(lab_file: Path | None, run_dir: Path, origin_url: str 
 
 def _detach(lab_file: Path | None, run_dir: Path, origin_url: str | None) -> None:
     from edgelab.lab.model import load_lab
-    from edgelab.lab.procs import alive, spawn
-    from edgelab.lab.state import read_state
-    from edgelab.lab.supervisor import STATE_FILE, last_line
+    from edgelab.lab.procs import spawn
+    from edgelab.lab.supervisor import STATE_FILE
 
     load_lab(lab_file)
     run_dir.mkdir(parents=True, exist_ok=True)
     state_file = run_dir / STATE_FILE
-    state_file.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "edgelab", "lab", "up", "--dir", str(run_dir)]
     if lab_file is not None:
         argv += ["--lab", str(lab_file)]
@@ -141,6 +140,20 @@ def _detach(lab_file: Path | None, run_dir: Path, origin_url: str | None) -> Non
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_bytes(b"")
     child = spawn(argv, log, die_with_parent=False)
+    try:
+        _wait_detached_up(child, state_file, log)
+    except BaseException:  # Ctrl-C while waiting: the user gave up on this lab
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
+        raise
+
+
+def _wait_detached_up(child: subprocess.Popen[bytes], state_file: Path, log: Path) -> None:
+    from edgelab.lab.procs import alive
+    from edgelab.lab.state import read_state
+    from edgelab.lab.supervisor import last_line
+
     while True:
         if child.poll() is not None:
             raise EdgelabError(f"the lab did not come up: {last_line(log)} (log: {log})")
@@ -149,7 +162,8 @@ def _detach(lab_file: Path | None, run_dir: Path, origin_url: str | None) -> Non
                 state = read_state(state_file)
             except EdgelabError:
                 state = None
-            if state is not None and state.status == "up" and alive(child.pid, None):
+            mine = state is not None and state.supervisor_pid == child.pid
+            if mine and state is not None and state.status == "up" and alive(child.pid, None):
                 print(f"lab {state.name} is up (supervisor pid {child.pid}, log {log})")
                 print("`edgelab lab status` shows it; `edgelab lab down` stops it")
                 return

@@ -91,6 +91,11 @@ def test_detach_status_kill_down(
         state = read_state(Path(run_dir) / "lab.json")
         assert alive(state.supervisor_pid, state.supervisor_ident)
 
+        with pytest.raises(SystemExit) as e:
+            main(["lab", "up", "--lab", str(small_lab), "--dir", run_dir])
+        assert e.value.code == 2
+        assert "a lab is already up here" in capsys.readouterr().err
+
         code, shown = cli(capsys, "lab", "status", "--dir", run_dir)
         assert code == 0
         rows = {line.split()[1]: line for line in shown.splitlines() if "│" in line}
