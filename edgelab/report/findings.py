@@ -55,7 +55,9 @@ def headline(v: VariantSummary) -> str:
     """The one sentence: availability, what the origin took, attacks that reached it."""
     if v.requests == 0:
         return f"{v.name}: no user requests were recorded, so nothing can be said about it."
-    if v.availability_in_window is not None:
+    if v.availability_in_window == 0:
+        first = f"{v.name} failed every user request during the fault"
+    elif v.availability_in_window is not None:
         first = f"{v.name} kept {pct(v.availability_in_window)} of users' requests working during the fault"
     elif v.availability_overall is not None:
         first = f"{v.name} kept {pct(v.availability_overall)} of users' requests working (no fault window)"

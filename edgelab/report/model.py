@@ -185,10 +185,12 @@ COLUMNS: tuple[Column, ...] = (
 
 def best_per_column(variants: Sequence[VariantSummary]) -> dict[str, list[str]]:
     """Column key -> the variants holding its best value; a column whose values are all equal
-    (or that fewer than two variants have) marks nobody."""
+    (or that fewer than two variants have) marks nobody. A variant that did not finish competes
+    only when none did: its few seconds are no match for a whole run."""
     best: dict[str, list[str]] = {}
+    finished = [v for v in variants if v.complete]
     for col in COLUMNS:
-        values = [(v.name, col.get(v)) for v in variants]
+        values = [(v.name, col.get(v)) for v in finished or variants]
         known = [(n, x) for n, x in values if x is not None]
         if len(known) < 2 or len({x for _, x in known}) == 1:
             continue

@@ -77,6 +77,8 @@ def test_partial_run_still_has_numbers(tmp_path: Path) -> None:
     assert stale.requests == 0 and stale.availability_overall is None
     assert "serve-stale" not in data.summary.best.get("errors_total", [])  # no requests, no "best"
     assert "did not finish" in dns.findings[-1]
+    assert data.summary.best == {}  # only `none` finished: nobody to be best against
+    assert none.findings[0] == "none failed every user request during the fault."
     assert "no user requests" in stale.findings[0]
 
 
