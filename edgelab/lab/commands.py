@@ -11,16 +11,21 @@ edgelab lab down                      # from any shell: stops everything the lab
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from edgelab.errors import EdgelabError
+
+if TYPE_CHECKING:
+    from edgelab.lab.state import LabState
+    from edgelab.lab.status import ProcessRow
 
 lab_app = typer.Typer(
     help="Start, inspect and stop a lab: origin, POPs of two CDNs, toxiproxy, control, steering.",
@@ -113,6 +118,9 @@ async def _run_foreground(lab_file: Path | None, run_dir: Path, origin_url: str 
     lab = Lab.from_file(lab_file, run_dir=run_dir, origin_url=origin_url, on_event=show)
     try:
         async with lab:
+            from edgelab.lab.status import probe
+
+            _print_status(lab.state, await probe(lab.state))
             console.print(
                 f"[bold green]lab {lab.state.name} is up[/]: state in {lab.state_file}; "
                 "`edgelab lab status` shows it, Ctrl-C or `edgelab lab down` stops it"
@@ -190,17 +198,25 @@ def down(
 @lab_app.command()
 def status(run_dir: DirOpt = DEFAULT_DIR) -> None:
     """A table of the lab's processes: pid, address, health, artifact versions applied."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from edgelab.lab.procs import alive
     from edgelab.lab.state import read_state
     from edgelab.lab.status import probe
     from edgelab.lab.supervisor import STATE_FILE
 
     state = read_state(run_dir / STATE_FILE)
     rows = asyncio.run(probe(state))
+    _print_status(state, rows)
+
+
+def _print_status(state: LabState, rows: list[ProcessRow]) -> None:
+    """The lab line, the process table, the links table and what was skipped."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edgelab.lab.procs import alive
+
     console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = 140  # piped: room for the addresses rather than rich's 80 columns
     supervisor = "running" if alive(state.supervisor_pid, state.supervisor_ident) else "not running"
     console.print(
         f"lab [bold]{state.name}[/]: {state.status} (supervisor pid {state.supervisor_pid}, "
