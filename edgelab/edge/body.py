@@ -19,6 +19,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from aiohttp import StreamReader
+from aiohttp.abc import AbstractStreamWriter
 from aiohttp.web_protocol import RequestPayloadError
 
 from edgelab.errors import RequestBodyTooLarge, RequestRejected, RequestTimeout
@@ -29,9 +30,18 @@ CHUNK_BYTES = 64 * 1024
 class ClientBody:
     """A `StreamReader`-like view of the client's body (`read`, `readany`, async iteration)."""
 
-    def __init__(self, stream: StreamReader, limit: int, idle_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        stream: StreamReader,
+        limit: int,
+        idle_timeout_s: float = 30.0,
+        continue_writer: AbstractStreamWriter | None = None,
+    ) -> None:
         self._stream = stream
         self.limit = limit
+        self._continue = continue_writer
+        """Set when the client sent `Expect: 100-continue` and waits for `100 Continue` before
+        its body: written on the first read, so a request a stage rejects first never gets it."""
         self.idle_timeout_s = idle_timeout_s
         """A read that waits longer than this for the client raises `RequestTimeout` (408)."""
         self.received = 0
@@ -43,7 +53,14 @@ class ClientBody:
             raise RequestBodyTooLarge(f"request body over {self.limit} bytes")
         return chunk
 
+    async def _send_continue(self) -> None:
+        writer, self._continue = self._continue, None
+        if writer is not None:
+            await writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
     async def read(self, n: int = -1) -> bytes:
+        if self._continue is not None:
+            await self._send_continue()
         try:
             async with asyncio.timeout(self.idle_timeout_s):
                 return self._count(await self._stream.read(n))
@@ -53,6 +70,8 @@ class ClientBody:
             raise RequestRejected(f"request body malformed or cut off: {e}") from e
 
     async def readany(self) -> bytes:
+        if self._continue is not None:
+            await self._send_continue()
         try:
             async with asyncio.timeout(self.idle_timeout_s):
                 return self._count(await self._stream.readany())

@@ -68,6 +68,8 @@ def forward_request_headers(
     # The body's framing is re-decided for the origin connection (Content-Length or chunked),
     # from what the client connection's parser established, never from a header we copied.
     out.popall("Content-Length", None)
+    if out.get("Expect", "").lower() == "100-continue":
+        del out["Expect"]  # the edge answers it itself, once a stage reads the body
     prior_via = out.get("Via")
     out["Via"] = f"{prior_via}, {via}" if prior_via else via
     return out

@@ -196,7 +196,13 @@ def _client_request(request: web.BaseRequest, limits: ClientLimits) -> ClientReq
         scheme=request.scheme,
         host=request.headers.get("Host", ""),
         body_stream=ClientBody(
-            request.content, limits.max_request_body_bytes, limits.body_timeout_s
+            request.content,
+            limits.max_request_body_bytes,
+            limits.body_timeout_s,
+            request.writer
+            if request.headers.get("Expect", "").lower() == "100-continue"
+            and request.version >= (1, 1)
+            else None,
         ),
         content_length=request.content_length,
     )

@@ -56,3 +56,9 @@ def test_forward_response_headers_keeps_end_to_end() -> None:
     assert out.getall("Set-Cookie") == ["a=1", "b=2"]
     assert out["Content-Encoding"] == "gzip"
     assert "Connection" not in out
+
+
+def test_expect_100_continue_is_answered_by_the_edge_not_forwarded() -> None:
+    h = CIMultiDict([("Expect", "100-Continue"), ("Accept", "*/*")])
+    out = forward_request_headers(h, client_ip="203.0.113.9", proto="http", host="h", via="v")
+    assert "Expect" not in out and out["Accept"] == "*/*"

@@ -303,3 +303,26 @@ async def test_a_stalled_body_is_408_and_the_origin_gets_no_request(
     assert 0.25 <= loop.time() - started < 8
     assert origin.completed == []
     assert await served(edge, 2) == [200, 200]
+
+
+async def test_expect_100_continue_is_answered_before_the_body(
+    make_edge: EdgeFactory, recording: tuple[RecordingOrigin, str]
+) -> None:
+    origin, origin_url = recording
+    edge = await make_edge(origin_url)
+    reader, writer = await asyncio.open_connection(*hostport(edge))
+    try:
+        writer.write(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        # like curl, send the body only once the edge says so
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(b"hello")
+        answer = await asyncio.wait_for(reader.read(), 20)
+    finally:
+        writer.close()
+    assert status_of(answer) == 200
+    [(_, _, headers, body)] = origin.completed
+    assert body == b"hello" and "Expect" not in headers
