@@ -53,7 +53,9 @@ def typed_field(body: dict[str, Any], key: str, kind: type, struct: str) -> Any:
 
 
 def require_object(body: Any, go_type: str) -> dict[str, Any]:
-    """`body` if it is a JSON object; raises BadRequestBody otherwise."""
+    """`body` if it is a JSON object (`null` reads as `{}`, as Go decodes it); else BadRequestBody."""
+    if body is None:
+        return {}
     if not isinstance(body, dict):
         raise BadRequestBody(
             f"json: cannot unmarshal {json_type(body)} into Go value of type {go_type}"

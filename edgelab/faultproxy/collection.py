@@ -54,6 +54,8 @@ def parse_populate(body: Any) -> list[ProxyFields]:
 
     Raises BadRequestBody or MissingField (`missing required field: name at proxy 2`).
     """
+    if body is None:  # Go decodes `null` into an empty list
+        return []
     if not isinstance(body, list):
         raise BadRequestBody(
             f"json: cannot unmarshal {json_type(body)} into Go value of type "

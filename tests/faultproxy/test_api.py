@@ -248,6 +248,7 @@ async def test_populate(api: Api, echo: EchoServer, connect: Connect) -> None:
     status, body = await api.call("POST", "/populate", other)
     assert status == 201 and body["proxies"][0]["toxics"] == []
     assert await api.call("POST", "/populate", []) == (201, {"proxies": None})
+    assert await api.call("POST", "/populate", raw=b"null") == (201, {"proxies": None})
 
 
 async def test_populate_errors(api: Api, echo: EchoServer) -> None:
@@ -320,3 +321,40 @@ async def test_api_is_not_reachable_through_a_proxy(api: Api, http: aiohttp.Clie
         ):
             pass
     assert (await api.call("GET", "/proxies/p"))[0] == 200
+
+
+async def test_bad_input_everywhere_leaves_the_server_and_proxies_working(
+    api: Api, echo: EchoServer, connect: Connect
+) -> None:
+    proxy = await api.proxy("p", echo.address)
+    await api.toxic("p", type="latency", name="t")
+    conn = await connect(proxy["listen"])
+    bodies: list[bytes] = [
+        b"",
+        b"null",
+        b"[]",
+        b"{}",
+        b"7",
+        b'"x"',
+        b'{"a":',
+        b"\xff\xfe",
+        b'{"enabled": "yes"}',
+    ]
+    paths = [
+        ("POST", "/proxies"),
+        ("POST", "/populate"),
+        ("POST", "/proxies/p"),
+        ("PATCH", "/proxies/p"),
+        ("POST", "/proxies/p/toxics"),
+        ("POST", "/proxies/p/toxics/t"),
+        ("PATCH", "/proxies/p/toxics/t"),
+    ]
+    for method, path in paths:
+        for body in bodies:
+            status, answer = await api.call(method, path, raw=body)
+            assert status < 500, (method, path, body, answer)
+            if status >= 400:
+                assert answer["status"] == status and answer["error"], (method, path, body)
+    await round_trip(conn)
+    status, state = await api.call("GET", "/proxies/p")
+    assert status == 200 and state["enabled"] is True and state["toxics"][0]["name"] == "t"
