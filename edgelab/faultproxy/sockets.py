@@ -98,7 +98,11 @@ class Side(asyncio.Protocol):
     def _push(self, chunk: Chunk) -> None:
         sink = self.sink
         if sink is None:
+            # Not attached yet (the upstream dial is in progress): keep this read and stop.
+            # Pausing in connection_made is not enough, uvloop starts reading after it.
             self._early.append(chunk)
+            assert self.transport is not None
+            self.transport.pause_reading()
             return
         if sink.full():
             sink.force_put(chunk)
