@@ -12,15 +12,18 @@ bypass.py, requests.csv in recorder.py.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
 import locust.stats
 from locust import events
 from locust.env import Environment
+from locust.runners import WorkerRunner
 
 from edgelab.errors import EdgelabError
 from edgelab.loadgen.profiles import parse_mix
+from edgelab.loadgen.records import write_load_start
 from edgelab.loadgen.targets import TARGETS_ENV, load_targets
 from loadtests.options import add_options
 from loadtests.recorder import Recorder
@@ -61,6 +64,12 @@ def _init(environment: Environment, **_: Any) -> None:
     run_dir = Path(options.edgelab_run_dir) if options.edgelab_run_dir else None
     global _recorder
     _recorder = Recorder.attach(environment, run_dir)
+    if run_dir is not None and not isinstance(environment.runner, WorkerRunner):
+
+        def started(**_: Any) -> None:
+            write_load_start(run_dir, time.time())
+
+        environment.events.test_start.add_listener(started)
 
 
 _recorder: Recorder | None = None

@@ -12,6 +12,7 @@ after each batch keeps a partial file usable if the run is cut short.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,25 @@ def read_requests(path: Path) -> list[RequestRecord]:
         if tuple(header) != COLUMNS:
             raise ValueError(f"{path}: header {header} is not {list(COLUMNS)}")
         return [RequestRecord.from_csv(row) for row in reader if row]
+
+
+LOAD_START_FILE = "load_start.json"
+"""Written into the run directory when Locust starts its first users: `{"ts": epoch}`.
+
+The load's t=0 (Locust takes a few seconds to start), so a timeline in lab seconds can be laid
+against it (`SurgeHandle.wait_started`)."""
+
+
+def write_load_start(run_dir: Path, ts: float) -> None:
+    """Record the load's start (atomically: readers never see half a file)."""
+    tmp = run_dir / (LOAD_START_FILE + ".tmp")
+    tmp.write_text(json.dumps({"ts": ts}))
+    tmp.replace(run_dir / LOAD_START_FILE)
+
+
+def read_load_start(run_dir: Path) -> float | None:
+    """When the load started (epoch seconds), or None before it has."""
+    try:
+        return float(json.loads((run_dir / LOAD_START_FILE).read_text())["ts"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None

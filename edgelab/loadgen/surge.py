@@ -39,6 +39,7 @@ import psutil
 
 import edgelab
 from edgelab.errors import ConfigError, EdgelabError
+from edgelab.loadgen.records import read_load_start
 from edgelab.loadgen.shapes import Shape
 from edgelab.loadgen.targets import Targets
 
@@ -83,6 +84,8 @@ class SurgeResult:
     cpu_warning: bool
     """True when a Locust process passed CPU_WARN_PERCENT: the load generator may have limited
     the load, so a report should flag the run."""
+    started_at: float | None
+    """The load's t=0 (epoch seconds): when Locust started its first users; None if never."""
     stopped_early: bool
     workers: int
 
@@ -146,6 +149,26 @@ class SurgeHandle:
     def running(self) -> bool:
         return self.master.poll() is None
 
+    @property
+    def started_at(self) -> float | None:
+        """When Locust started its first users (epoch seconds): the load's t=0; None before."""
+        return read_load_start(self.out_dir)
+
+    def wait_started(self, timeout_s: float = 120.0) -> float:
+        """Block until the load has started and return its t=0 (epoch seconds).
+
+        Locust takes seconds to start; a timeline in lab seconds is laid against this. Raises
+        SurgeError if Locust ends first, TimeoutError after `timeout_s`.
+        """
+        deadline = time.monotonic() + timeout_s
+        while (started := self.started_at) is None:
+            if not self.running:
+                raise SurgeError(f"Locust ended before the load started: {log_tail(self.out_dir)}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the load did not start within {timeout_s:.0f}s")
+            time.sleep(0.05)
+        return started
+
     def stop(self, timeout_s: float = 20.0) -> None:
         """End the run early: SIGINT the master (it stops workers, writes reports), then SIGTERM
         the rest; anything still alive after `timeout_s` is killed. Safe to call more than once.
@@ -201,6 +224,7 @@ class SurgeHandle:
                     cpu_warning=self.cpu_warning,
                     stopped_early=self._stopped_early,
                     workers=len(self.workers),
+                    started_at=self.started_at,
                 )
                 summary = {
                     k: str(v) if isinstance(v, Path) else v for k, v in asdict(self._result).items()

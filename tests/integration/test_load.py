@@ -79,6 +79,7 @@ async def test_surge_records_every_attempt_by_profile_and_route(
     backend = Switch()
     pop = await make_edge(str((await aiohttp_server(backend.app())).make_url("")), pop="a1")
     progress: list[Progress] = []
+    called_at = time.time()
     handle = start(
         tmp_path,
         {
@@ -89,7 +90,13 @@ async def test_surge_records_every_attempt_by_profile_and_route(
         duration_s=3,
         on_progress=progress.append,
     )
-    result, rows = await finish(handle)
+    try:
+        started_at = await asyncio.to_thread(handle.wait_started, 90)
+    finally:
+        result, rows = await finish(handle)
+    # The load's t=0 is when Locust started its users, seconds after the call: what a timeline
+    # in lab seconds is laid against.
+    assert called_at < started_at == result.started_at <= min(r.ts for r in rows)
 
     out = result.out_dir
     for name in ("locust_stats.csv", "locust_stats_history.csv", "locust.html", "locust.json",
