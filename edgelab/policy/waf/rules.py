@@ -147,6 +147,9 @@ class RulesetMeta(_Frozen):
     name: str = "custom"
     anomaly_rule_id: int = Field(949110, ge=1, le=999_999)
     """The rule id a block on the anomaly score names (CRS 949110)."""
+    extends: Literal["managed"] | None = None
+    """`managed`: this document adds to the shipped managed ruleset (its entry rules and groups
+    first, then this document's), so a pushed file can carry just one new rule."""
 
 
 class Ruleset(_Frozen):
@@ -202,9 +205,24 @@ def _decode(content: bytes | str, source: str) -> Any:
 
 def _validate(data: Any, source: str) -> Ruleset:
     try:
-        return Ruleset.model_validate(data)
+        return Ruleset.model_validate(_extended(data))
     except ValidationError as e:
         raise ConfigError(_name_rules(describe_validation_error(source, e), data)) from e
+
+
+def _extended(data: Any) -> Any:
+    """`[ruleset] extends = "managed"`: the managed document with this one's rules appended."""
+    meta = data.get("ruleset") if isinstance(data, dict) else None
+    if not isinstance(meta, dict) or meta.get("extends") != "managed":
+        return data
+    base = bundle(managed_dir())
+    groups = {name: list(rules) for name, rules in base["groups"].items()}
+    extra = data.get("groups")
+    for name, rules in extra.items() if isinstance(extra, dict) else []:
+        groups.setdefault(name, []).extend(rules if isinstance(rules, list) else [rules])
+    own = data.get("rules")
+    rules = list(base["rules"]) + (own if isinstance(own, list) else [])
+    return {**data, "rules": rules, "groups": groups}
 
 
 def _name_rules(message: str, data: Any) -> str:
@@ -293,32 +311,31 @@ def load_default_ruleset() -> Ruleset:
     return _DEFAULT
 
 
+INCIDENT_2019_FILE = "incidents/2019-07-02-regex.toml"
 NAMED_RULESETS = {
-    "managed": (),
-    "2019-07-02": ("incidents/2019-07-02-regex.toml",),  # INCIDENT_2019_FILE
+    "managed": None,
+    "2019-07-02": INCIDENT_2019_FILE,
 }
 """Rulesets a chaos action can push by name: the managed one, and the managed one plus an
-incident's rule (the 2019-07-02 catastrophic regex, in simulate/log mode as it shipped)."""
-
-
-INCIDENT_2019_FILE = "incidents/2019-07-02-regex.toml"
+incident's rule (the 2019-07-02 catastrophic regex, in simulate/log mode as it shipped). The
+incident file is itself a pushable document (`extends = "managed"`)."""
 
 
 def incident_2019_pattern() -> str:
     """The catastrophic-backtracking regex of 2019-07-02, as shipped in its incident file."""
-    rule = read_class_file(managed_dir() / INCIDENT_2019_FILE).rules[0]
-    return str(rule["when"][0]["arg"])
+    doc = _read_toml(managed_dir() / INCIDENT_2019_FILE)
+    return str(doc["groups"]["managed"][0]["when"][0]["arg"])
 
 
 def named_ruleset_document(name: str) -> bytes:
-    """The `waf-rules` artifact content (JSON) for a named ruleset; raises ConfigError."""
+    """The `waf-rules` artifact content for a named ruleset; raises ConfigError."""
     if name not in NAMED_RULESETS:
         known = ", ".join(NAMED_RULESETS)
         raise ConfigError(f"waf ruleset {name!r}: unknown (known: {known})")
-    base = managed_dir()
-    doc = bundle(base, [base / p for p in NAMED_RULESETS[name]])
-    doc.setdefault("ruleset", {})["name"] = f"edgelab-{name}"
-    return json.dumps(doc).encode()
+    incident = NAMED_RULESETS[name]
+    if incident is not None:
+        return (managed_dir() / incident).read_bytes()
+    return json.dumps(bundle(managed_dir())).encode()
 
 
 def salvage_ruleset(content: bytes | str, source: str) -> tuple[Ruleset, list[str]]:

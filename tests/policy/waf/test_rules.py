@@ -143,3 +143,29 @@ def test_salvage_keeps_the_rules_that_validate() -> None:
     assert len(problems) == 1 and "unknown target" in problems[0]
     empty, problems = salvage_ruleset(b"garbage{", "v3")
     assert empty.ids() == set() and problems
+
+
+def test_a_document_can_extend_the_managed_ruleset() -> None:
+    doc = {
+        "ruleset": {"name": "plus-one", "extends": "managed"},
+        "groups": {
+            "managed": [
+                {
+                    "id": 777,
+                    "msg": "extra",
+                    "action": "log",
+                    "when": [{"targets": ["path"], "op": "prefix", "arg": "/x"}],
+                }
+            ]
+        },
+    }
+    ruleset = parse_ruleset(json.dumps(doc), "plus-one.json")
+    managed = parse_ruleset(named_ruleset_document("managed"), "managed")
+    assert ruleset.ids() == managed.ids() | {777}
+    assert ruleset.groups["managed"][-1].id == 777 and ruleset.ruleset.name == "plus-one"
+
+
+def test_the_incident_file_is_a_pushable_document_as_it_stands() -> None:
+    path = managed_dir() / "incidents" / "2019-07-02-regex.toml"
+    assert named_ruleset_document("2019-07-02") == path.read_bytes()
+    assert 100015 in parse_ruleset(path.read_bytes(), str(path)).ids()
