@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import re
@@ -127,3 +128,27 @@ async def test_a_killswitch_on_an_execute_rule_under_panic_answers_500(
     async with http.get(f"{proxy}/page/1") as r:
         assert r.status == 200
     assert [s["target"] for s in seen] == ["/page/1"]
+
+
+async def test_undecodable_header_bytes_are_inspected_not_fatal(
+    aiohttp_server: AiohttpServer, make_edge: EdgeFactory
+) -> None:
+    seen: list[dict[str, Any]] = []
+    origin = await aiohttp_server(recording_origin(seen))
+    edge = await make_edge(str(origin.make_url("")), waf={"failure_policy": "panic"})
+    host, port = edge.addresses["proxy"].removeprefix("http://").rsplit(":", 1)
+
+    async def raw(request: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            writer.write(request)
+            await writer.drain()
+            return await asyncio.wait_for(reader.readuntil(b"\r\n"), 20)
+        finally:
+            writer.close()
+
+    ok = await raw(b"GET /page/1 HTTP/1.1\r\nHost: x\r\nX-Junk: \xff\xfe\xc0\r\n\r\n")
+    assert ok.startswith(b"HTTP/1.1 200")
+    blocked = await raw(b"GET /page/1 HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7 \xff\r\n\r\n")
+    assert blocked.startswith(b"HTTP/1.1 403")
+    assert len(seen) == 1

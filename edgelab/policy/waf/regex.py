@@ -12,6 +12,7 @@ backreferences or lookaround; rules shipped with edgelab compile under both.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 import re2
@@ -89,11 +90,13 @@ class PatternSet:
                 s.Add(src)
             s.Compile()
             self._set = s
+            # The binding's own `Match`, without the wrapper's per-call type checks.
+            self._match: Callable[[bytes], list[int] | None] = s._set.Match
 
     def matches(self, text: str) -> frozenset[int]:
         if self._set is not None:
-            found = self._set.Match(text)
-            return frozenset(self._ids[i] for i in found) if found else _NONE
+            found = self._match(text.encode("utf-8", "surrogatepass"))
+            return frozenset([self._ids[i] for i in found]) if found else _NONE
         return frozenset(i for i, p in self._patterns if p.search(text) is not None)
 
 

@@ -95,7 +95,7 @@ class WafRequest:
         """The values of `target` in this request (empty when it has none)."""
         cached = self._cache.get(target)
         if cached is None:
-            cached = self._cache[target] = self._extract(target)
+            cached = self._cache[target] = [(w, _valid(v)) for w, v in self._extract(target)]
         return cached
 
     def _extract(self, target: str) -> list[Value]:
@@ -176,6 +176,19 @@ class WafRequest:
         if "x-www-form-urlencoded" in sniffed:
             return _parse_qs(_text(self.body))
         return []
+
+
+def _valid(value: str) -> str:
+    """`value` without lone surrogates (U+FFFD instead): aiohttp keeps undecodable header bytes
+    as surrogate escapes and JSON may spell `\\ud800`, and neither RE2 nor libinjection takes
+    text that is not valid UTF-8 (a client must not be able to make the WAF raise)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
 
 
 def _text(raw: bytes) -> str:

@@ -72,6 +72,8 @@ def escape_decode(value: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         code = int(next(g for g in m.groups() if g is not None), 16)
+        if 0xD800 <= code <= 0xDFFF:
+            return "\ufffd"  # a lone surrogate is not text any engine can match
         return chr(code) if code < 0x110000 else m.group(0)
 
     return _ESCAPES.sub(one, value)

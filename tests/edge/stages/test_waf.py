@@ -307,3 +307,16 @@ async def test_reconfigure_swaps_mode_and_engine_keeping_pushed_killswitches() -
     ex = exchange(SQLI)
     await stage.request(ex)
     assert ex.response is None and ex.verdicts[0].action == "log"
+
+
+@pytest.mark.parametrize("engine", ["re", "re2"])
+async def test_undecodable_client_bytes_never_make_the_waf_fail(engine: str) -> None:
+    stage, _, _ = make_stage(regex_engine=engine, failure_policy=FailurePolicy.PANIC)
+    ex = exchange(
+        "q=%ED%A0%80",
+        method="POST",
+        body=b'{"a": "\\ud800<script>alert(1)</script>"}',
+        headers={"User-Agent": "sqlmap\udcff", "Content-Type": "application/json"},
+    )
+    await stage.request(ex)
+    assert ex.response is not None and ex.response.status == 403

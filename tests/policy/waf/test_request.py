@@ -78,3 +78,15 @@ def test_a_text_body_stays_raw() -> None:
 )
 def test_is_target(name: str, ok: bool) -> None:
     assert is_target(name) is ok
+
+
+def test_values_are_always_valid_text() -> None:
+    """Undecodable header bytes (surrogate escapes) and JSON's lone surrogates become U+FFFD."""
+    req = WafRequest.build("POST", "/", "", {"X-A": "a\udcffb", "Content-Type": "application/json"})
+    req.set_body(b'{"k": "\\ud800x"}', truncated=False)
+    [(_, header)] = req.values("header:x-a")
+    [(_, arg)] = req.values("args")
+    for value in (header, arg):
+        value.encode("utf-8")  # valid text: no lone surrogate left
+        assert "\ufffd" in value
+    assert header[0] == "a" and header[-1] == "b" and arg[-1] == "x"

@@ -55,3 +55,7 @@ def test_a_value_without_triggers_is_unchanged_by_every_transform(value: str) ->
     for name, fn in TRANSFORMS.items():
         if name != "lowercase":
             assert fn(clean) == clean, name
+
+
+def test_escape_decode_never_makes_a_lone_surrogate() -> None:
+    assert TRANSFORMS["escape_decode"](r"\ud800x") == "\ufffdx"
