@@ -38,7 +38,7 @@ from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
-from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict
+from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict, shared_engine
 from edgelab.policy.waf.killswitch import Killswitches, parse_killswitches
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import (
@@ -114,7 +114,7 @@ class WafStage:
             else load_default_ruleset()
         )
         try:
-            engine = WafEngine(ruleset, self.engine_options)
+            engine = shared_engine(ruleset, self.engine_options)
         except ValueError as e:
             raise ConfigError(f"{options.rules_file}: {e}") from e
         self.state = WafState(engine)

@@ -452,3 +452,19 @@ class WafEngine:
             st.allowed = True
             return True
         return False
+
+
+_SHARED: dict[tuple[int, EngineOptions], tuple[Ruleset, WafEngine]] = {}
+
+
+def shared_engine(ruleset: Ruleset, options: EngineOptions) -> WafEngine:
+    """A compiled engine for `ruleset`, shared by every caller with the same options (POPs
+    started in one process, tests). Only for rulesets without rate conditions: an engine's
+    only mutable state is its rate counters, which must not be shared between POPs."""
+    if any(c.op == "rate" for r in ruleset.all_rules() for c in r.when):
+        return WafEngine(ruleset, options)
+    key = (id(ruleset), options)
+    hit = _SHARED.get(key)
+    if hit is None or hit[0] is not ruleset:
+        hit = _SHARED[key] = (ruleset, WafEngine(ruleset, options))
+    return hit[1]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.waf.engine import MATCH_PREVIEW_CHARS, EngineOptions, WafEngine, WafVerdict
+from edgelab.policy.waf.engine import (
+    MATCH_PREVIEW_CHARS,
+    EngineOptions,
+    WafEngine,
+    WafVerdict,
+    shared_engine,
+)
 from edgelab.policy.waf.regex import REGEX_ENGINES, RegexEngine
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset, parse_ruleset
@@ -231,3 +237,15 @@ def test_the_managed_ruleset_blocks_a_classic_sqli_and_names_the_anomaly_rule() 
     waf = WafEngine(load_default_ruleset(), EngineOptions())
     v = run(waf, "/item", "id=1%27%20OR%20%271%27%3D%271")
     assert v.blocked and v.rule_id == 949110 and 942100 in [m.rule_id for m in v.matches]
+
+
+def test_compiled_engines_are_shared_unless_they_count_rates() -> None:
+    managed = load_default_ruleset()
+    assert shared_engine(managed, EngineOptions()) is shared_engine(managed, EngineOptions())
+    assert shared_engine(managed, EngineOptions()) is not shared_engine(
+        managed, EngineOptions(paranoia_level=2)
+    )
+    with_rates = parse_ruleset(RULES, "test")
+    assert shared_engine(with_rates, EngineOptions()) is not shared_engine(
+        with_rates, EngineOptions()
+    )
