@@ -148,10 +148,14 @@ def test_referenced_files_exist() -> None:
                 assert (COMPOSE / source).exists(), f"{name}: {volume}"
     if not loadtests:
         pytest.skip("loadtests/locustfile.py is not in this build yet (Locust services)")
+    from edgelab.loadgen.targets import load_targets
+
     for name in ("locust-master", "locust-worker"):
         command = compose()["services"][name]["command"]
         locustfile = option(command, "-f")
         assert locustfile == "/mnt/edgelab/loadtests/locustfile.py", name
+        targets = load_targets(local(option(command, "--edgelab-targets") or ""))
+        assert targets.cdn_a == ["http://edge-a:8000"]
 
 
 def test_ports_and_settings_agree_with_the_embedded_lab() -> None:
