@@ -33,7 +33,7 @@ matplotlib.use("Agg")  # never a GUI backend; a no-op if one was already chosen 
 from matplotlib import rc_context  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 from edgelab.report.model import EventMark, ReportData, VariantSeries  # noqa: E402
 
@@ -78,6 +78,11 @@ CHART_IDS = (
 """Every chart a report has, in order, whether or not the run had data for it."""
 
 WIDTH_IN = 9.0
+LABELLED = ("action", "probe", "error", "interrupted", "steady-state")
+"""Journal events named on the charts (the others are lines only: rollbacks come in bursts)."""
+LABEL_CHARS = 28
+LABEL_GAP = 0.02
+"""A label closer than this share of the axis to the previous one is left out (lines stay)."""
 PRELOAD_SHARE = 0.15
 """The axis starts before the load (at the first journal event: lab up, steady-state probes) by
 at most this share of its length, so a slow lab start does not squash the run."""
@@ -139,6 +144,9 @@ def _xy(d: Mapping[int, float]) -> tuple[list[float], list[float]]:
 
 
 def _mark(ax: Axes, s: VariantSeries, *, labels: bool) -> None:
+    placed: list[float] = []
+    lo, hi = ax.get_xlim()  # set by the caller before marking
+    gap = LABEL_GAP * (hi - lo)
     if s.window is not None:
         ax.axvspan(s.window[0], s.window[1], color=FAULT_SHADE, alpha=0.55, lw=0, zorder=0)
     for e in s.events:
@@ -158,9 +166,11 @@ def _mark(ax: Axes, s: VariantSeries, *, labels: bool) -> None:
         else:
             color = "#c0392b" if e.status in ("failed", "deviated") else EVENT_COLOR
             ax.axvline(e.t, color=color, lw=0.7, ls="--", zorder=1)
-            if labels and e.type not in ("load-start", "load-stop"):
+            if labels and e.type in LABELLED and all(abs(e.t - t) > gap for t in placed):
+                placed.append(e.t)
+                text = e.name or e.type
                 note = ax.annotate(
-                    e.name or e.type,
+                    text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…",
                     (e.t, 1.0),
                     xycoords=("data", "axes fraction"),
                     rotation=90,
@@ -169,6 +179,7 @@ def _mark(ax: Axes, s: VariantSeries, *, labels: bool) -> None:
                     fontsize=6,
                     color=color,
                     annotation_clip=True,
+                    clip_on=True,  # a long name stops at the panel's edge
                     zorder=5,  # above bars and lines
                 )
                 note.set_in_layout(False)
@@ -248,6 +259,7 @@ def _per_variant_figure(
     _margins(fig, height, rows=n)
     axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
     for ax, s in zip(axes, series, strict=False):
+        ax.set_xlim(*xlim)
         _mark(ax, s, labels=True)
         if not draw(ax, s):
             _empty(ax, "data")
@@ -271,6 +283,7 @@ def _latency(ax: Axes, s: VariantSeries) -> bool:
     positive = [v for v in values if v > 0]
     if positive and max(positive) / min(positive) > LOG_SCALE_SPAN:
         ax.set_yscale("log")  # a timeout's seconds next to a cache hit's milliseconds
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:g}")
         ax.yaxis.set_minor_formatter(NullFormatter())
     else:

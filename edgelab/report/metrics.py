@@ -57,6 +57,8 @@ RECOVERY_RUN_S = 3
 MOVED_SHARE = 0.5
 """Traffic has moved when the pre-fault main path carries less than this share of a second."""
 
+ORIGIN_PREFIX = "edgelab_origin_"
+EDGE_PREFIX = "edgelab_edge_"
 ORIGIN_REQUESTS = "edgelab_origin_requests_total"
 ORIGIN_SHED = "edgelab_origin_shed_total"
 ORIGIN_ATTACKS = "edgelab_origin_attack_requests_total"
@@ -226,15 +228,15 @@ def process_filters(lab: Mapping[str, Any]) -> tuple[ProcessFilter, ProcessFilte
     """(is origin, is edge) for one variant: by `role` where lab.json's `processes` lists it
     (a dict by name, as the lab state has it, or a list of {name, role}), else by name."""
     procs = lab.get("processes")
-    entries = list(procs.values()) if isinstance(procs, dict) else procs
+    if isinstance(procs, dict):  # the lab state: name -> {role, ...}, the name only as the key
+        entries = [{"name": name, **p} for name, p in procs.items() if isinstance(p, dict)]
+    else:
+        entries = procs if isinstance(procs, list) else []
     roles: dict[str, str] = {}
-    for p in entries if isinstance(entries, list) else []:
-        if (
-            isinstance(p, dict)
-            and isinstance(p.get("name"), str)
-            and isinstance(p.get("role"), str)
-        ):
-            roles[p["name"]] = p["role"]
+    for p in entries:
+        if isinstance(p, dict) and isinstance(p.get("name"), str):
+            if isinstance(p.get("role"), str):
+                roles[p["name"]] = p["role"]
     if not roles:
         return is_origin, is_edge
 
@@ -290,6 +292,29 @@ def counter_total(
     inc = counter_increments(scrapes, name, processes, labels)
     seen = any(processes(s.process) and _value(s, name, labels or {}) is not None for s in scrapes)
     return sum(d for _, _, d in inc) if seen else None
+
+
+def scraped(scrapes: Iterable[Scrape], processes: ProcessFilter, prefix: str) -> bool:
+    """Whether any matching process was scraped with a sample named `prefix...`: then a
+    labelled counter without samples is 0 (it appears at its first increment), not unknown."""
+    return any(
+        processes(s.process) and any(x.name.startswith(prefix) for x in s.samples) for s in scrapes
+    )
+
+
+def counter_total_or_zero(
+    scrapes: Sequence[Scrape],
+    name: str,
+    processes: ProcessFilter,
+    labels: Mapping[str, str] | None = None,
+    *,
+    prefix: str,
+) -> float | None:
+    """`counter_total`, but 0 when the process was scraped and the counter never appeared."""
+    total = counter_total(scrapes, name, processes, labels)
+    if total is None and scraped(scrapes, processes, prefix):
+        return 0.0
+    return total
 
 
 def label_values(scrapes: Iterable[Scrape], name: str, label: str) -> list[str]:

@@ -342,8 +342,12 @@ def build_variant(
     for reason in m.label_values(v.scrapes, m.ORIGIN_SHED, "reason"):
         total = m.counter_total(v.scrapes, m.ORIGIN_SHED, is_origin, {"reason": reason})
         shed_by_reason[reason] = _int(total) or 0
-    shed_total = m.counter_total(v.scrapes, m.ORIGIN_SHED, is_origin)
-    timeouts = m.counter_total(v.scrapes, m.EDGE_UPSTREAM_ERRORS, is_edge, {"status": "504"})
+    shed_total = m.counter_total_or_zero(
+        v.scrapes, m.ORIGIN_SHED, is_origin, prefix=m.ORIGIN_PREFIX
+    )
+    timeouts = m.counter_total_or_zero(
+        v.scrapes, m.EDGE_UPSTREAM_ERRORS, is_edge, {"status": "504"}, prefix=m.EDGE_PREFIX
+    )
 
     # Cache hit ratio, overall and per second.
     hits = m.counter_increments(v.scrapes, m.EDGE_REQUESTS, is_edge, {"path_taken": "cache"})
@@ -358,7 +362,9 @@ def build_variant(
     }
 
     # Attack requests that reached the origin.
-    attack_total = m.counter_total(v.scrapes, m.ORIGIN_ATTACKS, is_origin)
+    attack_total = m.counter_total_or_zero(
+        v.scrapes, m.ORIGIN_ATTACKS, is_origin, prefix=m.ORIGIN_PREFIX
+    )
     attack_source: Literal["origin-metric", "requests-csv-direct", "none"]
     if attack_total is not None:
         attack_source = "origin-metric"

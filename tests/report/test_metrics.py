@@ -80,6 +80,15 @@ def test_a_labelled_counter_appears_at_its_first_increment() -> None:
     assert m.counter_total(scrapes, "c", m.is_origin) == 5
 
 
+def test_a_counter_never_incremented_is_zero_once_its_process_was_scraped() -> None:
+    scrapes = [scrape(0, "origin", edgelab_origin_in_flight=0), scrape(1, "origin", other=1)]
+    total = m.counter_total_or_zero(
+        scrapes, "edgelab_origin_x_total", m.is_origin, prefix="edgelab_origin_"
+    )
+    assert total == 0
+    assert m.counter_total_or_zero(scrapes, "x", m.is_edge, prefix="edgelab_edge_") is None
+
+
 def test_spread_per_second_splits_uneven_intervals() -> None:
     # 30 requests between t=0.5 and t=2.0: 10 in [0.5, 1), 20 in [1, 2)
     assert m.spread_per_second([(100.5, 102.0, 30.0)], 100.0) == {0: 10.0, 1: 20.0}
@@ -134,12 +143,7 @@ def test_origin_capacity_measured_from_scrapes() -> None:
 
 
 def test_process_filters_by_role() -> None:
-    lab = {
-        "processes": {
-            "web": {"name": "web", "role": "origin"},
-            "pop": {"name": "pop", "role": "edge"},
-        }
-    }
+    lab = {"processes": {"web": {"role": "origin"}, "pop": {"role": "edge", "cdn": "cdn-a"}}}
     is_origin, is_edge = m.process_filters(lab)
     assert is_origin("web") and not is_origin("pop") and is_edge("pop")
     assert is_origin("origin-2") and is_edge("edge-b-1")  # not listed: by name
