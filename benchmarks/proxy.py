@@ -52,10 +52,11 @@ EDGE_VARIANTS: dict[str, dict[str, object]] = {
         "upstream": {"client": "pool"},
         "cache": {"enabled": False},
         "bot": {"enabled": False},
+        "waf": {"mode": "off"},
     },
 }
 """Edge configs measured: the default stages with each upstream client, and the proxy core
-alone (cache and bot management off)."""
+alone (cache, bot management and WAF off)."""
 
 
 Results = dict[str, dict[str, WrkResult]]
