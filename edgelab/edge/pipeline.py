@@ -18,6 +18,7 @@ from typing import Protocol
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import Exchange
 from edgelab.errors import RequestRejected
+from edgelab.policy.failure import ModulePanic
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +82,14 @@ class Pipeline:
 
     @staticmethod
     def _failed(ex: Exchange, stage: Stage, hook: str, e: Exception) -> None:
+        # A module panic is the behaviour an experiment asked for (policy `panic`), one line per
+        # request; anything else is our bug and keeps its traceback.
         logger.error(
             "stage %s failed in %s hook: %r",
             stage.name,
             hook,
             e,
-            exc_info=e,
+            exc_info=None if isinstance(e, ModulePanic) else e,
             extra={"request_id": ex.ray_id, "stage": stage.name},
         )
         ex.error = e

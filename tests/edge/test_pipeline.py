@@ -73,3 +73,25 @@ async def test_a_failing_stage_gives_500_and_outer_stages_still_see_it(
     assert isinstance(ex.error, KeyError)
     assert log == ["a.request", "bot.request", "bot.response:500", "a.response:500"]
     assert any(r.stage == "bot" for r in caplog.records if hasattr(r, "stage"))
+
+
+async def test_a_module_panic_logs_one_line_without_traceback(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from edgelab.policy.failure import ModulePanic
+
+    class Panics:
+        name = "bot"
+
+        async def request(self, ex: Exchange) -> None:
+            raise ModulePanic("called Result::unwrap() on an Err value")
+
+        async def response(self, ex: Exchange) -> None:
+            return None
+
+    ex = make_exchange()
+    with caplog.at_level(logging.ERROR):
+        await Pipeline([Panics()]).run(ex)
+    assert ex.response is not None and ex.response.status == 500
+    [record] = [r for r in caplog.records if r.name == "edgelab.edge.pipeline"]
+    assert "unwrap" in record.getMessage() and record.exc_info is None
