@@ -480,7 +480,8 @@ def time_to_recover(
     for i, b in enumerate(bins):
         run = bins[i : i + RECOVERY_RUN_S]
         contiguous = all(run[j] == b + j for j in range(len(run)))
-        enough = len(run) == RECOVERY_RUN_S or (run and run[-1] == last_bin)
+        # the data may end before `last_bin` (the load's last second carries no request)
+        enough = len(run) == RECOVERY_RUN_S or (run and run[-1] == bins[-1])
         if contiguous and enough and all(success[x] >= threshold for x in run):
             return float(b - fault_end_bin)
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import cache, control, edge, http, origin, process, toxiproxy
+from edgelab.chaos.catalogue import cache, control, edge, http, origin, process, toxiproxy, waf
 
 Activity = Callable[..., Awaitable[Any]]
 
@@ -38,4 +38,5 @@ CATALOGUE: dict[str, Activity] = {
     "toxiproxy.remove_toxic": toxiproxy.remove_toxic,
     "toxiproxy.disable": toxiproxy.disable,
     "toxiproxy.enable": toxiproxy.enable,
+    "waf.push_ruleset": waf.push_ruleset,
 }

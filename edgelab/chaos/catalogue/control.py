@@ -51,6 +51,21 @@ async def push(
     return result
 
 
+def _shipped_default(kind: str) -> str | None:
+    """The content a POP starts with for `kind`, when there is one."""
+    if kind == "bot-features":
+        from edgelab.edge.stages.bot import default_feature_file
+
+        return default_feature_file().decode()
+    if kind == "waf-rules":
+        from edgelab.policy.waf.rules import named_ruleset_document
+
+        return named_ruleset_document("managed").decode()
+    if kind == "killswitches":
+        return '{"modules": {}, "rules": []}'
+    return None
+
+
 async def rollback(ctx: RunContext, *, kind: str, version: int | None = None) -> dict[str, Any]:
     """Push an earlier version again (default: the last known good)."""
     body = {} if version is None else {"version": version}
@@ -60,15 +75,11 @@ async def rollback(ctx: RunContext, *, kind: str, version: int | None = None) ->
             ctx, "POST", f"{control}/v1/artifacts/{kind}/rollback", body
         )
     except ActivityFailed:
-        if version is not None or kind != "bot-features":
+        shipped = _shipped_default(kind)
+        if version is not None or shipped is None:
             raise
-        # Nothing good was ever pushed: the POPs' own shipped file is the known good.
-        from edgelab.edge.stages.bot import default_feature_file
-
-        content = default_feature_file().decode()
-        result = await call(
-            ctx, "POST", f"{control}/v1/artifacts/{kind}", {"content": content, "author": "chaos"}
-        )
+        # Nothing good was ever pushed: what the POPs ship with is the known good.
+        result = await call(ctx, "POST", f"{control}/v1/artifacts/{kind}", {"content": shipped, "author": "chaos"})
     return result
 
 
