@@ -35,9 +35,11 @@ class Journal:
         variant: str | None = None,
         t: float | None = None,
         detail: dict[str, Any] | None = None,
+        ts: float | None = None,
     ) -> Event:
+        """Record one event; `ts` (epoch seconds) when it happened earlier than now."""
         entry: Event = {
-            "ts": round(self.clock(), 6),
+            "ts": round(self.clock() if ts is None else ts, 6),
             "t": None if t is None else round(t, 3),
             "variant": variant,
             "type": type,

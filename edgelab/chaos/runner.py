@@ -44,6 +44,8 @@ class LoadHandle(Protocol):
     async def stop(self) -> None: ...
 
 
+# A load may also have `started_at` (epoch seconds of its real t=0); lab time counts from there.
+
 LabFactory = Callable[[Experiment, Path], AbstractAsyncContextManager[LabView]]
 LoadFactory = Callable[[Experiment, LabView, Path], Awaitable[LoadHandle]]
 
@@ -187,11 +189,13 @@ async def _run_variant(
                 try:
                     await _steady_state(ctx, vexp, journal, "before", clock)
                     load = await load_factory(vexp, lab, vdir)
-                    clock.t0 = time.monotonic()
+                    started_at = getattr(load, "started_at", None) or time.time()
+                    clock.t0 = time.monotonic() - max(0.0, time.time() - started_at)
                     journal.event(
                         "load-start",
                         variant=variant,
                         t=0.0,
+                        ts=started_at,
                         detail={"duration_s": vexp.load.duration_s},
                     )
                     try:

@@ -111,25 +111,16 @@ class SurgeLoad:
 
     def __init__(self, handle: SurgeHandle) -> None:
         self.handle = handle
+        self.started_at: float | None = None
+        """Epoch seconds of the load's t=0, once known."""
 
-    async def started(self, timeout_s: float = 60.0) -> None:
-        """Return once Locust has users running: lab time 0 is when the load really begins.
+    async def started(self) -> None:
+        """Return once Locust's load has really begun, and remember when (`started_at`).
 
-        Locust takes seconds to import and spawn on a busy machine; a timeline that started at
-        the spawn would put the first faults before any traffic.
+        Locust takes seconds to import and spawn on a busy machine; lab time 0 is the load's
+        own t=0, not the call that launched it.
         """
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while self.handle.running and asyncio.get_running_loop().time() < deadline:
-            last = self.handle.last
-            if last is not None and last.users > 0:
-                return
-            await asyncio.sleep(0.1)  # polls another process's progress; nothing to await on
-        if not self.handle.running:
-            from edgelab.loadgen.surge import log_tail
-
-            raise RuntimeError(
-                f"Locust exited before any user started:\n{log_tail(self.handle.out_dir)}"
-            )
+        self.started_at = await asyncio.to_thread(self.handle.wait_started)
 
     async def wait(self) -> None:
         await asyncio.to_thread(self.handle.wait)

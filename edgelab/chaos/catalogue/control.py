@@ -79,7 +79,9 @@ async def rollback(ctx: RunContext, *, kind: str, version: int | None = None) ->
         if version is not None or shipped is None:
             raise
         # Nothing good was ever pushed: what the POPs ship with is the known good.
-        result = await call(ctx, "POST", f"{control}/v1/artifacts/{kind}", {"content": shipped, "author": "chaos"})
+        result = await call(
+            ctx, "POST", f"{control}/v1/artifacts/{kind}", {"content": shipped, "author": "chaos"}
+        )
     return result
 
 
