@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import socket
+import statistics
 import sys
 import tempfile
 from collections.abc import AsyncIterator
@@ -39,8 +40,9 @@ from benchmarks.harness import (  # noqa: E402
     edge_process,
     machine_note,
     median_result,
-    nginx_proxy,
+    nginx_process,
     origin_process,
+    process_cpu_s,
     run_wrk,
 )
 
@@ -64,7 +66,7 @@ ceiling for any edge built on it (no parsing beyond aiohttp's, no pipeline, no c
 
 
 @asynccontextmanager
-async def fixed_body_server() -> AsyncIterator[str]:
+async def fixed_body_server() -> AsyncIterator[tuple[str, int]]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
@@ -74,7 +76,7 @@ async def fixed_body_server() -> AsyncIterator[str]:
     )
     sock.close()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         await proc.wait()
@@ -97,7 +99,13 @@ async def warm(base_url: str, header: str) -> None:
                 raise RuntimeError(f"{base_url}{path} is not served from cache ({header})")
 
 
-async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
+Results = dict[str, dict[str, WrkResult]]
+"""phase -> target -> median wrk result."""
+Cpu = dict[str, float]
+"""target -> median server CPU microseconds per request at saturation."""
+
+
+async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
     async with AsyncExitStack() as stack:
         origin = await stack.enter_async_context(
             origin_process(service_time_ms=0, static_bytes=1024)
@@ -111,7 +119,7 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
         )
         cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgelab-ngx-cache-"))
         nginx = await stack.enter_async_context(
-            nginx_proxy(
+            nginx_process(
                 origin_url,
                 workers=1,
                 extra_http=(
@@ -124,9 +132,12 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
                 ),
             )
         )
-        targets = {"edge": edge.addresses["proxy"], "edge-nobot": bare.addresses["proxy"]}
-        targets["nginx"] = nginx
-        for url in targets.values():
+        targets = {
+            "edge": (edge.addresses["proxy"], edge.process.pid),
+            "edge-nobot": (bare.addresses["proxy"], bare.process.pid),
+            "nginx": (nginx.url, nginx.pid),
+        }
+        for url, _ in targets.values():
             await warm(url, "X-Cache")
         targets["aiohttp-fixed"] = await stack.enter_async_context(fixed_body_server())
         phases = {
@@ -135,35 +146,50 @@ async def measure(args: argparse.Namespace) -> dict[str, dict[str, WrkResult]]:
             "64-connections": dict(connections=64, load=WrkLoad(paths=PATHS)),
         }
         runs: dict[str, dict[str, list[WrkResult]]] = {p: {t: [] for t in targets} for p in phases}
-        for url in targets.values():  # warm up: connections, the interpreter, the OS
+        cpu_runs: dict[str, list[float]] = {t: [] for t in targets}
+        for url, _ in targets.values():  # warm up: connections, the interpreter, the OS
             await run_wrk(url, connections=4, duration_s=1, load=WrkLoad(paths=PATHS))
         for round_no in range(1, args.runs + 1):
             for phase, opts in phases.items():
-                for target, url in targets.items():
+                for target, (url, pid) in targets.items():
+                    cpu_before = process_cpu_s(pid)
                     result = await run_wrk(url, duration_s=args.duration, **opts)
+                    cpu_us = (process_cpu_s(pid) - cpu_before) * 1e6 / max(result.requests, 1)
                     runs[phase][target].append(result)
-                    print(f"round {round_no} {phase:15} {target:10} {result.row()}", flush=True)
-        return {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+                    if phase == "saturation":
+                        cpu_runs[target].append(cpu_us)
+                    print(
+                        f"round {round_no} {phase:15} {target:13} {result.row()}  "
+                        f"server CPU {cpu_us:5.0f} us/req",
+                        flush=True,
+                    )
+        medians = {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+        return medians, {t: statistics.median(c) for t, c in cpu_runs.items()}
 
 
-def report(results: dict[str, dict[str, WrkResult]], args: argparse.Namespace) -> dict[str, float]:
+def report(results: Results, cpu: Cpu, args: argparse.Namespace) -> dict[str, float]:
     print(f"\nmedian of {args.runs} runs, {args.duration:g} s each ({machine_note()})")
     for phase, by in results.items():
         print(f"\n{phase}:")
         for target, r in by.items():
-            print(f"  {target:10} {r.row()}")
+            extra = f"  server CPU {cpu[target]:5.0f} us/req" if phase == "saturation" else ""
+            print(f"  {target:13} {r.row()}{extra}")
     sat, one, many = results["saturation"], results["one-connection"], results["64-connections"]
     ratios: dict[str, float] = {}
     targets: dict[str, str] = {}
     for edge in ("edge", "edge-nobot"):
         ratios[f"{edge} rps / nginx rps (saturation)"] = sat[edge].rps / sat["nginx"].rps
         targets[f"{edge} rps / nginx rps (saturation)"] = ">= 0.4"
+        ratios[f"{edge} hits per CPU second / nginx's"] = cpu["nginx"] / cpu[edge]
+        targets[f"{edge} hits per CPU second / nginx's"] = ">= 0.4 (steadier)"
         ratios[f"{edge} p50 - nginx p50, 1 connection (us)"] = (
             one[edge].p50_ms - one["nginx"].p50_ms
         ) * 1000
         targets[f"{edge} p50 - nginx p50, 1 connection (us)"] = "<= 150"
         ratios[f"{edge} p99 / p50 at 64 connections"] = many[edge].p99_ms / many[edge].p50_ms
         targets[f"{edge} p99 / p50 at 64 connections"] = "<= 2.5"
+    ratios["aiohttp-fixed hits per CPU second / nginx's"] = cpu["nginx"] / cpu["aiohttp-fixed"]
+    targets["aiohttp-fixed hits per CPU second / nginx's"] = "(the ceiling)"
     ratios["aiohttp-fixed rps / nginx rps (saturation)"] = (
         sat["aiohttp-fixed"].rps / sat["nginx"].rps
     )
@@ -183,8 +209,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="saturation connections")
     parser.add_argument("--json", type=Path, help="also write the medians and ratios here")
     args = parser.parse_args()
-    results = asyncio.run(measure(args))
-    ratios = report(results, args)
+    results, cpu = asyncio.run(measure(args))
+    ratios = report(results, cpu, args)
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -192,6 +218,7 @@ def main() -> None:
                     "results": {
                         p: {t: vars(r) for t, r in by.items()} for p, by in results.items()
                     },
+                    "server_cpu_us_per_request": cpu,
                     "ratios": ratios,
                     "machine": machine_note(),
                 },
