@@ -102,7 +102,10 @@ def targets_for(experiment: Experiment, lab: LabView) -> dict[str, Any]:
         "seed": load.seed,
     }
     if endpoints.get("steering"):
-        data["steering"] = {"url": endpoints["steering"], "service": "www"}
+        from edgelab.lab.plan import STEERING_SERVICES
+
+        service = STEERING_SERVICES.get(load.bypass, "www")
+        data["steering"] = {"url": endpoints["steering"], "service": service}
     return data
 
 

@@ -172,20 +172,35 @@ def edge_spec(cdn: CdnSpec, index: int, origin_url: str, control_url: str | None
     )
 
 
+STEERING_SERVICES = {"multi-cdn": "www", "dns-failover": "failover"}
+"""Steering service a client bypass asks: `www` chooses CDN A, CDN B, then the origin (multi-CDN);
+`failover` chooses CDN A, then the origin (DNS failover to the origin, the grey-cloud move)."""
+
+
 def steering_spec(lab: LabFile, targets: Sequence[tuple[str, Sequence[str]]]) -> ProcessSpec:
-    """`edgelab steer` for service `www`: `targets` are (name, URLs) in priority order, named
-    as the load tests understand them (`cdn-a`, `cdn-b`, `origin`)."""
-    args: list[str] = ["--service", "www"]
-    for name, urls in targets:
-        args += ["--target", f"{name}={','.join(urls)}"]
-    args += ["--ttl", f"{lab.steering.ttl_s:g}", "--interval", f"{lab.steering.interval_s:g}"]
+    """`edgelab steer` with two services over `targets` ((name, URLs) in priority order, named
+    as the load tests understand them: `cdn-a`, `cdn-b`, `origin`): `www` has them all, and
+    `failover` only the first CDN and the origin."""
+    entries = [{"name": name, "urls": list(urls)} for name, urls in targets]
+    first_cdn = next((e for e in entries if e["name"] != "origin"), None)
+    origin = [e for e in entries if e["name"] == "origin"]
+    services = {STEERING_SERVICES["multi-cdn"]: entries}
+    if first_cdn is not None and origin:
+        services[STEERING_SERVICES["dns-failover"]] = [first_cdn, *origin]
+    config = {
+        "ttl_s": lab.steering.ttl_s,
+        "health": {"interval_s": lab.steering.interval_s},
+        "services": services,
+    }
+    path = "config/steering.yaml"
     return ProcessSpec(
         name="steering",
         role="steering",
-        args=tuple(args),
+        args=("--config", path),
         listeners={"http": Listener("--port", lab.steering.port or 0)},
         health=(None, "/healthz"),
         supervision=lab.steering.supervision,
+        files={path: yaml.safe_dump(config, sort_keys=False)},
     )
 
 

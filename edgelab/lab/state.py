@@ -114,7 +114,9 @@ def locust_targets(state: LabState, bypass: str = "none") -> dict[str, object] |
     if ep.origin_direct:
         targets["origin"] = ep.origin_direct
     if ep.steering:
-        targets["steering"] = {"url": ep.steering, "service": "www"}
+        from edgelab.lab.plan import STEERING_SERVICES
+
+        targets["steering"] = {"url": ep.steering, "service": STEERING_SERVICES.get(bypass, "www")}
     targets["bypass"] = bypass
     return targets
 

@@ -84,10 +84,15 @@ def test_steering_spec_targets() -> None:
         [("cdn-a", ["http://a1", "http://a2"]), ("cdn-b", ["http://b1"]), ("origin", ["http://o"])],
     )
     assert spec.command == "steer"
-    assert list(spec.args) == [
-        "--service", "www",
-        "--target", "cdn-a=http://a1,http://a2",
-        "--target", "cdn-b=http://b1",
-        "--target", "origin=http://o",
-        "--ttl", "5", "--interval", "1",
-    ]  # fmt: skip
+    assert list(spec.args) == ["--config", "config/steering.yaml"]
+    config = yaml.safe_load(spec.files["config/steering.yaml"])
+    assert config["ttl_s"] == 5 and config["health"] == {"interval_s": 1}
+    # multi-CDN: A, then B, then the origin; DNS failover: A, then straight to the origin
+    assert [t["name"] for t in config["services"]["www"]] == ["cdn-a", "cdn-b", "origin"]
+    assert config["services"]["failover"] == [
+        {"name": "cdn-a", "urls": ["http://a1", "http://a2"]},
+        {"name": "origin", "urls": ["http://o"]},
+    ]
+    from edgelab.steering.config import SteeringConfig
+
+    SteeringConfig.model_validate(config)
