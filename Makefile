@@ -36,3 +36,10 @@ bench-locust: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The README's picture of a report: `make screenshot RUN=runs/<stamp>-cloudflare-2025-11-18`
+screenshot:
+	chromium --headless --no-sandbox --disable-gpu --disable-background-networking \
+	  --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
+	  --user-data-dir="$$(mktemp -d)" --window-size=1280,1500 \
+	  --screenshot="$(CURDIR)/docs/report.png" "file://$(abspath $(RUN))/report.html"
