@@ -134,6 +134,10 @@ class RunHeader(_Frozen):
     compression: float = Field(description="Real seconds per lab second.")
     status: Literal["complete", "partial"]
     problems: list[str] = Field(description="Missing or damaged files; why the run is partial.")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Why numbers may be less trustworthy (e.g. the load generator short of CPU).",
+    )
     machine: dict[str, str]
 
 
@@ -508,6 +512,7 @@ def build_report_data(run: RunDir) -> ReportData:
         compression=info.compression,
         status="partial" if run.partial else "complete",
         problems=list(run.problems),
+        warnings=list(run.warnings),
         machine={str(k): str(v) for k, v in info.machine.items()},
     )
     summary = Summary(

@@ -18,7 +18,7 @@ import functools
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +124,9 @@ class RunDir:
     variants: tuple[VariantRun, ...]
     problems: tuple[str, ...]
     """One line per missing or damaged file, for the report's header."""
+    warnings: tuple[str, ...] = ()
+    """Things that make the numbers less trustworthy without making the run partial (the load
+    generator itself short of CPU)."""
 
     @property
     def partial(self) -> bool:
@@ -192,7 +195,9 @@ def read_run_dir(path: Path) -> RunDir:
     variants = tuple(_read_variant(vdir / name, name, problems) for name in names)
     if info.status != "complete":
         problems.insert(0, f"run.json: status is {info.status!r}, not 'complete'")
-    return RunDir(path, info, journal, variants, tuple(problems))
+    return RunDir(
+        path, info, journal, variants, tuple(problems), tuple(_load_warnings(path, names))
+    )
 
 
 def _rel(path: Path) -> str:
@@ -377,6 +382,22 @@ _LOCUST_FILES = (
     "locust_failures.csv",
     "locust.html",
 )
+
+
+def _load_warnings(path: Path, names: Iterable[str]) -> Iterator[str]:
+    """A variant whose Locust passed its CPU warning (surge.json) may have been load-limited."""
+    for name in names:
+        try:
+            surge = json.loads((path / "variants" / name / "surge.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(surge, dict) and surge.get("cpu_warning"):
+            peak = surge.get("cpu_max_percent")
+            at = f" (peak {peak:.0f}% of a core)" if isinstance(peak, int | float) else ""
+            yield (
+                f"{name}: the load generator passed 80% CPU{at}; it may have sent less load "
+                "than asked (use more Locust workers)"
+            )
 
 
 def _read_variant(vdir: Path, name: str, problems: list[str]) -> VariantRun:

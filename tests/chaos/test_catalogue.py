@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -143,3 +144,52 @@ async def test_toxics_and_disabled_links_through_toxiproxy_python(tmp_path: Path
         assert quick < 300
         with pytest.raises(ActivityFailed, match="toxiproxy"):
             await toxiproxy.add_toxic(ctx, proxy="nope", type="latency", attributes={"latency": 1})
+
+
+async def test_container_actions_fail_in_one_line_without_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgelab.chaos.catalogue import container
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    async with lab_ctx(tmp_path) as ctx:
+        with pytest.raises(ActivityFailed, match="no Docker engine reachable"):
+            await container.act(ctx, service="edge-a", action="pause")
+        with pytest.raises(ActivityFailed, match="action must be one of"):
+            await container.act(ctx, service="edge-a", action="explode")
+        assert ctx.undo == []
+
+
+async def test_steering_probe_follows_a_failing_pop(tmp_path: Path) -> None:
+    from edgelab.chaos.context import ProcessView
+    from edgelab.steering.config import SteeringConfig
+    from edgelab.steering.server import SteeringServer
+    from edgelab.testing.servers import running
+
+    async with lab_ctx(tmp_path) as ctx:
+        pop = ctx.lab.one("edge", "edge-a-1").addresses["proxy"]
+        origin_url = ctx.lab.one("origin").addresses["http"]
+        config = SteeringConfig.model_validate(
+            {
+                "ttl_s": 1,
+                "health": {"interval_s": 0.2, "failures_to_down": 2, "successes_to_up": 1},
+                "services": {
+                    "failover": [
+                        {"name": "cdn-a", "urls": [pop]},
+                        {"name": "origin", "urls": [origin_url]},
+                    ]
+                },
+            }
+        )
+        async with running(SteeringServer(config)) as steering:
+            ctx.lab.processes["steering"] = ProcessView(
+                "steering", "steering", dict(steering.addresses)
+            )
+            seen = [await http.steering_target(ctx, service="failover")]
+            await edge.abort(ctx, target="edge-a-1", status=500)
+            for _ in range(200):  # health checks run every 0.2 s; watch until they mark it down
+                seen.append(await http.steering_target(ctx, service="failover"))
+                if seen[-1] == "origin":
+                    break
+                await asyncio.sleep(0.05)
+    assert seen[0] == "cdn-a" and seen[-1] == "origin"

@@ -109,3 +109,17 @@ def test_garbage_files_are_problems_not_tracebacks(tmp_path: Path) -> None:
     assert run.partial and len(run.problems) >= 4
     data = build_report_data(run)
     assert data.summary.variants[0].requests == 0
+
+
+def test_a_load_generator_short_of_cpu_is_a_warning_not_a_partial_run(tmp_path: Path) -> None:
+    path = scenario.build(tmp_path / "run").path
+    (path / "variants" / "none" / "surge.json").write_text(
+        json.dumps({"cpu_warning": True, "cpu_max_percent": 97.4})
+    )
+    run = read_run_dir(path)
+    assert not run.partial
+    assert run.warnings == (
+        "none: the load generator passed 80% CPU (peak 97% of a core); it may have sent less "
+        "load than asked (use more Locust workers)",
+    )
+    assert build_report_data(run).summary.run.warnings == list(run.warnings)

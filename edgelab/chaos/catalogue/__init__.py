@@ -9,12 +9,23 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from edgelab.chaos.catalogue import cache, control, edge, http, origin, process, toxiproxy, waf
+from edgelab.chaos.catalogue import (
+    cache,
+    container,
+    control,
+    edge,
+    http,
+    origin,
+    process,
+    toxiproxy,
+    waf,
+)
 
 Activity = Callable[..., Awaitable[Any]]
 
 CATALOGUE: dict[str, Activity] = {
     "cache.purge": cache.purge,
+    "container.act": container.act,
     "control.push": control.push,
     "control.rollback": control.rollback,
     "control.flap": control.flap,
@@ -31,6 +42,7 @@ CATALOGUE: dict[str, Activity] = {
     "http.metric": http.metric,
     "http.healthy": http.healthy,
     "http.send": http.send,
+    "http.steering_target": http.steering_target,
     "origin.dependency": origin.dependency,
     "process.signal": process.send_signal,
     "toxiproxy.add_toxic": toxiproxy.add_toxic,

@@ -150,3 +150,16 @@ async def send(
     for status in await asyncio.gather(*(one(bases[i % len(bases)]) for i in range(requests))):
         counts[str(status)] = counts.get(str(status), 0) + 1
     return counts
+
+
+async def steering_target(ctx: RunContext, *, service: str = "www") -> str:
+    """The target steering answers for `service` now (`cdn-a`, `cdn-b` or `origin`)."""
+    steering = ctx.lab.one("steering").addresses["http"]
+    try:
+        async with ctx.http.get(f"{steering}/resolve", params={"service": service}) as r:
+            if r.status != 200:
+                raise ActivityFailed(f"steering /resolve?service={service} answered {r.status}")
+            answer = await r.json()
+    except aiohttp.ClientError as e:
+        raise ActivityFailed(f"steering unreachable: {e}") from e
+    return str(answer["target"])
