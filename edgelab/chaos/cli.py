@@ -18,9 +18,12 @@ EXPERIMENTS_DIR = Path(__file__).resolve().parents[2] / "chaos" / "experiments"
 
 
 def library_dir() -> Path:
-    """Where the shipped experiments are: the checkout's chaos/experiments or the package copy."""
-    packaged = Path(__file__).resolve().parent / "experiments"
-    return EXPERIMENTS_DIR if EXPERIMENTS_DIR.is_dir() else packaged
+    """Where the shipped experiments are: the source checkout's chaos/experiments, else the
+    copy an install puts under `<prefix>/share/edgelab/experiments`."""
+    import sys
+
+    installed = Path(sys.prefix) / "share" / "edgelab" / "experiments"
+    return EXPERIMENTS_DIR if EXPERIMENTS_DIR.is_dir() else installed
 
 
 def resolve_experiment(name_or_path: str) -> Path:
