@@ -37,6 +37,21 @@ LogFormatOpt = Annotated[
 HostOpt = Annotated[
     str, typer.Option("--host", help="Address to listen on (loopback unless you ask).")
 ]
+AdminHostOpt = Annotated[str, typer.Option("--admin-host", help="Admin listener address.")]
+AdminPortOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--admin-port", help="Admin port (default: --port + 1, or any free port with --port 0)."
+    ),
+]
+AdminTokenOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--admin-token",
+        envvar="EDGELAB_ADMIN_TOKEN",
+        help="Bearer token for state-changing admin calls (required beyond loopback).",
+    ),
+]
 PortFileOpt = Annotated[
     Path | None,
     typer.Option("--port-file", help="Write the bound addresses as JSON here once listening."),
@@ -82,21 +97,9 @@ def origin(
     queue_timeout_s: Annotated[
         float | None, typer.Option("--queue-timeout", help="Seconds a request may wait.")
     ] = None,
-    admin_host: Annotated[
-        str, typer.Option("--admin-host", help="Admin listener address.")
-    ] = "127.0.0.1",
-    admin_port: Annotated[
-        int | None,
-        typer.Option(
-            "--admin-port", help="Admin port (default: --port + 1, or any free port with --port 0)."
-        ),
-    ] = None,
-    admin_token: Annotated[
-        str | None,
-        typer.Option(
-            "--admin-token", envvar="EDGELAB_ADMIN_TOKEN", help="Bearer token for admin changes."
-        ),
-    ] = None,
+    admin_host: AdminHostOpt = "127.0.0.1",
+    admin_port: AdminPortOpt = None,
+    admin_token: AdminTokenOpt = None,
     port_file: PortFileOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = LogFormat.text,
@@ -132,23 +135,9 @@ def edge(
     pop: Annotated[str | None, typer.Option("--pop", help="This POP's name.")] = None,
     host: HostOpt = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Proxy port (0 = any free port).")] = 8000,
-    admin_host: Annotated[
-        str, typer.Option("--admin-host", help="Admin listener address.")
-    ] = "127.0.0.1",
-    admin_port: Annotated[
-        int | None,
-        typer.Option(
-            "--admin-port", help="Admin port (default: --port + 1, or any free port with --port 0)."
-        ),
-    ] = None,
-    admin_token: Annotated[
-        str | None,
-        typer.Option(
-            "--admin-token",
-            envvar="EDGELAB_ADMIN_TOKEN",
-            help="Bearer token for state-changing admin calls.",
-        ),
-    ] = None,
+    admin_host: AdminHostOpt = "127.0.0.1",
+    admin_port: AdminPortOpt = None,
+    admin_token: AdminTokenOpt = None,
     port_file: PortFileOpt = None,
     log_level: LogLevelOpt = "info",
     log_format: LogFormatOpt = LogFormat.text,
