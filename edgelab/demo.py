@@ -23,6 +23,7 @@ from edgelab.chaos.progress import EventPrinter
 from edgelab.chaos.runner import RunResult, run_experiment
 from edgelab.chaos.scale import scale_timeline
 from edgelab.chaos.wiring import EmbeddedLab, locust_load_factory
+from edgelab.errors import ConfigError
 
 DEMO_EXPERIMENT = "cloudflare-2025-11-18"
 DEMO_VARIANTS = ("none", "dns-failover", "hardened")
@@ -88,6 +89,12 @@ async def run_demo(options: DemoOptions) -> tuple[RunResult, Path | None]:
     path = resolve_experiment(options.experiment)
     experiment = load_experiment(path)
     variants = list(options.variants or experiment.variant_names())
+    unknown = [v for v in variants if v not in experiment.variant_names()]
+    if unknown:
+        raise ConfigError(
+            f"--variant: unknown {', '.join(unknown)} (this experiment has "
+            f"{', '.join(experiment.variant_names())})"
+        )
     if options.duration_s is not None:
         experiment = scale_timeline(experiment, options.duration_s)
     console.rule(f"[bold]{experiment.title}")

@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from edgelab.chaos.model import Experiment
+from edgelab.errors import ConfigError
 
 _SHAPE_TIMES = ("t1_s", "t2_s", "at_s", "hold_s")
 
 
 def scale_timeline(experiment: Experiment, duration_s: float) -> Experiment:
+    """Raises ConfigError for a duration that is not positive."""
+    if not duration_s > 0:
+        raise ConfigError(f"--duration: must be more than 0 seconds, got {duration_s:g}")
     factor = duration_s / experiment.load.duration_s
     data = experiment.model_dump(by_alias=True)
 

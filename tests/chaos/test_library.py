@@ -50,3 +50,24 @@ def test_chaos_list_names_them(capsys: pytest.CaptureFixture[str]) -> None:
     main(["chaos", "list"])
     out = capsys.readouterr().out
     assert "cloudflare-2025-11-18" in out and "purge-storm" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["demo", "--experiment", "nope"], "nope: no such experiment file or shipped experiment"),
+        (["demo", "--variant", "bogus"], "--variant: unknown bogus"),
+        (
+            ["chaos", "run", "cloudflare-2025-11-18", "--duration", "-3"],
+            "--duration: must be more than 0",
+        ),
+    ],
+)
+def test_demo_and_run_mistakes_are_one_line(
+    argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    captured = capsys.readouterr()
+    assert e.value.code == 2 and expected in captured.err and "Traceback" not in captured.err
+    assert "──" not in captured.out  # nothing started before the mistake was found
