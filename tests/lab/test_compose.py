@@ -129,7 +129,10 @@ def test_service_files_exist_and_parse(service: str) -> None:
     if profile:
         load_model(local(profile), OriginProfile)
     if config:
-        load_model(local(config), EdgeConfig)
+        # each command's --config is its own kind of file: steering's, or an edge config
+        from edgelab.steering.config import SteeringConfig
+
+        load_model(local(config), SteeringConfig if args[0] == "steer" else EdgeConfig)
     for volume in edgelab_services()[service].get("volumes", []):
         source = volume.split(":")[0]
         if source.startswith("."):
