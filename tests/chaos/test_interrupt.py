@@ -1,4 +1,4 @@
-"""Ctrl-C in the middle of a real run: rollbacks run, no fault and no process is left behind."""
+"""Ctrl-C or SIGTERM in the middle of a real run: rollbacks run, no fault and no process is left."""
 
 from __future__ import annotations
 
@@ -24,7 +24,10 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def test_sigint_mid_run_rolls_back_and_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+async def test_signal_mid_run_rolls_back_and_leaves_no_process(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -55,7 +58,7 @@ async def test_sigint_mid_run_rolls_back_and_leaves_no_process(tmp_path: Path) -
                 fault_started = True
             elif fault_started and " action " in line:
                 break  # the generator is flapping now
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         rest = await asyncio.wait_for(proc.stdout.read(), 120)
         await asyncio.wait_for(proc.wait(), 60)
     finally:
