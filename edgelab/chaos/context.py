@@ -28,6 +28,13 @@ class ProcessView:
     cdn: str | None = None
     pid: int | None = None
 
+    @property
+    def ops_base(self) -> str | None:
+        """Where its `/healthz` and `/metrics` are: the admin listener if it has one (edges,
+        the origin), else its only API (`http`, `api`); None if it listens nowhere."""
+        a = self.addresses
+        return a.get("admin") or a.get("http") or a.get("api") or next(iter(a.values()), None)
+
 
 @dataclass
 class LabView:

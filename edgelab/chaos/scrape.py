@@ -14,14 +14,9 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from edgelab.chaos.context import LabView, ProcessView
+from edgelab.chaos.context import LabView
 
 SCRAPE_INTERVAL_S = 1.0
-
-
-def _metrics_url(p: ProcessView) -> str | None:
-    base = p.addresses.get("admin") or p.addresses.get("http") or p.addresses.get("api")
-    return f"{base}/metrics" if base else None
 
 
 def parse_samples(text: str) -> dict[str, float]:
@@ -37,7 +32,7 @@ def parse_samples(text: str) -> dict[str, float]:
 
 async def scrape_forever(lab: LabView, out: Path, http: aiohttp.ClientSession) -> None:
     """Append one line per process per second to `out` until cancelled."""
-    targets = [(p.name, url) for p in lab.processes.values() if (url := _metrics_url(p))]
+    targets = [(p.name, f"{p.ops_base}/metrics") for p in lab.processes.values() if p.ops_base]
     timeout = aiohttp.ClientTimeout(total=SCRAPE_INTERVAL_S * 0.9)
 
     async def one(name: str, url: str) -> str | None:

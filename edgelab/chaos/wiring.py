@@ -20,6 +20,7 @@ from typing import Any
 
 from edgelab.chaos.context import LabView, ProcessView
 from edgelab.chaos.model import Experiment
+from edgelab.errors import ConfigError
 from edgelab.loadgen.surge import Progress, SurgeHandle, run_surge
 
 
@@ -63,7 +64,8 @@ class EmbeddedLab:
                 if p.status == "up"
             }
             view = LabView(
-                processes, extra={"endpoints": state.endpoints.model_dump(), "pid": lab.pid}
+                processes,
+                extra={"endpoints": state.endpoints.model_dump(), "state": state, "pid": lab.pid},
             )
             origin = labfile.origins[0].profile.capacity
             (vdir / "lab.json").write_text(
@@ -88,25 +90,15 @@ class EmbeddedLab:
 
 
 def targets_for(experiment: Experiment, lab: LabView) -> dict[str, Any]:
-    """The Locust targets file (edgelab.loadgen.targets) for this lab and experiment."""
-    endpoints = lab.extra.get("endpoints", {})
-    cdns: dict[str, list[str]] = endpoints.get("cdns", {})
-    load = experiment.load
-    data: dict[str, Any] = {
-        "cdn-a": cdns.get("a") or next(iter(cdns.values()), []),
-        "cdn-b": cdns.get("b", []),
-        "origin": endpoints.get("origin_direct") or endpoints.get("origin"),
-        "bypass": load.bypass,
-        "retry": load.retry,
-        "mix": load.mix,
-        "seed": load.seed,
-    }
-    if endpoints.get("steering"):
-        from edgelab.lab.plan import STEERING_SERVICES
+    """The Locust targets file (edgelab.loadgen.targets): the lab's own (CDN A and B, the
+    direct origin link, the steering service the bypass means) plus the experiment's clients."""
+    from edgelab.lab.state import locust_targets
 
-        service = STEERING_SERVICES.get(load.bypass, "www")
-        data["steering"] = {"url": endpoints["steering"], "service": service}
-    return data
+    load = experiment.load
+    data = locust_targets(lab.extra["state"], load.bypass)
+    if data is None:
+        raise ConfigError("experiment lab: the load needs a CDN named 'a' (cdns: [{name: a, ...}])")
+    return {**data, "retry": load.retry, "mix": load.mix, "seed": load.seed}
 
 
 class SurgeLoad:

@@ -12,7 +12,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from edgelab.chaos.catalogue._http import ActivityFailed
-from edgelab.chaos.context import ProcessView, RunContext
+from edgelab.chaos.context import RunContext
 
 
 def _base_urls(ctx: RunContext, target: str) -> list[str]:
@@ -69,15 +69,6 @@ async def latency_percentile(
     return latencies[index]
 
 
-def _metrics_url(process: ProcessView) -> str:
-    base = (
-        process.addresses.get("admin")
-        or process.addresses.get("http")
-        or next(iter(process.addresses.values()))
-    )
-    return f"{base}/metrics"
-
-
 async def metric(
     ctx: RunContext, *, process: str, name: str, labels: dict[str, str] | None = None
 ) -> float:
@@ -88,7 +79,7 @@ async def metric(
             f"no process {process!r} in this lab (have {', '.join(sorted(ctx.lab.processes))})"
         )
     try:
-        async with ctx.http.get(_metrics_url(proc)) as r:
+        async with ctx.http.get(f"{proc.ops_base}/metrics") as r:
             text = await r.text()
     except aiohttp.ClientError as e:
         raise ActivityFailed(f"{process} /metrics unreachable: {e}") from e
@@ -106,9 +97,10 @@ async def healthy(ctx: RunContext, *, process: str) -> bool:
     proc = ctx.lab.processes.get(process)
     if proc is None:
         return False
-    base = proc.addresses.get("admin") or next(iter(proc.addresses.values()))
     try:
-        async with ctx.http.get(f"{base}/healthz", timeout=aiohttp.ClientTimeout(total=3)) as r:
+        async with ctx.http.get(
+            f"{proc.ops_base}/healthz", timeout=aiohttp.ClientTimeout(total=3)
+        ) as r:
             return r.status == 200
     except (aiohttp.ClientError, TimeoutError):
         return False
