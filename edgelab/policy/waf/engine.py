@@ -25,17 +25,29 @@ Rate conditions count per (rule, key) in fixed windows of `window_s`; the time c
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
 from edgelab.policy.waf.operators import Matcher, compile_operator
-from edgelab.policy.waf.regex import Pattern, PatternSet, RegexEngine, compile_regex
+from edgelab.policy.waf.regex import (
+    Pattern,
+    PatternSet,
+    RegexEngine,
+    compile_regex,
+    prefilterable,
+)
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
-from edgelab.policy.waf.transforms import apply_cached, chain_trigger
+from edgelab.policy.waf.memo import ChainMemo, memoize_short
+from edgelab.policy.waf.transforms import apply_cached, chain_trigger, trigger_needles
 
+MEMOIZED_OPERATORS = frozenset({"detect_sqli", "detect_xss"})
+"""Operators whose answers for short values are kept across requests (libinjection: pure,
+and a few µs a call on values that repeat from request to request)."""
 MATCH_PREVIEW_CHARS = 80
 """A matched value is truncated to this many characters in verdicts and logs."""
 RATE_KEYS_MAX = 100_000
@@ -129,24 +141,32 @@ class _RegexIndex:
     values no transformation changes, the usual case), else once per distinct transformed text.
     """
 
-    def __init__(self, engine: RegexEngine) -> None:
+    def __init__(self, engine: RegexEngine, memo: ChainMemo) -> None:
         self.engine = engine
+        self.memo = memo
         self._patterns: list[tuple[str, Pattern, Chain]] = []
+        self._targets: list[tuple[str, ...]] = []
         self._by_target: dict[str, list[int]] = {}
         self._plans: dict[frozenset[str], _TargetPlan] = {}
         self._key = f"\x02regex{id(self)}"
+        self._prefilter: _Prefilter | None = None
+        self._triggers: dict[Chain, Callable[[str], object] | None] = {}
 
     def add(self, pattern: str, chain: Chain, targets: tuple[str, ...]) -> int:
         ident = len(self._patterns)
         self._patterns.append((pattern, compile_regex(pattern, self.engine), chain))
+        self._targets.append(targets)
         for t in targets:
             self._by_target.setdefault(t, []).append(ident)
         return ident
 
     def compile(self) -> None:
-        """Check every pattern compiles into sets; plans for target groups are built lazily."""
+        """Check every pattern compiles into sets; plans for target groups are built lazily.
+        Under RE2 the whole index also gets its prefilter (see `_Prefilter`)."""
         for target in self._by_target:
             self.plan(frozenset([target]))
+        if self.engine == "re2" and self._patterns:
+            self._prefilter = _Prefilter(self)
 
     def plan(self, targets: frozenset[str]) -> _TargetPlan:
         """How to scan a value that several targets share (a header is in `headers` and in
@@ -179,6 +199,9 @@ class _RegexIndex:
         found: HitMap | None = req._cache.get(key)  # type: ignore[assignment]
         if found is not None:
             return found
+        if self._prefilter is not None:
+            found = req._cache[key] = self._confirm(req, self._prefilter.candidates(req))  # type: ignore[assignment]
+            return found
         # Each distinct value once, with every target it belongs to.
         sources: dict[tuple[str, str], set[str]] = {}
         for target in self._by_target:
@@ -201,6 +224,110 @@ class _RegexIndex:
                     found.setdefault(i, []).append((where, text))
         req._cache[key] = found  # type: ignore[assignment]
         return found
+
+    def _confirm(self, req: WafRequest, candidates: Iterable[int]) -> HitMap:
+        """Exactly what the prefilter's candidates match: each pattern on each value of its
+        own targets, after its own chain (values without a trigger of the chain as they are)."""
+        found: HitMap = {}
+        memo = req.memo
+        for ident in sorted(candidates):
+            _, pattern, chain = self._patterns[ident]
+            trigger = self._chain_triggers(chain)
+            where_values: list[tuple[str, str]] = []
+            for target in self._targets[ident]:
+                for where, value in req.values(target):
+                    if trigger is not None and trigger(value) is not None:
+                        value = apply_cached(value, chain, memo)
+                    if pattern.search(value) is not None:
+                        where_values.append((where, value))
+            if where_values:
+                found[ident] = where_values
+        return found
+
+    def _chain_triggers(self, chain: Chain) -> Callable[[str], object] | None:
+        trigger = self._triggers.get(chain, _UNSET)
+        if trigger is _UNSET:
+            trigger = self._triggers[chain] = chain_trigger(chain)
+        return trigger  # type: ignore[return-value]
+
+
+_UNSET = object()
+
+
+def _never(_: str) -> None:
+    return None
+
+
+class _Prefilter:
+    """One RE2 scan of all of a request's values for every pattern of a phase at once.
+
+    The values (and, for a value a transformation would change, its transformed forms) are
+    joined into one text, one per line, and matched by one multiline set of all the index's
+    patterns. A pattern that matches a value matches that text too (see `prefilterable`), so a
+    pattern the scan does not report cannot match anywhere: a clean request costs one scan, and
+    only the patterns it reports (usually none) are confirmed value by value. Patterns that
+    cannot be prefiltered are always confirmed.
+    """
+
+    def __init__(self, index: _RegexIndex) -> None:
+        patterns = index._patterns
+        scanned = [i for i, (src, _, _) in enumerate(patterns) if prefilterable(src)]
+        self.always = frozenset(range(len(patterns))) - frozenset(scanned)
+        self.scan = PatternSet(
+            index.engine, [(i, patterns[i][0], patterns[i][1]) for i in scanned], multiline=True
+        )
+        self.targets = tuple(index._by_target)
+        chains = sorted({chain for _, _, chain in patterns if chain})
+        self.chains = tuple((c, chain_trigger(c) or _never) for c in chains)
+        names = sorted({n for c in chains for n in c})
+        self.trigger = chain_trigger(names)
+        self.needles = trigger_needles(names)
+        self.memo = index.memo
+
+    def candidates(self, req: WafRequest) -> frozenset[int]:
+        """The patterns that may match somewhere in `req` (a superset; usually empty)."""
+        values = [v for t in self.targets for _, v in req.values(t)]
+        text = "\n".join(values)
+        if self.trigger is not None:
+            extra = self._transformed(values, text, req.memo)
+            if extra:
+                text = "\n".join([text, *extra])
+        found = self.scan.matches(text)
+        return found | self.always if self.always else found
+
+    def _transformed(
+        self, values: list[str], text: str, step_memo: dict[tuple[str, str], str]
+    ) -> list[str]:
+        """Every form the index's chains make of `values` that is not already among them."""
+        seen = set(values)
+        extra: list[str] = []
+        for value in self._triggered(values, text):
+            for chain, trigger in self.chains:
+                if trigger(value) is not None:
+                    out = self.memo.apply(value, chain, step_memo)
+                    if out not in seen:
+                        seen.add(out)
+                        extra.append(out)
+        return extra
+
+    def _triggered(self, values: list[str], text: str) -> list[str]:
+        """The values a chain may change: found by searching the joined `text` for the
+        triggers' needles (C-speed `find`) rather than value by value."""
+        if self.needles is None:
+            trigger = self.trigger
+            return [v for v in dict.fromkeys(values) if trigger is not None and trigger(v)]
+        hot: set[int] = set()
+        ends: list[int] | None = None
+        for needle in self.needles:
+            pos = text.find(needle)
+            while pos != -1:
+                if ends is None:
+                    ends = list(accumulate(len(v) + 1 for v in values))
+                i = bisect_right(ends, pos)
+                if i not in hot and needle in values[i]:  # not across a line break
+                    hot.add(i)
+                pos = text.find(needle, ends[i]) if i < len(ends) else -1
+        return list(dict.fromkeys(values[i] for i in sorted(hot)))
 
 
 class _TargetPlan:
@@ -228,7 +355,10 @@ class _TargetPlan:
         return bank
 
 
-def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex) -> Check:
+def _compile_condition(
+    cond: Condition, engine: RegexEngine, index: _RegexIndex
+) -> tuple[Check, int | None]:
+    """The condition's check, and its pattern's id in `index` when it is a regex scan."""
     targets = tuple(cond.targets)
     if cond.op == "rate":
         assert isinstance(cond.arg, RateLimit)
@@ -238,7 +368,7 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
             key = "|".join(v for t in targets for _, v in req.values(t))
             return ("rate", key) if counter.hit(key, now) else None
 
-        return rate
+        return rate, None
     chain = tuple(cond.transforms)
     negate = cond.negate
     pattern = _as_regex(cond.op, cond.arg) if cond.op in ("regex", "contains") else None
@@ -250,14 +380,21 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
                 return where, index.search(ident, value) or value
             return None
 
-        return regex
+        return regex, ident
     matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
+    if cond.op in MEMOIZED_OPERATORS:
+        matcher = memoize_short(matcher)
     trigger = chain_trigger(chain)
     chain_key = "\x00".join(chain)
+    plan = tuple((t, f"{t}\x01{chain_key}") for t in targets)
+    memo = index.memo
 
     def check(req: WafRequest, now: float) -> tuple[str, str] | None:
-        for target in targets:
-            for where, value in _transformed(req, target, chain, chain_key, trigger):
+        for target, key in plan:
+            values = req.values(target)
+            if trigger is not None and values:
+                values = _transformed(req, values, key, chain, trigger, memo)
+            for where, value in values:
                 hit = matcher(value)
                 if negate:
                     if hit is None:
@@ -266,7 +403,7 @@ def _compile_condition(cond: Condition, engine: RegexEngine, index: _RegexIndex)
                     return where, hit
         return None
 
-    return check
+    return check, None
 
 
 def _as_regex(op: str, arg: object) -> str | None:
@@ -292,21 +429,18 @@ def _escape(literal: str) -> str:
 
 def _transformed(
     req: WafRequest,
-    target: str,
+    values: list[tuple[str, str]],
+    key: str,
     chain: Chain,
-    chain_key: str,
-    trigger: Callable[[str], object] | None,
+    trigger: Callable[[str], object],
+    memo: ChainMemo,
 ) -> list[tuple[str, str]]:
-    """The target's values after `chain`, computed once per request and chain."""
-    values = req.values(target)
-    if trigger is None or not values:
-        return values
-    key = f"{target}\x01{chain_key}"
+    """A target's `values` after `chain`, computed once per request and chain (`key`)."""
     cached = req._cache.get(key)
     if cached is None:
-        memo = req.memo
+        step_memo = req.memo
         cached = req._cache[key] = [
-            (w, v if trigger(v) is None else apply_cached(v, chain, memo)) for w, v in values
+            (w, v if trigger(v) is None else memo.apply(v, chain, step_memo)) for w, v in values
         ]
     return cached
 
@@ -316,6 +450,9 @@ class _Compiled:
     rule: Rule
     checks: tuple[Check, ...]
     group: tuple[_Compiled, ...] = ()
+    gate: tuple[int, ...] = ()
+    """Regex pattern ids of the rule's leading regex conditions: when one of them matched
+    nothing in the request, the rule cannot fire, and no check of it has to run."""
 
 
 def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...]:
@@ -323,7 +460,7 @@ def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...
     out: list[_Compiled] = []
     for c in rules:
         if c.rule.action == "execute":
-            out.append(_Compiled(c.rule, c.checks, _for_phase(c.group, phase)))
+            out.append(_Compiled(c.rule, c.checks, _for_phase(c.group, phase), c.gate))
         elif c.rule.phase == phase:
             out.append(c)
     return tuple(out)
@@ -341,9 +478,10 @@ class WafEngine:
         self.killed: frozenset[int] = frozenset(killed)
         """Rule ids switched off at run time (the killswitch artifact)."""
         self.anomaly_rule_id = ruleset.ruleset.anomaly_rule_id
+        self._memo = ChainMemo()
         self._regex = {
-            "headers": _RegexIndex(options.regex_engine),
-            "body": _RegexIndex(options.regex_engine),
+            "headers": _RegexIndex(options.regex_engine, self._memo),
+            "body": _RegexIndex(options.regex_engine, self._memo),
         }
         groups = {
             name: tuple(self._compile(r) for r in rules if r.paranoia <= options.paranoia_level)
@@ -365,12 +503,17 @@ class WafEngine:
     def _compile(
         self, rule: Rule, groups: dict[str, tuple[_Compiled, ...]] | None = None
     ) -> _Compiled:
-        checks = tuple(
+        compiled = [
             _compile_condition(c, self.options.regex_engine, self._regex[rule.phase])
             for c in rule.when
-        )
+        ]
+        gate: list[int] = []
+        for _, ident in compiled:
+            if ident is None:
+                break  # a later check may have effects (rate counts): keep the order
+            gate.append(ident)
         group = groups[rule.execute] if groups is not None and rule.execute else ()
-        return _Compiled(rule, checks, group)
+        return _Compiled(rule, tuple(check for check, _ in compiled), group, tuple(gate))
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""
@@ -388,7 +531,8 @@ class WafEngine:
         """Run the rules of `phase`; raises ModulePanic on a killed `execute` rule (see above)."""
         st = state if state is not None else Evaluation()
         if st.blocked_by is None and not st.allowed:
-            self._run(self._by_phase[phase], req, phase, now, st)
+            hits = self._regex[phase].hits(req)
+            self._run(self._by_phase[phase], req, hits, now, st)
             if (
                 st.blocked_by is None
                 and not st.allowed
@@ -403,7 +547,7 @@ class WafEngine:
         self,
         rules: tuple[_Compiled, ...],
         req: WafRequest,
-        phase: Phase,
+        hits: HitMap,
         now: float,
         st: Evaluation,
     ) -> bool:
@@ -419,10 +563,12 @@ class WafEngine:
                             f"waf rule {rule.id}: attempt to index field 'execute' (a nil value)"
                         )
                     continue
-                if self._run(c.group, req, phase, now, st):
+                if self._run(c.group, req, hits, now, st):
                     return True
                 continue
             if rule.id in self.killed:
+                continue
+            if c.gate and not (hits and all(i in hits for i in c.gate)):
                 continue
             first: tuple[str, str] | None = None
             for check in c.checks:

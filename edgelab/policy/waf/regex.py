@@ -74,7 +74,13 @@ class PatternSet:
     `re`'s literal-prefix scans).
     """
 
-    def __init__(self, engine: RegexEngine, patterns: list[tuple[int, str, Pattern]]) -> None:
+    def __init__(
+        self,
+        engine: RegexEngine,
+        patterns: list[tuple[int, str, Pattern]],
+        multiline: bool = False,
+    ) -> None:
+        """`multiline`: `^` and `$` also match at line breaks (for `prefilter_text`)."""
         self.engine = engine
         self._patterns = [(ident, p) for ident, _, p in patterns]
         self._ids = [ident for ident, _, _ in patterns]
@@ -87,7 +93,7 @@ class PatternSet:
             options.max_mem = 256 << 20
             s = re2.Set.SearchSet(options)
             for _, src, _ in patterns:
-                s.Add(src)
+                s.Add(f"(?m){src}" if multiline else src)
             s.Compile()
             self._set = s
             # The binding's own `Match`, without the wrapper's per-call type checks.
@@ -101,3 +107,14 @@ class PatternSet:
 
 
 _NONE: frozenset[int] = frozenset()
+
+_ANCHORS = re.compile(r"\\[Az]|\(\?[a-zA-Z]*-")
+"""Text anchors and inline flag changes: what a pattern needs to keep out of a prefilter."""
+
+
+def prefilterable(pattern: str) -> bool:
+    """Whether a match of `pattern` in a text still matches once the text is one line of
+    `"\\n".join(texts)` under `multiline` (`^`/`$` then hold at the line's ends; `\\b` sees a
+    line break as it sees a text's end). `\\A`, `\\z` and a flag turned off inline
+    (`(?-m)`) would not: such patterns are checked on each text on their own."""
+    return _ANCHORS.search(pattern) is None

@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 Value = tuple[str, str]
 """(where it came from, e.g. `args:id`, the value)."""
@@ -63,6 +63,7 @@ class WafRequest:
     """True when the body was longer than the inspection limit and `body` is its start."""
     _cache: dict[str, list[Value]] = field(default_factory=dict, repr=False)
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
     """Transformation results for this request: (transform, value) -> result."""
 
     @classmethod
@@ -85,25 +86,35 @@ class WafRequest:
             self._cache.pop(key, None)
 
     def header(self, name: str) -> str | None:
-        name = name.lower()
-        for k, v in self.headers:
-            if k.lower() == name:
-                return v
-        return None
+        found = self._by_name().get(name.lower())
+        return found[0] if found else None
+
+    def _by_name(self) -> dict[str, list[str]]:
+        """Header values by lowercased name, built once (most rules name headers)."""
+        by_name = self._headers_by_name
+        if by_name is None:
+            by_name = self._headers_by_name = {}
+            for k, v in self.headers:
+                by_name.setdefault(k.lower(), []).append(v)
+        return by_name
 
     def values(self, target: str) -> list[Value]:
         """The values of `target` in this request (empty when it has none)."""
         cached = self._cache.get(target)
         if cached is None:
-            cached = self._cache[target] = [(w, _valid(v)) for w, v in self._extract(target)]
+            cached = self._extract(target)
+            for _, v in cached:
+                if not v.isascii():
+                    cached = [(w, _valid(v)) for w, v in cached]
+                    break
+            self._cache[target] = cached
         return cached
 
     def _extract(self, target: str) -> list[Value]:
+        if target.startswith("header:"):
+            return [(target, v) for v in self._by_name().get(target[7:].lower(), ())]
         if target.startswith("count:"):
             return [(target, str(len(self.values(target[6:]))))]
-        if target.startswith("header:"):
-            name = target[7:].lower()
-            return [(target, v) for k, v in self.headers if k.lower() == name]
         match target:
             case "method":
                 return [("method", self.method)]
@@ -142,7 +153,7 @@ class WafRequest:
 
     def _cookies(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for header in (v for k, v in self.headers if k.lower() == "cookie"):
+        for header in self._by_name().get("cookie", ()):
             for part in header.split(";"):
                 name, sep, value = part.strip().partition("=")
                 if name or sep:
@@ -196,9 +207,20 @@ def _text(raw: bytes) -> str:
 
 
 def _parse_qs(qs: str) -> list[tuple[str, str]]:
-    if not qs:
-        return []
-    return parse_qsl(qs, keep_blank_values=True, errors="replace", max_num_fields=None)
+    """`parse_qsl(qs, keep_blank_values=True, errors="replace")`, several times faster on the
+    usual values that need no decoding (tests compare the two)."""
+    out: list[tuple[str, str]] = []
+    for piece in qs.split("&"):
+        if piece:
+            name, _, value = piece.partition("=")
+            out.append((_unquote_plus(name), _unquote_plus(value)))
+    return out
+
+
+def _unquote_plus(text: str) -> str:
+    if "%" in text:
+        return unquote(text.replace("+", " "), errors="replace")
+    return text.replace("+", " ") if "+" in text else text
 
 
 _PART_NAME = re.compile(rb'name="([^"]*)"')

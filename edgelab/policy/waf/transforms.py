@@ -10,6 +10,7 @@ and chain, so rules sharing a chain share the work. Names follow ModSecurity's w
 from __future__ import annotations
 
 import html
+import html.entities
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import unquote
@@ -18,6 +19,14 @@ _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 _WHITESPACE = re.compile(r"\s+")
 _SQL_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
 _ESCAPES = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\})")
+_LEGACY_ENTITIES = sorted(
+    (name for name in html.entities.html5 if not name.endswith(";")), key=len, reverse=True
+)
+ENTITY_TRIGGER = r"&(?:#|[^\t\n\f <&#;]{1,32};|" + "|".join(_LEGACY_ENTITIES) + ")"
+"""What `html.unescape` changes: `&#`, `&name;`, or a legacy entity written without its `;`
+(`&para` in `&param=1` becomes `¶m=1`, as browsers read it). Most `&`s, the ones between query
+arguments, are none of these, and `html.unescape` is slow on them."""
+_ENTITY = re.compile(ENTITY_TRIGGER)
 MAX_DECODE_ROUNDS = 4
 """`url_decode_repeat` stops after this many rounds (a value encoded five times stays partly
 encoded, which is itself suspicious enough for the protocol rules)."""
@@ -48,7 +57,7 @@ def lowercase(value: str) -> str:
 
 def html_entity_decode(value: str) -> str:
     """`&lt;`, `&#60;`, `&#x3c;` and friends, also without the trailing `;`."""
-    return html.unescape(value) if "&" in value else value
+    return html.unescape(value) if _ENTITY.search(value) else value
 
 
 def compress_whitespace(value: str) -> str:
@@ -107,7 +116,7 @@ TRIGGERS: dict[str, str] = {
     "url_decode": r"[%+]",
     "url_decode_repeat": r"[%+]",
     "lowercase": r"[A-Z\u00c0-\uffff]",
-    "html_entity_decode": r"&",
+    "html_entity_decode": ENTITY_TRIGGER,
     "compress_whitespace": r"\s\s|[\t\n\r\f\v]",
     "remove_nulls": r"\x00",
     "replace_comments": r"/\*",
@@ -120,11 +129,50 @@ of a chain's triggers comes out of the chain unchanged, so the engine skips the 
 scan that value once for rules with different chains): most real values are such values."""
 
 
+TRIGGER_TEXTS: dict[str, tuple[str, ...] | None] = {
+    "url_decode": ("%", "+"),
+    "url_decode_repeat": ("%", "+"),
+    "lowercase": None,
+    "html_entity_decode": ("&",),
+    "compress_whitespace": None,
+    "remove_nulls": ("\x00",),
+    "replace_comments": ("/*",),
+    "escape_decode": ("\\",),
+    "normalize_slashes": ("\\",),
+    "trim": None,
+}
+"""Per transform, text a value must contain before its trigger can match (None: no such
+text). `in` finds it far faster than a regex search, so most values skip the regex."""
+
+
+def trigger_needles(names: Sequence[str]) -> tuple[str, ...] | None:
+    """Texts one of which a value needs before any transform in `names` can change it
+    (None when some transform has no such text)."""
+    texts: set[str] = set()
+    for n in names:
+        needed = TRIGGER_TEXTS[n]
+        if needed is None:
+            return None
+        texts.update(needed)
+    return tuple(sorted(texts))
+
+
 def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
     """`search` of a pattern that finds a trigger of any transform in `names`; None: no chain."""
     if not names:
         return None
-    return re.compile("|".join(sorted({TRIGGERS[n] for n in names}))).search
+    search = re.compile("|".join(sorted({TRIGGERS[n] for n in names}))).search
+    needles = trigger_needles(names)
+    if needles is None:
+        return search
+
+    def trigger(value: str) -> object:
+        for needle in needles:
+            if needle in value:
+                return search(value)
+        return None
+
+    return trigger
 
 
 _TRIGGER_SEARCH = {name: re.compile(pattern).search for name, pattern in TRIGGERS.items()}

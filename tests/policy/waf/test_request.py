@@ -90,3 +90,24 @@ def test_values_are_always_valid_text() -> None:
         value.encode("utf-8")  # valid text: no lone surrogate left
         assert "\ufffd" in value
     assert header[0] == "a" and header[-1] == "b" and arg[-1] == "x"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a=1&b=2",
+        "a&b=&=c&&d=e=f",
+        "q=red+shoes%21&x=%E2%82%AC+%2B",
+        "bad=%ZZ%&utf=%C3%28&plus=a%2Bb+c",
+        "x=%u0041&semi=a;b&amp=a%26b",
+        "&&&",
+        "%3D=%26",
+    ],
+)
+def test_query_args_decode_as_parse_qsl_does(query: str) -> None:
+    """The fast query parser must see exactly what `parse_qsl` (and so most frameworks) sees."""
+    from urllib.parse import parse_qsl
+
+    expected = parse_qsl(query, keep_blank_values=True, errors="replace")
+    req = WafRequest.build("GET", "/", query)
+    assert req.values("query_args") == [(f"args:{k}", v) for k, v in expected]

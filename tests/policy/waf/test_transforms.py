@@ -42,7 +42,21 @@ def test_every_transform_has_a_trigger() -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["%41", "a+b", "&amp;", "a  b", "a\tb", "x\x00", "/*c*/", "\\x41", " pad", "Upper", "é"],
+    [
+        "%41",
+        "a+b",
+        "&amp;",
+        "a  b",
+        "a\tb",
+        "x\x00",
+        "/*c*/",
+        "\\x41",
+        " pad",
+        "Upper",
+        "é",
+        "?a=1&b=2&param=3",
+        "&notice &reg=1 &copy2 &#x41 &#65 &AMP &ampx &lt;b&gt; &zz; &",
+    ],
 )
 def test_a_value_without_triggers_is_unchanged_by_every_transform(value: str) -> None:
     """The engine skips a chain for values without its triggers; that must be exact."""
@@ -59,3 +73,19 @@ def test_a_value_without_triggers_is_unchanged_by_every_transform(value: str) ->
 
 def test_escape_decode_never_makes_a_lone_surrogate() -> None:
     assert TRANSFORMS["escape_decode"](r"\ud800x") == "\ufffdx"
+
+
+def test_entity_trigger_finds_every_value_html_unescape_changes() -> None:
+    """Exhaustive over `&` + every entity name and its prefixes, with and without `;`, followed
+    by text: whatever `html.unescape` changes, the trigger must see."""
+    import html
+    import html.entities
+
+    search = chain_trigger(["html_entity_decode"])
+    assert search is not None
+    names = {n.rstrip(";") for n in html.entities.html5}
+    stems = {n[:i] for n in names for i in range(1, len(n) + 1)}
+    for stem in stems:
+        for value in (f"&{stem}", f"&{stem};", f"x&{stem}ab=1", f"&{stem}&#"):
+            if html.unescape(value) != value:
+                assert search(value) is not None, value

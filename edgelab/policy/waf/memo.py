@@ -1,0 +1,68 @@
+"""Results kept across requests for short values: the same `Accept`, cookie, user agent or
+referer arrives on request after request, and what a transformation chain or libinjection makes
+of it never changes (pure functions of the value).
+
+    memo = ChainMemo()
+    memo.apply("a+b%21", ("url_decode",), {})     # "a b!" (computed, then remembered)
+    sqli = memoize_short(detect_sqli)              # same answers, repeated values for free
+
+Bounded twice: only values up to MEMO_VALUE_MAX characters are kept, and a memo that reaches
+MEMO_ENTRIES_MAX entries starts over, so a flood of unique values costs what it would have cost
+without a memo (plus a dict lookup) and never grows memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from edgelab.policy.waf.transforms import apply_cached
+
+MEMO_VALUE_MAX = 256
+"""Values up to this length are remembered."""
+MEMO_ENTRIES_MAX = 8192
+"""Entries per memo at most; when full it starts over."""
+
+
+class ChainMemo:
+    """Chain results, shared by every rule (and request) of one engine."""
+
+    def __init__(self) -> None:
+        self._results: dict[tuple[tuple[str, ...], str], str] = {}
+
+    def apply(
+        self, value: str, chain: tuple[str, ...], step_memo: dict[tuple[str, str], str]
+    ) -> str:
+        """`apply_cached(value, chain, step_memo)`, remembered when `value` is short."""
+        if len(value) > MEMO_VALUE_MAX:
+            return apply_cached(value, chain, step_memo)
+        key = (chain, value)
+        out = self._results.get(key)
+        if out is None:
+            if len(self._results) >= MEMO_ENTRIES_MAX:
+                self._results.clear()
+            out = self._results[key] = apply_cached(value, chain, step_memo)
+        return out
+
+    def clear(self) -> None:
+        self._results.clear()
+
+
+_UNSET = object()
+
+
+def memoize_short(fn: Callable[[str], str | None]) -> Callable[[str], str | None]:
+    """`fn` with its answers for short values remembered (`fn` must be pure)."""
+    results: dict[str, str | None] = {}
+
+    def memoized(value: str) -> str | None:
+        if len(value) > MEMO_VALUE_MAX:
+            return fn(value)
+        found = results.get(value, _UNSET)
+        if found is _UNSET:
+            if len(results) >= MEMO_ENTRIES_MAX:
+                results.clear()
+            found = results[value] = fn(value)
+        return found  # type: ignore[return-value]
+
+    memoized.cache_clear = results.clear  # type: ignore[attr-defined]
+    return memoized
