@@ -32,6 +32,7 @@ from itertools import accumulate
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
+from edgelab.policy.waf.memo import ChainMemo, memoize_short
 from edgelab.policy.waf.operators import Matcher, compile_operator
 from edgelab.policy.waf.regex import (
     Pattern,
@@ -42,7 +43,6 @@ from edgelab.policy.waf.regex import (
 )
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
-from edgelab.policy.waf.memo import ChainMemo, memoize_short
 from edgelab.policy.waf.transforms import apply_cached, chain_trigger, trigger_needles
 
 MEMOIZED_OPERATORS = frozenset({"detect_sqli", "detect_xss"})

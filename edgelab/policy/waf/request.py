@@ -21,7 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+
+from edgelab.policy.waf.transforms import unquote_plus
 
 Value = tuple[str, str]
 """(where it came from, e.g. `args:id`, the value)."""
@@ -213,14 +214,8 @@ def _parse_qs(qs: str) -> list[tuple[str, str]]:
     for piece in qs.split("&"):
         if piece:
             name, _, value = piece.partition("=")
-            out.append((_unquote_plus(name), _unquote_plus(value)))
+            out.append((unquote_plus(name), unquote_plus(value)))
     return out
-
-
-def _unquote_plus(text: str) -> str:
-    if "%" in text:
-        return unquote(text.replace("+", " "), errors="replace")
-    return text.replace("+", " ") if "+" in text else text
 
 
 _PART_NAME = re.compile(rb'name="([^"]*)"')

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import unquote
 
+from yarl._quoting import _Unquoter
+
 _PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
 _WHITESPACE = re.compile(r"\s+")
 _SQL_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
@@ -32,13 +34,30 @@ MAX_DECODE_ROUNDS = 4
 encoded, which is itself suspicious enough for the protocol rules)."""
 
 
+_FAST_UNQUOTE = _Unquoter(qs=True)
+
+
+def unquote_plus(text: str) -> str:
+    """`unquote(text.replace("+", " "), errors="replace")`, as `parse_qsl` decodes, several
+    times faster: yarl's C unquoter does the work, and wherever it would differ (it keeps
+    invalid UTF-8 and `%2B`, `%26`, `%3D` encoded) a `%` is left in its output, so those rare
+    values go through the standard library instead (tests compare both on many inputs)."""
+    if "%" not in text:
+        return text.replace("+", " ") if "+" in text else text
+    fast: str = _FAST_UNQUOTE(text)
+    if "%" in fast:
+        return unquote(text.replace("+", " "), errors="replace")
+    return fast
+
+
 def url_decode(value: str) -> str:
     """Percent-decoding once, `+` as space, and IIS-style `%uXXXX` (ModSecurity urlDecodeUni)."""
     if "%" not in value and "+" not in value:
         return value
-    value = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), value)
+    if "%u" in value or "%U" in value:
+        value = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), value)
     # Invalid UTF-8 becomes U+FFFD: both engines need valid text, and RE2 matches UTF-8.
-    return unquote(value.replace("+", " "), errors="replace")
+    return unquote_plus(value)
 
 
 def url_decode_repeat(value: str) -> str:

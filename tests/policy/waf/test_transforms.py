@@ -89,3 +89,19 @@ def test_entity_trigger_finds_every_value_html_unescape_changes() -> None:
         for value in (f"&{stem}", f"&{stem};", f"x&{stem}ab=1", f"&{stem}&#"):
             if html.unescape(value) != value:
                 assert search(value) is not None, value
+
+
+def test_fast_unquote_decodes_as_the_standard_library() -> None:
+    """`unquote_plus` takes a C shortcut; on every input it must equal what `parse_qsl` does."""
+    import random
+    from urllib.parse import unquote
+
+    from edgelab.policy.waf.transforms import unquote_plus
+
+    pieces = ["a", "+", "%", "%2", "%20", "%2B", "%2b", "%25", "%26", "%3D", "%3d", "%C3%A9",
+              "%C3", "%28", "%E2%82%AC", "%F0%9F%98%80", "%ED%A0%80", "%FF", "%00", "%u0041",
+              "é", "€", " ", "&", "=", "%zz", "%%", "%0"]  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        assert unquote_plus(text) == unquote(text.replace("+", " "), errors="replace"), text
