@@ -91,6 +91,8 @@ class WafMetrics:
             buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 1, 10),
             registry=registry,
         )
+        self.passed = self.requests.labels("pass")
+        """The usual outcome's child, looked up once instead of on every request."""
 
 
 class WafStage:
@@ -209,7 +211,7 @@ class WafStage:
             ex.verdict(self.name, "allow", str(verdict.matches[-1].rule_id))
             return
         if not verdict.blocked:
-            self.metrics.requests.labels("pass").inc()
+            self.metrics.passed.inc()
             for m in verdict.matches:
                 logger.debug(
                     "waf match rule %s (%s) %s=%r",

@@ -32,7 +32,7 @@ from itertools import accumulate
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.waf.memo import ChainMemo, memoize_short
+from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo, memoize_short
 from edgelab.policy.waf.operators import Matcher, compile_operator
 from edgelab.policy.waf.regex import (
     Pattern,
@@ -283,6 +283,8 @@ class _Prefilter:
         self.trigger = chain_trigger(names)
         self.needles = trigger_needles(names)
         self.memo = index.memo
+        self._forms: dict[str, tuple[str, ...]] = {}
+        """Value -> what the chains make of it (short values, kept across requests)."""
 
     def candidates(self, req: WafRequest) -> frozenset[int]:
         """The patterns that may match somewhere in `req` (a superset; usually empty)."""
@@ -302,12 +304,23 @@ class _Prefilter:
         seen = set(values)
         extra: list[str] = []
         for value in self._triggered(values, text):
-            for chain, trigger in self.chains:
-                if trigger(value) is not None:
-                    out = self.memo.apply(value, chain, step_memo)
-                    if out not in seen:
-                        seen.add(out)
-                        extra.append(out)
+            forms = self._forms.get(value)
+            if forms is None:
+                forms = tuple(
+                    dict.fromkeys(
+                        self.memo.apply(value, chain, step_memo)
+                        for chain, trigger in self.chains
+                        if trigger(value) is not None
+                    )
+                )
+                if len(value) <= MEMO_VALUE_MAX:
+                    if len(self._forms) >= MEMO_ENTRIES_MAX:
+                        self._forms.clear()
+                    self._forms[value] = forms
+            for out in forms:
+                if out not in seen:
+                    seen.add(out)
+                    extra.append(out)
         return extra
 
     def _triggered(self, values: list[str], text: str) -> list[str]:

@@ -38,6 +38,10 @@ _COLLECTIONS = (
     "cookies",
     "cookie_names",
 )
+_FROM_BODY = frozenset({"body", "body_args"})
+"""Targets whose values come from the body (not covered by the request head's ASCII check)."""
+_VALID_BY_CONSTRUCTION = frozenset({"args", "args_names"})
+"""Targets made of other targets' values, which were checked when those were taken."""
 MAX_JSON_FIELDS = 1024
 """JSON leaves taken as body args at most; the raw `body` target still sees everything."""
 
@@ -65,6 +69,7 @@ class WafRequest:
     _cache: dict[str, list[Value]] = field(default_factory=dict, repr=False)
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
+    _head_is_ascii: bool | None = field(default=None, repr=False)
     """Transformation results for this request: (transform, value) -> result."""
 
     @classmethod
@@ -104,12 +109,27 @@ class WafRequest:
         cached = self._cache.get(target)
         if cached is None:
             cached = self._extract(target)
-            for _, v in cached:
-                if not v.isascii():
-                    cached = [(w, _valid(v)) for w, v in cached]
-                    break
+            if target not in _VALID_BY_CONSTRUCTION and not (
+                target not in _FROM_BODY and self._ascii_head()
+            ):
+                for _, v in cached:
+                    if not v.isascii():
+                        cached = [(w, _valid(v)) for w, v in cached]
+                        break
             self._cache[target] = cached
         return cached
+
+    def _ascii_head(self) -> bool:
+        """Whether the request line and headers are plain ASCII (almost always), so no value
+        taken from them can carry a lone surrogate: they need no check one by one."""
+        ascii_head = self._head_is_ascii
+        if ascii_head is None:
+            ascii_head = self._head_is_ascii = (
+                self.path.isascii()
+                and self.query.isascii()
+                and "".join([v for _, v in self.headers]).isascii()
+            )
+        return ascii_head
 
     def _extract(self, target: str) -> list[Value]:
         if target.startswith("header:"):
