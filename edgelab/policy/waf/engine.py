@@ -241,7 +241,7 @@ class _RegexIndex:
                     if pattern.search(value) is not None:
                         where_values.append((where, value))
             if where_values:
-                found[ident] = where_values
+                found[ident] = list(dict.fromkeys(where_values))  # one value, several targets
         return found
 
     def _chain_triggers(self, chain: Chain) -> Callable[[str], object] | None:
