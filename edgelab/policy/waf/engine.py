@@ -43,7 +43,7 @@ from edgelab.policy.waf.regex import (
 )
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
-from edgelab.policy.waf.transforms import apply_cached, chain_trigger, trigger_needles
+from edgelab.policy.waf.transforms import ChainSet, apply_cached, chain_trigger, trigger_needles
 
 MEMOIZED_OPERATORS = frozenset({"detect_sqli", "detect_xss"})
 """Operators whose answers for short values are kept across requests (libinjection: pure,
@@ -254,10 +254,6 @@ class _RegexIndex:
 _UNSET = object()
 
 
-def _never(_: str) -> None:
-    return None
-
-
 class _Prefilter:
     """One RE2 scan of all of a request's values for every pattern of a phase at once.
 
@@ -278,11 +274,10 @@ class _Prefilter:
         )
         self.targets = tuple(index._by_target)
         chains = sorted({chain for _, _, chain in patterns if chain})
-        self.chains = tuple((c, chain_trigger(c) or _never) for c in chains)
+        self.chain_set = ChainSet(chains)
         names = sorted({n for c in chains for n in c})
         self.trigger = chain_trigger(names)
         self.needles = trigger_needles(names)
-        self.memo = index.memo
         self._forms: dict[str, tuple[str, ...]] = {}
         """Value -> what the chains make of it (short values, kept across requests)."""
 
@@ -306,13 +301,7 @@ class _Prefilter:
         for value in self._triggered(values, text):
             forms = self._forms.get(value)
             if forms is None:
-                forms = tuple(
-                    dict.fromkeys(
-                        self.memo.apply(value, chain, step_memo)
-                        for chain, trigger in self.chains
-                        if trigger(value) is not None
-                    )
-                )
+                forms = tuple(self.chain_set.forms(value, step_memo))
                 if len(value) <= MEMO_VALUE_MAX:
                     if len(self._forms) >= MEMO_ENTRIES_MAX:
                         self._forms.clear()
@@ -369,7 +358,7 @@ class _TargetPlan:
 
 
 def _compile_condition(
-    cond: Condition, engine: RegexEngine, index: _RegexIndex
+    cond: Condition, engine: RegexEngine, index: _RegexIndex, memos: list[Callable[[], None]]
 ) -> tuple[Check, int | None]:
     """The condition's check, and its pattern's id in `index` when it is a regex scan."""
     targets = tuple(cond.targets)
@@ -397,6 +386,7 @@ def _compile_condition(
     matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
     if cond.op in MEMOIZED_OPERATORS:
         matcher = memoize_short(matcher)
+        memos.append(matcher.cache_clear)  # type: ignore[attr-defined]
     trigger = chain_trigger(chain)
     chain_key = "\x00".join(chain)
     plan = tuple((t, f"{t}\x01{chain_key}") for t in targets)
@@ -492,6 +482,7 @@ class WafEngine:
         """Rule ids switched off at run time (the killswitch artifact)."""
         self.anomaly_rule_id = ruleset.ruleset.anomaly_rule_id
         self._memo = ChainMemo()
+        self._memos: list[Callable[[], None]] = [self._memo.clear]
         self._regex = {
             "headers": _RegexIndex(options.regex_engine, self._memo),
             "body": _RegexIndex(options.regex_engine, self._memo),
@@ -517,7 +508,7 @@ class WafEngine:
         self, rule: Rule, groups: dict[str, tuple[_Compiled, ...]] | None = None
     ) -> _Compiled:
         compiled = [
-            _compile_condition(c, self.options.regex_engine, self._regex[rule.phase])
+            _compile_condition(c, self.options.regex_engine, self._regex[rule.phase], self._memos)
             for c in rule.when
         ]
         gate: list[int] = []
@@ -527,6 +518,15 @@ class WafEngine:
             gate.append(ident)
         group = groups[rule.execute] if groups is not None and rule.execute else ()
         return _Compiled(rule, tuple(check for check, _ in compiled), group, tuple(gate))
+
+    def forget(self) -> None:
+        """Drop every result kept across requests (benchmarks measure the cost of a request
+        whose values the engine has never seen, as a flood of unique values would be)."""
+        for clear in self._memos:
+            clear()
+        for index in self._regex.values():
+            if index._prefilter is not None:
+                index._prefilter._forms.clear()
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""

@@ -223,3 +223,66 @@ def apply_transforms(value: str, names: Sequence[str]) -> str:
     for name in names:
         value = TRANSFORMS[name](value)
     return value
+
+
+class ChainSet:
+    """Several chains applied to one value together, for the forms all of them make of it.
+
+        ChainSet([("url_decode", "lowercase"), ("url_decode", "trim")]).forms("A%20 ", {})
+        # {"a  ", "A"}
+
+    The chains are a tree of shared first steps, each step computed once; a branch stops as
+    soon as the value holds no trigger text of any step left in it (every chain below then
+    leaves the value as it is), which is where most values stop.
+    """
+
+    def __init__(self, chains: Sequence[Sequence[str]]) -> None:
+        self._root = _Node()
+        for chain in chains:
+            node = self._root
+            for name in chain:
+                node = node.children.setdefault(name, _Node())
+            node.ends = True
+        self._root.seal()
+
+    def forms(self, value: str, step_memo: dict[tuple[str, str], str]) -> set[str]:
+        out: set[str] = set()
+        self._root.walk(value, step_memo, out)
+        return out
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.children: dict[str, _Node] = {}
+        self.ends = False
+        self.needles: tuple[str, ...] | None = ()
+        """Trigger texts of every step below (None: some step has none, always descend)."""
+
+    def seal(self) -> None:
+        needles: set[str] = set()
+        unbounded = False
+        for name, child in self.children.items():
+            child.seal()
+            own = TRIGGER_TEXTS[name]
+            if own is None or child.needles is None:
+                unbounded = True
+            else:
+                needles.update(own, child.needles)
+        self.needles = None if unbounded else tuple(sorted(needles))
+
+    def walk(self, value: str, step_memo: dict[tuple[str, str], str], out: set[str]) -> None:
+        if self.ends:
+            out.add(value)
+        needles = self.needles
+        if needles is not None and not any(n in value for n in needles):
+            if self.children:
+                out.add(value)  # every chain below leaves it unchanged
+            return
+        for name, child in self.children.items():
+            key = (name, value)
+            stepped = step_memo.get(key)
+            if stepped is None:
+                stepped = step_memo[key] = (
+                    value if _TRIGGER_SEARCH[name](value) is None else TRANSFORMS[name](value)
+                )
+            child.walk(stepped, step_memo, out)

@@ -105,3 +105,27 @@ def test_fast_unquote_decodes_as_the_standard_library() -> None:
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
         assert unquote_plus(text) == unquote(text.replace("+", " "), errors="replace"), text
+
+
+def test_chain_set_forms_are_what_each_chain_makes() -> None:
+    """`ChainSet` shares steps and stops early; its forms must equal the chains run one by one."""
+    import random
+
+    from edgelab.policy.waf.transforms import ChainSet
+
+    chains = [
+        ("url_decode_repeat", "html_entity_decode", "escape_decode", "remove_nulls"),
+        ("url_decode_repeat", "html_entity_decode", "normalize_slashes", "remove_nulls"),
+        ("url_decode_repeat", "remove_nulls"),
+        ("url_decode_repeat", "remove_nulls", "replace_comments"),
+        ("lowercase", "compress_whitespace"),
+        (),
+    ]
+    chain_set = ChainSet(chains)
+    pieces = ["a", "%", "%2f", "%5c", "\\", "&lt;", "&para", "+", "/*", "*/", "%00", "\x00",
+              "A", " ", "\t", "&#x3c;", "%26lt;", "\\x3c", "%252f", "é"]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(5000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 7)))
+        expected = {apply_transforms(value, chain) for chain in chains}
+        assert chain_set.forms(value, {}) == expected, value
