@@ -25,14 +25,12 @@ Rate conditions count per (rule, key) in fixed windows of `window_s`; the time c
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo, memoize_short
+from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo
 from edgelab.policy.waf.operators import Matcher, compile_operator
 from edgelab.policy.waf.regex import (
     Pattern,
@@ -295,41 +293,27 @@ class _Prefilter:
     def _transformed(
         self, values: list[str], text: str, step_memo: dict[tuple[str, str], str]
     ) -> list[str]:
-        """Every form the index's chains make of `values` that is not already among them."""
+        """Every form the index's chains make of `values` that is not already among them.
+        What they make of a short value is kept across requests (`_forms`)."""
+        needles = self.needles
+        if needles is not None and not any(n in text for n in needles):
+            return []  # the usual header-only request: nothing any chain would change
         seen = set(values)
         extra: list[str] = []
-        for value in self._triggered(values, text):
-            forms = self._forms.get(value)
+        forms_of = self._forms
+        for value in dict.fromkeys(values):
+            forms = forms_of.get(value)
             if forms is None:
-                forms = tuple(self.chain_set.forms(value, step_memo))
+                forms = tuple(f for f in self.chain_set.forms(value, step_memo) if f != value)
                 if len(value) <= MEMO_VALUE_MAX:
-                    if len(self._forms) >= MEMO_ENTRIES_MAX:
-                        self._forms.clear()
-                    self._forms[value] = forms
+                    if len(forms_of) >= MEMO_ENTRIES_MAX:
+                        forms_of.clear()
+                    forms_of[value] = forms
             for out in forms:
                 if out not in seen:
                     seen.add(out)
                     extra.append(out)
         return extra
-
-    def _triggered(self, values: list[str], text: str) -> list[str]:
-        """The values a chain may change: found by searching the joined `text` for the
-        triggers' needles (C-speed `find`) rather than value by value."""
-        if self.needles is None:
-            trigger = self.trigger
-            return [v for v in dict.fromkeys(values) if trigger is not None and trigger(v)]
-        hot: set[int] = set()
-        ends: list[int] | None = None
-        for needle in self.needles:
-            pos = text.find(needle)
-            while pos != -1:
-                if ends is None:
-                    ends = list(accumulate(len(v) + 1 for v in values))
-                i = bisect_right(ends, pos)
-                if i not in hot and needle in values[i]:  # not across a line break
-                    hot.add(i)
-                pos = text.find(needle, ends[i]) if i < len(ends) else -1
-        return list(dict.fromkeys(values[i] for i in sorted(hot)))
 
 
 class _TargetPlan:
@@ -384,10 +368,20 @@ def _compile_condition(
 
         return regex, ident
     matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
-    if cond.op in MEMOIZED_OPERATORS:
-        matcher = memoize_short(matcher)
-        memos.append(matcher.cache_clear)  # type: ignore[attr-defined]
     trigger = chain_trigger(chain)
+    if cond.op in MEMOIZED_OPERATORS and not negate:
+        inspect = _remembered(matcher, chain, trigger, memos)
+
+        def detect(req: WafRequest, now: float) -> tuple[str, str] | None:
+            step_memo = req.memo
+            for target in targets:
+                for where, value in req.values(target):
+                    hit = inspect(value, step_memo)
+                    if hit is not None:
+                        return where, hit
+            return None
+
+        return detect, None
     chain_key = "\x00".join(chain)
     plan = tuple((t, f"{t}\x01{chain_key}") for t in targets)
     memo = index.memo
@@ -407,6 +401,36 @@ def _compile_condition(
         return None
 
     return check, None
+
+
+def _remembered(
+    matcher: Matcher,
+    chain: Chain,
+    trigger: Callable[[str], object] | None,
+    memos: list[Callable[[], None]],
+) -> Callable[[str, dict[tuple[str, str], str]], str | None]:
+    """`matcher` after `chain`, with the answer for each short raw value kept across requests:
+    the value's transformation and the libinjection call are both skipped when it repeats."""
+    answers: dict[str, str | None] = {}
+    memos.append(answers.clear)
+
+    def inspect(value: str, step_memo: dict[tuple[str, str], str]) -> str | None:
+        short = len(value) <= MEMO_VALUE_MAX
+        if short:
+            found = answers.get(value, _UNSET)
+            if found is not _UNSET:
+                return found  # type: ignore[return-value]
+        text = value
+        if trigger is not None and trigger(value) is not None:
+            text = apply_cached(value, chain, step_memo)
+        answer = matcher(text)
+        if short:
+            if len(answers) >= MEMO_ENTRIES_MAX:
+                answers.clear()
+            answers[value] = answer
+        return answer
+
+    return inspect
 
 
 def _as_regex(op: str, arg: object) -> str | None:

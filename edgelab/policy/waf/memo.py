@@ -4,7 +4,8 @@ of it never changes (pure functions of the value).
 
     memo = ChainMemo()
     memo.apply("a+b%21", ("url_decode",), {})     # "a b!" (computed, then remembered)
-    sqli = memoize_short(detect_sqli)              # same answers, repeated values for free
+
+The engine also keeps libinjection's answers per raw value this way (`engine._remembered`).
 
 Bounded twice: only values up to MEMO_VALUE_MAX characters are kept, and a memo that reaches
 MEMO_ENTRIES_MAX entries starts over, so a flood of unique values costs what it would have cost
@@ -12,8 +13,6 @@ without a memo (plus a dict lookup) and never grows memory.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from edgelab.policy.waf.transforms import apply_cached
 
@@ -45,24 +44,3 @@ class ChainMemo:
 
     def clear(self) -> None:
         self._results.clear()
-
-
-_UNSET = object()
-
-
-def memoize_short(fn: Callable[[str], str | None]) -> Callable[[str], str | None]:
-    """`fn` with its answers for short values remembered (`fn` must be pure)."""
-    results: dict[str, str | None] = {}
-
-    def memoized(value: str) -> str | None:
-        if len(value) > MEMO_VALUE_MAX:
-            return fn(value)
-        found = results.get(value, _UNSET)
-        if found is _UNSET:
-            if len(results) >= MEMO_ENTRIES_MAX:
-                results.clear()
-            found = results[value] = fn(value)
-        return found  # type: ignore[return-value]
-
-    memoized.cache_clear = results.clear  # type: ignore[attr-defined]
-    return memoized
