@@ -296,8 +296,12 @@ class _Prefilter:
         """Every form the index's chains make of `values` that is not already among them.
         What they make of a short value is kept across requests (`_forms`)."""
         needles = self.needles
-        if needles is not None and not any(n in text for n in needles):
-            return []  # the usual header-only request: nothing any chain would change
+        if needles is not None:
+            for needle in needles:
+                if needle in text:
+                    break
+            else:
+                return []  # nothing any chain would change
         seen = set(values)
         extra: list[str] = []
         forms_of = self._forms

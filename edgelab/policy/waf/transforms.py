@@ -274,10 +274,14 @@ class _Node:
         if self.ends:
             out.add(value)
         needles = self.needles
-        if needles is not None and not any(n in value for n in needles):
-            if self.children:
-                out.add(value)  # every chain below leaves it unchanged
-            return
+        if needles is not None:
+            for needle in needles:
+                if needle in value:
+                    break
+            else:
+                if self.children:
+                    out.add(value)  # every chain below leaves it unchanged
+                return
         for name, child in self.children.items():
             key = (name, value)
             stepped = step_memo.get(key)
