@@ -70,6 +70,7 @@ class WafRequest:
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
     _head_is_ascii: bool | None = field(default=None, repr=False)
+    _headers_lowered: list[tuple[str, str]] | None = field(default=None, repr=False)
     """Transformation results for this request: (transform, value) -> result."""
 
     @classmethod
@@ -100,9 +101,16 @@ class WafRequest:
         by_name = self._headers_by_name
         if by_name is None:
             by_name = self._headers_by_name = {}
-            for k, v in self.headers:
-                by_name.setdefault(k.lower(), []).append(v)
+            for k, v in self._lowered():
+                by_name.setdefault(k, []).append(v)
         return by_name
+
+    def _lowered(self) -> list[tuple[str, str]]:
+        """The headers with lowercased names, in order (lowercased once per request)."""
+        lowered = self._headers_lowered
+        if lowered is None:
+            lowered = self._headers_lowered = [(k.lower(), v) for k, v in self.headers]
+        return lowered
 
     def values(self, target: str) -> list[Value]:
         """The values of `target` in this request (empty when it has none)."""
@@ -132,6 +140,8 @@ class WafRequest:
         return ascii_head
 
     def _extract(self, target: str) -> list[Value]:
+        if target == "headers":  # the most common collection first
+            return [("header:" + k, v) for k, v in self._lowered()]
         if target.startswith("header:"):
             return [(target, v) for v in self._by_name().get(target[7:].lower(), ())]
         if target.startswith("count:"):
@@ -162,8 +172,6 @@ class WafRequest:
                 return self.values("query_args") + self.values("body_args")
             case "args_names":
                 return [("args_names", name[5:]) for name, _ in self.values("args")]
-            case "headers":
-                return [(f"header:{k.lower()}", v) for k, v in self.headers]
             case "header_names":
                 return [("header_names", k) for k, _ in self.headers]
             case "cookies":
