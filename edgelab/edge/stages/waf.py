@@ -191,6 +191,8 @@ class WafStage:
         now = self.clock()
         started = time.perf_counter()
         progress = engine.start()
+        if not req.has_body:
+            engine.scan_bodiless(wreq)
         verdict = engine.evaluate(wreq, "headers", now, progress)
         if not verdict.final and "body" in engine.phases:
             if req.has_body and self.options.inspect_body_bytes > 0:

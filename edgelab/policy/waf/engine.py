@@ -191,6 +191,11 @@ class _RegexIndex:
     def search(self, ident: int, value: str) -> str | None:
         return self._patterns[ident][1].search(value)
 
+    def preset(self, req: WafRequest, candidates: Iterable[int]) -> None:
+        """Take `candidates` from a prefilter that scanned more than this index (both phases
+        at once) as this phase's: `hits` then only confirms them."""
+        req._cache[self._key] = self._confirm(req, candidates)  # type: ignore[assignment]
+
     def hits(self, req: WafRequest) -> HitMap:
         """What matched where in `req`, computed on first use per request and phase."""
         key = self._key
@@ -263,14 +268,18 @@ class _Prefilter:
     cannot be prefiltered are always confirmed.
     """
 
-    def __init__(self, index: _RegexIndex) -> None:
-        patterns = index._patterns
+    def __init__(self, *indexes: _RegexIndex) -> None:
+        """Several indexes (both phases of a bodiless request) number their patterns one
+        after the other: the first index's ids as they are, the next's after them."""
+        patterns = [p for index in indexes for p in index._patterns]
         scanned = [i for i, (src, _, _) in enumerate(patterns) if prefilterable(src)]
         self.always = frozenset(range(len(patterns))) - frozenset(scanned)
         self.scan = PatternSet(
-            index.engine, [(i, patterns[i][0], patterns[i][1]) for i in scanned], multiline=True
+            indexes[0].engine,
+            [(i, patterns[i][0], patterns[i][1]) for i in scanned],
+            multiline=True,
         )
-        self.targets = tuple(index._by_target)
+        self.targets = tuple(dict.fromkeys(t for index in indexes for t in index._by_target))
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
         names = sorted({n for c in chains for n in c})
@@ -524,6 +533,13 @@ class WafEngine:
         )
         for index in self._regex.values():
             index.compile()
+        headers, body = self._regex["headers"], self._regex["body"]
+        self._both = (
+            _Prefilter(headers, body)
+            if headers._prefilter is not None and body._prefilter is not None
+            else None
+        )
+        """One scan for both phases, for requests without a body (`scan_bodiless`)."""
         self._by_phase: dict[str, tuple[_Compiled, ...]] = {
             phase: _for_phase(self._entry, phase) for phase in ("headers", "body")
         }
@@ -555,6 +571,8 @@ class WafEngine:
         for index in self._regex.values():
             if index._prefilter is not None:
                 index._prefilter._forms.clear()
+        if self._both is not None:
+            self._both._forms.clear()
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""
@@ -565,6 +583,17 @@ class WafEngine:
 
     def start(self) -> Evaluation:
         return Evaluation()
+
+    def scan_bodiless(self, req: WafRequest) -> None:
+        """For a request that has no body (most of them): scan for both phases' regex rules at
+        once, instead of once per phase. Same verdicts; optional (each phase scans for itself
+        when this was not called); must not be called for a request whose body will come."""
+        if self._both is None:
+            return
+        found = self._both.candidates(req)
+        split = len(self._regex["headers"]._patterns)
+        self._regex["headers"].preset(req, [i for i in found if i < split])
+        self._regex["body"].preset(req, [i - split for i in found if i >= split])
 
     def evaluate(
         self, req: WafRequest, phase: Phase, now: float, state: Evaluation | None = None

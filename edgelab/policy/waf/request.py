@@ -91,6 +91,8 @@ class WafRequest:
         self.body, self.body_truncated = body, truncated
         for key in ("body", "args", "args_names", "body_args"):
             self._cache.pop(key, None)
+        for key in [k for k in self._cache if k.startswith("\x02")]:
+            del self._cache[key]  # regex hits found before the body was there
 
     def header(self, name: str) -> str | None:
         found = self._by_name().get(name.lower())

@@ -58,3 +58,29 @@ def test_prefilter_hits_equal_the_exhaustive_scan(engine: WafEngine) -> None:
             }, (phase, c.note)
             checked += bool(slow)
     assert checked > len(attacks())  # the comparison saw plenty of matches, not only misses
+
+
+def test_one_scan_for_both_phases_finds_what_each_phase_finds(engine: WafEngine) -> None:
+    """A request without a body is scanned once for both phases (`scan_bodiless`)."""
+    corpus = [c for c in attacks() + benign() + heldout_attacks() + ODD if c.body is None]
+    for c in corpus:
+        both = _request(c)
+        engine.scan_bodiless(both)
+        for phase, index in engine._regex.items():
+            prefilter, index._prefilter = index._prefilter, None
+            try:
+                slow = index.hits(_request(c))
+            finally:
+                index._prefilter = prefilter
+            fast = index.hits(both)
+            assert {i: sorted(v) for i, v in fast.items()} == {
+                i: sorted(v) for i, v in slow.items()
+            }, (phase, c.note)
+
+
+def test_a_body_set_after_a_scan_is_scanned_again(engine: WafEngine) -> None:
+    req = WafRequest.build("POST", "/f", "", {"Content-Type": "application/x-www-form-urlencoded"})
+    engine.scan_bodiless(req)  # a caller mistake: the body comes after all
+    req.set_body(b"file=..%2F..%2F..%2Fetc%2Fpasswd", truncated=False)
+    verdict = engine.evaluate(req, "body", 0.0)
+    assert verdict.blocked
