@@ -9,9 +9,10 @@ for `X-Cache: HIT`). Measured with wrk:
   (a) throughput at saturation (`--connections`, back to back): target edge >= 0.4x nginx;
   (b) latency at 1 connection: target edge p50 within 150 us of nginx's;
   (c) tail at 64 connections: target edge p99 <= 2.5x its p50.
-Also measured, for scale: the edge with its bot module off (`edge-nobot`: the cache path
-without the module nginx does not have) and aiohttp's low-level server answering a fixed body
-(`aiohttp-fixed`: the ceiling for anything built on aiohttp).
+Also measured, for scale: the edge with its bot module off (`edge-nobot`), the edge with its
+WAF off too (`edge-nowaf`: the cache path alone, which is what nginx `proxy_cache` compares to;
+the request id, headers, cache guard, faults and cache stages still run) and aiohttp's low-level
+server answering a fixed body (`aiohttp-fixed`: the ceiling for anything built on aiohttp).
 Each figure is the median of `--runs` rounds; rounds interleave the targets so a noisy
 neighbour hits both alike.
 """
@@ -117,6 +118,10 @@ async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
         bare = await stack.enter_async_context(
             edge_process(origin_url, config={"bot": {"enabled": False}})
         )
+        # The cache path alone: neither the WAF nor the bot module runs (nginx has neither).
+        cache_only = await stack.enter_async_context(
+            edge_process(origin_url, config={"waf": {"mode": "off"}, "bot": {"enabled": False}})
+        )
         cache_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="edgelab-ngx-cache-"))
         nginx = await stack.enter_async_context(
             nginx_process(
@@ -135,6 +140,7 @@ async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
         targets = {
             "edge": (edge.addresses["proxy"], edge.process.pid),
             "edge-nobot": (bare.addresses["proxy"], bare.process.pid),
+            "edge-nowaf": (cache_only.addresses["proxy"], cache_only.process.pid),
             "nginx": (nginx.url, nginx.pid),
         }
         for url, _ in targets.values():
@@ -177,7 +183,7 @@ def report(results: Results, cpu: Cpu, args: argparse.Namespace) -> dict[str, fl
     sat, one, many = results["saturation"], results["one-connection"], results["64-connections"]
     ratios: dict[str, float] = {}
     targets: dict[str, str] = {}
-    for edge in ("edge", "edge-nobot"):
+    for edge in ("edge", "edge-nobot", "edge-nowaf"):
         ratios[f"{edge} rps / nginx rps (saturation)"] = sat[edge].rps / sat["nginx"].rps
         targets[f"{edge} rps / nginx rps (saturation)"] = ">= 0.4"
         ratios[f"{edge} hits per CPU second / nginx's"] = cpu["nginx"] / cpu[edge]

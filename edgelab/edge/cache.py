@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from edgelab.config.cache import CacheConfig
 from edgelab.edge.store import CachedResponse, MemoryStore
+from edgelab.edge.tally import CounterTally
 from edgelab.policy.cache.freshness import expired
 
 
@@ -24,12 +25,13 @@ class CacheMetrics:
     """The cache's Prometheus series, in the edge's registry."""
 
     def __init__(self, registry: CollectorRegistry, cache: EdgeCache) -> None:
-        self.lookups = Counter(
+        self.lookups = CounterTally(
             "edgelab_edge_cache_requests",
             "Requests by what the cache did (the X-Cache value)",
             ["result"],
             registry=registry,
         )
+        """Bumped on every cacheable request: a plain-number tally (edgelab.edge.tally)."""
         self.hit = self.lookups.labels("hit")
         self.stale_served = Counter(
             "edgelab_edge_cache_stale_served",

@@ -85,7 +85,12 @@ class Exchange:
     error: BaseException | None = None
     """Why the response is an error (upstream unreachable, stage failure), if it is."""
     upstream_headers: CIMultiDict[str] | None = None
-    """The headers the origin stage will send; built by the headers stage."""
+    """The headers the origin stage will send, once built: read them with `origin_headers()`,
+    which builds them on first use (a cache hit never needs them)."""
+    build_upstream_headers: Callable[[ClientRequest], CIMultiDict[str]] | None = None
+    """How to build `upstream_headers` (set by the headers stage); None: a copy of the client's."""
+    pending_upstream_headers: list[tuple[str, str]] | None = None
+    """Headers set with `set_upstream_header` before the origin headers were built."""
     started_at: float = 0.0
     """Loop time when the request arrived."""
     path_taken: str = "edge"
@@ -95,3 +100,27 @@ class Exchange:
 
     def verdict(self, stage: str, action: str, detail: str = "") -> None:
         self.verdicts.append(Verdict(stage, action, detail))
+
+    def origin_headers(self) -> CIMultiDict[str]:
+        """The headers for the origin request, built on first use: the stages before the cache
+        only say how (`build_upstream_headers`, `set_upstream_header`), so a hit builds none."""
+        up = self.upstream_headers
+        if up is None:
+            build = self.build_upstream_headers
+            up = build(self.request) if build is not None else CIMultiDict(self.request.headers)
+            if self.pending_upstream_headers:
+                for name, value in self.pending_upstream_headers:
+                    up[name] = value
+                self.pending_upstream_headers = None
+            self.upstream_headers = up
+        return up
+
+    def set_upstream_header(self, name: str, value: str) -> None:
+        """Set `name` on the origin request (replacing the client's), without building the
+        origin headers now if they are not built yet."""
+        if self.upstream_headers is not None:
+            self.upstream_headers[name] = value
+        elif self.pending_upstream_headers is None:
+            self.pending_upstream_headers = [(name, value)]
+        else:
+            self.pending_upstream_headers.append((name, value))

@@ -1,12 +1,17 @@
-"""The edge's Prometheus series, fed from one record per Exchange (data flows one way)."""
+"""The edge's Prometheus series, fed from one record per Exchange (data flows one way).
+
+The series bumped on every request (`edgelab_edge_requests_total`, `..._request_seconds`) are
+plain-number tallies (`edgelab.edge.tally`), the rest ordinary prometheus_client metrics.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from edgelab.edge.exchange import Exchange
+from edgelab.edge.tally import Count, CounterTally, HistogramTally
 
 if TYPE_CHECKING:
     from edgelab.edge.protocol import EdgeHttpServer
@@ -15,13 +20,13 @@ if TYPE_CHECKING:
 class EdgeMetrics:
     def __init__(self, registry: CollectorRegistry, pop: str, cdn: str) -> None:
         self.registry = registry
-        self.requests = Counter(
+        self.requests = CounterTally(
             "edgelab_edge_requests",
             "Requests answered, by status and by what served them",
             ["status", "path_taken"],
             registry=registry,
         )
-        self.duration = Histogram(
+        self.duration = HistogramTally(
             "edgelab_edge_request_seconds",
             "Time from request to response headers",
             registry=registry,
@@ -54,8 +59,10 @@ class EdgeMetrics:
             ["stage"],
             registry=registry,
         )
-        self.in_flight = Gauge(
-            "edgelab_edge_in_flight", "Requests being handled", registry=registry
+        self.in_flight = 0
+        """Requests being handled: a plain count (no lock per request), read at scrape time."""
+        Gauge("edgelab_edge_in_flight", "Requests being handled", registry=registry).set_function(
+            lambda: self.in_flight
         )
         self.client_connections = Gauge(
             "edgelab_edge_client_connections", "Open client connections", registry=registry
@@ -70,7 +77,7 @@ class EdgeMetrics:
         )
         info = Gauge("edgelab_edge_info", "This POP", ["pop", "cdn"], registry=registry)
         info.labels(pop, cdn).set(1)
-        self._request_children: dict[tuple[int, str], Counter] = {}
+        self._request_children: dict[tuple[int, str], Count] = {}
         """(status, path_taken) -> labelled child: `labels()` costs more than `inc()`."""
 
     def watch_upstream(self, upstream: object) -> None:

@@ -145,7 +145,7 @@ class EdgeServer:
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        self.metrics.in_flight.inc()
+        self.metrics.in_flight += 1
         ex = Exchange(
             request=_client_request(request, self.config.client),
             pop=self.config.pop,
@@ -159,7 +159,7 @@ class EdgeServer:
             assert ex.response is not None
             return await _write(request, ex.response, ex)
         finally:
-            self.metrics.in_flight.dec()
+            self.metrics.in_flight -= 1
             for abandoned in ex.notes.get("abandoned", ()):
                 if abandoned.release is not None:
                     await abandoned.release()
@@ -185,26 +185,29 @@ def _client_request(request: web.BaseRequest, limits: ClientLimits) -> ClientReq
         if isinstance(proto, EdgeRequestHandler)
         else peer_ip(request.transport.get_extra_info("peername") if request.transport else None)
     )
-    raw = request.raw_path
-    path, _, query = raw.partition("?")
-    return ClientRequest(
-        method=request.method,
-        path=path,
-        query_string=query,
-        headers=request.headers,
-        client_ip=client_ip,
-        scheme=request.scheme,
-        host=request.headers.get("Host", ""),
-        body_stream=ClientBody(
+    path, _, query = request.raw_path.partition("?")
+    headers = request.headers
+    length = request.content_length
+    body = None
+    if length or "Transfer-Encoding" in headers:  # else there is no body (RFC 9112 §6.3)
+        body = ClientBody(
             request.content,
             limits.max_request_body_bytes,
             limits.body_timeout_s,
             request.writer
-            if request.headers.get("Expect", "").lower() == "100-continue"
-            and request.version >= (1, 1)
+            if headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1)
             else None,
-        ),
-        content_length=request.content_length,
+        )
+    return ClientRequest(
+        method=request.method,
+        path=path,
+        query_string=query,
+        headers=headers,
+        client_ip=client_ip,
+        scheme=request.scheme,
+        host=headers.get("Host", ""),
+        body_stream=body,
+        content_length=length,
     )
 
 
@@ -253,6 +256,8 @@ async def _write(request: web.BaseRequest, resp: EdgeResponse, ex: Exchange) -> 
 
 
 def _log_exchange(ex: Exchange, elapsed_s: float) -> None:
+    if not logger.isEnabledFor(logging.INFO):
+        return
     status = ex.response.status if ex.response is not None else 0
     logger.info(
         "%s %s %s %d %.1fms %s",

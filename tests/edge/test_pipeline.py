@@ -6,7 +6,7 @@ import pytest
 from multidict import CIMultiDict
 
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
-from edgelab.edge.pipeline import Pipeline
+from edgelab.edge.pipeline import Pipeline, does_nothing
 
 
 def make_exchange(path: str = "/") -> Exchange:
@@ -95,3 +95,74 @@ async def test_a_module_panic_logs_one_line_without_traceback(
     assert ex.response is not None and ex.response.status == 500
     [record] = [r for r in caplog.records if r.name == "edgelab.edge.pipeline"]
     assert "unwrap" in record.getMessage() and record.exc_info is None
+
+
+class Quiet:
+    """A stage whose hooks do nothing: the loop leaves them out, the order is unchanged."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def request(self, ex: Exchange) -> None:
+        """Nothing on the way in."""
+
+    async def response(self, ex: Exchange) -> None:
+        return None
+
+
+async def test_hooks_that_do_nothing_are_skipped_without_changing_who_sees_what() -> None:
+    log: list[str] = []
+    stages = [
+        Recorder("a", log),
+        Quiet("q1"),
+        Recorder("waf", log, answer=403),
+        Quiet("q2"),
+        Recorder("origin", log, answer=200),
+    ]
+    pipeline = Pipeline(stages)
+    assert [stage.name for _, stage, _ in pipeline._requests] == ["a", "waf", "origin"]
+    await pipeline.run(make_exchange())
+    assert log == ["a.request", "waf.request", "waf.response:403", "a.response:403"]
+
+
+async def test_with_only_quiet_stages_the_request_still_gets_its_500() -> None:
+    ex = make_exchange()
+    await Pipeline([Quiet("a"), Quiet("b")]).run(ex)
+    assert ex.response is not None and ex.response.status == 500
+
+
+class Hooks:
+    async def returns_none(self, ex: Exchange) -> None:
+        return None
+
+    async def passes(self, ex: Exchange) -> None:
+        pass
+
+    async def returns_value(self, ex: Exchange) -> int:
+        return 1
+
+    async def assigns(self, ex: Exchange) -> None:
+        ex.ray_id = "x"
+
+    async def returns_early(self, ex: Exchange) -> None:
+        if ex.ray_id:
+            return None
+        ex.ray_id = "x"
+
+    def not_async(self, ex: Exchange) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("hook", "skipped"),
+    [
+        ("returns_none", True),
+        ("passes", True),
+        ("returns_value", False),
+        ("assigns", False),
+        ("returns_early", False),
+        ("not_async", False),
+    ],
+)
+def test_does_nothing(hook: str, skipped: bool) -> None:
+    assert does_nothing(getattr(Hooks(), hook)) is skipped

@@ -204,8 +204,8 @@ class BotStage:
         score = st.model.score_request(req.method, req.path, headers, rate)
         ex.notes["bot_score"] = score
         self.metrics.score.observe(score)
-        if opts.score_header and ex.upstream_headers is not None:
-            ex.upstream_headers[opts.score_header] = str(score)
+        if opts.score_header:
+            ex.set_upstream_header(opts.score_header, str(score))
         rule = first_match(opts.rules, req.method, req.path, score) if opts.rules else None
         if rule is None:
             self.metrics.allowed.inc()

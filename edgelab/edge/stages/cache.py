@@ -288,9 +288,7 @@ class CacheStage:
                 if task is not None:
                     # The request may end any way (client gone, cancelled): waiters wake then.
                     task.add_done_callback(_lander(self.cache, key, fwd.flight))
-        up = ex.upstream_headers
-        if up is None:
-            up = ex.upstream_headers = CIMultiDict(h)
+        up = ex.origin_headers()
         for name in CLIENT_CONDITIONALS:
             up.popall(name, None)
         if entry is not None and method == "GET" and type(decision) is Revalidate:
@@ -649,9 +647,7 @@ class CacheStage:
             pop=ex.pop,
             ray_id=f"{ex.ray_id}-swr",
         )
-        up: CIMultiDict[str] = CIMultiDict(
-            ex.upstream_headers if ex.upstream_headers is not None else req.headers
-        )
+        up = ex.origin_headers().copy()
         for name in CLIENT_CONDITIONALS:
             up.popall(name, None)
         vals = validators(entry.headers)

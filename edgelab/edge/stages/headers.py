@@ -1,12 +1,15 @@
 """Forwarding headers on the way in, hop-by-hop removal and `Via` both ways.
 
 The attack marker header and every end-to-end header pass untouched; `Host` becomes the
-origin's, with the client's in `X-Forwarded-Host`.
+origin's, with the client's in `X-Forwarded-Host`. The origin's copy of the headers is built
+only when a request goes to the origin (`Exchange.origin_headers`), not for cache hits.
 """
 
 from __future__ import annotations
 
-from edgelab.edge.exchange import Exchange
+from multidict import CIMultiDict
+
+from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.edge.headers import forward_request_headers, forward_response_headers
 
 
@@ -15,12 +18,18 @@ class HeadersStage:
 
     def __init__(self, pop: str) -> None:
         self.via = f"1.1 {pop} (edgelab)"
+        self._build = self.upstream_headers
+        """Bound once: the request hook only hands it to the Exchange."""
 
-    async def request(self, ex: Exchange) -> None:
-        req = ex.request
-        ex.upstream_headers = forward_request_headers(
+    def upstream_headers(self, req: ClientRequest) -> CIMultiDict[str]:
+        """The origin request's headers for `req` (X-Forwarded-*, Via, hop-by-hop removed)."""
+        return forward_request_headers(
             req.headers, client_ip=req.client_ip, proto=req.scheme, host=req.host, via=self.via
         )
+
+    async def request(self, ex: Exchange) -> None:
+        # Built when a later stage needs them (`ex.origin_headers()`): a cache hit never does.
+        ex.build_upstream_headers = self._build
 
     async def response(self, ex: Exchange) -> None:
         assert ex.response is not None

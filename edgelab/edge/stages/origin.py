@@ -26,9 +26,7 @@ class OriginStage:
 
     async def request(self, ex: Exchange) -> None:
         req = ex.request
-        headers = (
-            ex.upstream_headers if ex.upstream_headers is not None else CIMultiDict(req.headers)
-        )
+        headers = ex.origin_headers()
         body = req.body if req.body is not None else (req.body_stream if req.has_body else None)
         length = len(req.body) if req.body is not None else req.content_length
         try:
