@@ -46,13 +46,13 @@ def test_prefilter_hits_equal_the_exhaustive_scan(engine: WafEngine) -> None:
     checked = 0
     for c in corpus:
         for phase, index in engine._regex.items():
-            assert index._prefilter is not None
+            assert index.prefilter is not None
             fast = index.hits(_request(c))
-            prefilter, index._prefilter = index._prefilter, None
+            prefilter, index.prefilter = index.prefilter, None
             try:
                 slow = index.hits(_request(c))
             finally:
-                index._prefilter = prefilter
+                index.prefilter = prefilter
             assert {i: sorted(v) for i, v in fast.items()} == {
                 i: sorted(v) for i, v in slow.items()
             }, (phase, c.note)
@@ -67,11 +67,11 @@ def test_one_scan_for_both_phases_finds_what_each_phase_finds(engine: WafEngine)
         both = _request(c)
         engine.scan_bodiless(both)
         for phase, index in engine._regex.items():
-            prefilter, index._prefilter = index._prefilter, None
+            prefilter, index.prefilter = index.prefilter, None
             try:
                 slow = index.hits(_request(c))
             finally:
-                index._prefilter = prefilter
+                index.prefilter = prefilter
             fast = index.hits(both)
             assert {i: sorted(v) for i, v in fast.items()} == {
                 i: sorted(v) for i, v in slow.items()

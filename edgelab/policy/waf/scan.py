@@ -1,0 +1,261 @@
+r"""Regex scanning: every regex condition of a phase, matched against a request in one pass.
+
+    index = RegexIndex("re2", ChainMemo())
+    ident = index.add(r"union\s+select", ("url_decode_repeat",), ("args", "cookies"))
+    index.compile()
+    index.hits(req).get(ident)    # [(where, text it matched in)], or None: no match anywhere
+
+Under RE2 the index has a `Prefilter`: the request's values (and the forms its transformation
+chains make of them) joined one per line and matched once by a multiline set of all the
+index's patterns; only the patterns that scan reports are confirmed value by value, so a clean
+request costs one scan. Under `re` (backtracking, the 2019-07-02 behaviour) each distinct value
+is matched pattern by pattern (`PatternSet`), which is also the reference the prefilter is
+tested against. The rule engine (`edgelab.policy.waf.engine`) reads `hits` to skip every rule
+whose regex condition matched nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo
+from edgelab.policy.waf.regex import (
+    Pattern,
+    PatternSet,
+    RegexEngine,
+    compile_regex,
+    prefilterable,
+)
+from edgelab.policy.waf.request import WafRequest
+from edgelab.policy.waf.transforms import ChainSet, apply_cached, chain_trigger, trigger_needles
+
+Chain = tuple[str, ...]
+HitMap = dict[int, list[tuple[str, str]]]
+"""Pattern id -> (where, value as matched) of every value it matched."""
+
+
+class RegexIndex:
+    """Every regex condition of one phase, scanned together: one pass per value and target.
+
+    Each distinct value of the request is scanned once per phase, whatever number of targets
+    it belongs to, by one PatternSet of every pattern that inspects one of those targets (for
+    values no transformation changes, the usual case), else once per distinct transformed text.
+    """
+
+    def __init__(self, engine: RegexEngine, memo: ChainMemo) -> None:
+        self.engine = engine
+        self.memo = memo
+        self._patterns: list[tuple[str, Pattern, Chain]] = []
+        self._targets: list[tuple[str, ...]] = []
+        self._by_target: dict[str, list[int]] = {}
+        self._plans: dict[frozenset[str], TargetPlan] = {}
+        self._key = f"\x02regex{id(self)}"
+        self.prefilter: Prefilter | None = None
+        self._triggers: dict[Chain, Callable[[str], object] | None] = {}
+
+    def __len__(self) -> int:
+        """Patterns in the index (their ids are 0 .. len - 1)."""
+        return len(self._patterns)
+
+    def add(self, pattern: str, chain: Chain, targets: tuple[str, ...]) -> int:
+        ident = len(self._patterns)
+        self._patterns.append((pattern, compile_regex(pattern, self.engine), chain))
+        self._targets.append(targets)
+        for t in targets:
+            self._by_target.setdefault(t, []).append(ident)
+        return ident
+
+    def compile(self) -> None:
+        """Check every pattern compiles into sets; plans for target groups are built lazily.
+        Under RE2 the whole index also gets its prefilter (see `Prefilter`)."""
+        for target in self._by_target:
+            self.plan(frozenset([target]))
+        if self.engine == "re2" and self._patterns:
+            self.prefilter = Prefilter(self)
+
+    def plan(self, targets: frozenset[str]) -> TargetPlan:
+        """How to scan a value that several targets share (a header is in `headers` and in
+        `header:<name>`; a query argument in `args` and `query_args`): one plan for all."""
+        plan = self._plans.get(targets)
+        if plan is None:
+            idents = sorted({i for t in targets for i in self._by_target.get(t, ())})
+            chains: dict[Chain, list[int]] = {}
+            for i in idents:
+                chains.setdefault(self._patterns[i][2], []).append(i)
+            plan = self._plans[targets] = TargetPlan(
+                self,
+                clean=self._set(idents),
+                trigger=chain_trigger(sorted({n for c in chains for n in c})),
+                chains=list(chains.items()),
+            )
+        return plan
+
+    def _set(self, idents: list[int]) -> PatternSet:
+        return PatternSet(
+            self.engine, [(i, self._patterns[i][0], self._patterns[i][1]) for i in idents]
+        )
+
+    def search(self, ident: int, value: str) -> str | None:
+        return self._patterns[ident][1].search(value)
+
+    def preset(self, req: WafRequest, candidates: Iterable[int]) -> None:
+        """Take `candidates` from a prefilter that scanned more than this index (both phases
+        at once) as this phase's: `hits` then only confirms them."""
+        req._cache[self._key] = self._confirm(req, candidates)  # type: ignore[assignment]
+
+    def hits(self, req: WafRequest) -> HitMap:
+        """What matched where in `req`, computed on first use per request and phase."""
+        key = self._key
+        found: HitMap | None = req._cache.get(key)  # type: ignore[assignment]
+        if found is not None:
+            return found
+        if self.prefilter is not None:
+            found = req._cache[key] = self._confirm(req, self.prefilter.candidates(req))  # type: ignore[assignment]
+            return found
+        # Each distinct value once, with every target it belongs to.
+        sources: dict[tuple[str, str], set[str]] = {}
+        for target in self._by_target:
+            for where, value in req.values(target):
+                sources.setdefault((where, value), set()).add(target)
+        found = {}
+        memo = req.memo
+        for (where, value), targets in sources.items():
+            plan = self.plan(frozenset(targets))
+            if plan.trigger is None or plan.trigger(value) is None:
+                for i in plan.clean.matches(value):
+                    found.setdefault(i, []).append((where, value))
+                continue
+            # Chains that leave the value the same scan it once, with their patterns joined.
+            texts: dict[str, list[int]] = {}
+            for c, (chain, _) in enumerate(plan.chains):
+                texts.setdefault(apply_cached(value, chain, memo), []).append(c)
+            for text, chains in texts.items():
+                for i in plan.bank(tuple(chains)).matches(text):
+                    found.setdefault(i, []).append((where, text))
+        req._cache[key] = found  # type: ignore[assignment]
+        return found
+
+    def _confirm(self, req: WafRequest, candidates: Iterable[int]) -> HitMap:
+        """Exactly what the prefilter's candidates match: each pattern on each value of its
+        own targets, after its own chain (values without a trigger of the chain as they are)."""
+        found: HitMap = {}
+        memo = req.memo
+        for ident in sorted(candidates):
+            _, pattern, chain = self._patterns[ident]
+            trigger = self._chain_triggers(chain)
+            where_values: list[tuple[str, str]] = []
+            for target in self._targets[ident]:
+                for where, value in req.values(target):
+                    if trigger is not None and trigger(value) is not None:
+                        value = apply_cached(value, chain, memo)
+                    if pattern.search(value) is not None:
+                        where_values.append((where, value))
+            if where_values:
+                found[ident] = list(dict.fromkeys(where_values))  # one value, several targets
+        return found
+
+    def _chain_triggers(self, chain: Chain) -> Callable[[str], object] | None:
+        trigger = self._triggers.get(chain, _UNSET)
+        if trigger is _UNSET:
+            trigger = self._triggers[chain] = chain_trigger(chain)
+        return trigger  # type: ignore[return-value]
+
+
+_UNSET = object()
+
+
+class Prefilter:
+    """One RE2 scan of all of a request's values for every pattern of a phase at once.
+
+    The values (and, for a value a transformation would change, its transformed forms) are
+    joined into one text, one per line, and matched by one multiline set of all the index's
+    patterns. A pattern that matches a value matches that text too (see `prefilterable`), so a
+    pattern the scan does not report cannot match anywhere: a clean request costs one scan, and
+    only the patterns it reports (usually none) are confirmed value by value. Patterns that
+    cannot be prefiltered are always confirmed.
+    """
+
+    def __init__(self, *indexes: RegexIndex) -> None:
+        """Several indexes (both phases of a bodiless request) number their patterns one
+        after the other: the first index's ids as they are, the next's after them."""
+        patterns = [p for index in indexes for p in index._patterns]
+        scanned = [i for i, (src, _, _) in enumerate(patterns) if prefilterable(src)]
+        self.always = frozenset(range(len(patterns))) - frozenset(scanned)
+        self.scan = PatternSet(
+            indexes[0].engine,
+            [(i, patterns[i][0], patterns[i][1]) for i in scanned],
+            multiline=True,
+        )
+        self.targets = tuple(dict.fromkeys(t for index in indexes for t in index._by_target))
+        chains = sorted({chain for _, _, chain in patterns if chain})
+        self.chain_set = ChainSet(chains)
+        names = sorted({n for c in chains for n in c})
+        self.trigger = chain_trigger(names)
+        self.needles = trigger_needles(names)
+        self.forms_of: dict[str, tuple[str, ...]] = {}
+        """Value -> what the chains make of it (short values, kept across requests)."""
+
+    def candidates(self, req: WafRequest) -> frozenset[int]:
+        """The patterns that may match somewhere in `req` (a superset; usually empty)."""
+        values = [v for t in self.targets for _, v in req.values(t)]
+        text = "\n".join(values)
+        if self.trigger is not None:
+            extra = self._transformed(values, text, req.memo)
+            if extra:
+                text = "\n".join([text, *extra])
+        found = self.scan.matches(text)
+        return found | self.always if self.always else found
+
+    def _transformed(
+        self, values: list[str], text: str, step_memo: dict[tuple[str, str], str]
+    ) -> list[str]:
+        """Every form the index's chains make of `values` that is not already among them.
+        What they make of a short value is kept across requests (`forms_of`)."""
+        needles = self.needles
+        if needles is not None:
+            for needle in needles:
+                if needle in text:
+                    break
+            else:
+                return []  # nothing any chain would change
+        seen = set(values)
+        extra: list[str] = []
+        forms_of = self.forms_of
+        for value in dict.fromkeys(values):
+            forms = forms_of.get(value)
+            if forms is None:
+                forms = tuple(f for f in self.chain_set.forms(value, step_memo) if f != value)
+                if len(value) <= MEMO_VALUE_MAX:
+                    if len(forms_of) >= MEMO_ENTRIES_MAX:
+                        forms_of.clear()
+                    forms_of[value] = forms
+            for out in forms:
+                if out not in seen:
+                    seen.add(out)
+                    extra.append(out)
+        return extra
+
+
+class TargetPlan:
+    """How one target is scanned: all patterns at once for untouched values, else per chain."""
+
+    def __init__(
+        self,
+        index: RegexIndex,
+        clean: PatternSet,
+        trigger: Callable[[str], object] | None,
+        chains: list[tuple[Chain, list[int]]],
+    ) -> None:
+        self.index = index
+        self.clean = clean
+        self.trigger = trigger
+        self.chains = chains
+        self._banks: dict[tuple[int, ...], PatternSet] = {tuple(range(len(chains))): clean}
+
+    def bank(self, chains: tuple[int, ...]) -> PatternSet:
+        """The patterns of these chains as one set (built on first use, then kept)."""
+        bank = self._banks.get(chains)
+        if bank is None:
+            idents = sorted(i for c in chains for i in self.chains[c][1])
+            bank = self._banks[chains] = self.index._set(idents)
+        return bank
