@@ -17,7 +17,7 @@ from typing import Any
 from multidict import CIMultiDict, CIMultiDictProxy
 
 
-@dataclass
+@dataclass(slots=True)
 class ClientRequest:
     """The request as the client sent it, plus what the edge knows of the client."""
 
@@ -49,7 +49,7 @@ class ClientRequest:
         )
 
 
-@dataclass
+@dataclass(slots=True)
 class EdgeResponse:
     """What goes back to the client: status, headers, and a body either whole or streamed."""
 
@@ -64,7 +64,7 @@ class EdgeResponse:
     """Called once the body was sent (or abandoned), to hand the upstream connection back."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Verdict:
     """One stage's decision, for logs, metrics and reports (`waf`, `block`, rule 942100)."""
 
@@ -73,7 +73,7 @@ class Verdict:
     detail: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Exchange:
     """One request through the edge."""
 

@@ -128,6 +128,42 @@ async def test_slowloris_is_cut_off_while_others_are_served(
     )
 
 
+@pytest.mark.parametrize("idle_s", [0.2, 0.8])
+async def test_a_kept_alive_connection_owes_its_next_head_from_that_heads_first_byte(
+    make_edge: EdgeFactory, recording: tuple[RecordingOrigin, str], idle_s: float
+) -> None:
+    """Idle time between requests does not count against the next head (keepalive_s governs
+    it), and a head started later gets the whole header_timeout_s from its first byte: idle
+    0.2 s starts the next head before the first one's deadline, 0.8 s after it."""
+    _, origin_url = recording
+    edge = await make_edge(origin_url, client={"header_timeout_s": 0.5, "keepalive_s": 30})
+    loop = asyncio.get_running_loop()
+    reader, writer = await asyncio.open_connection(*hostport(edge))
+    try:
+        writer.write(b"GET /static/a.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 20)
+        assert head.startswith(b"HTTP/1.1 200"), head[:60]
+        length = int(next(v for k, v in parse_head(head) if k.lower() == "content-length"))
+        await asyncio.wait_for(reader.readexactly(length), 20)
+        await asyncio.sleep(idle_s)  # idle between requests: the connection stays open
+        started = loop.time()
+        writer.write(b"GET /static/b.css HTTP/1.1\r\nHost: x\r\n")
+        answer = asyncio.create_task(reader.read())
+        while not answer.done():  # trickle header lines, never the end of the head
+            writer.write(b"X-Drip: 1\r\n")
+            await asyncio.wait([answer], timeout=0.1)
+        elapsed_s = loop.time() - started
+    finally:
+        writer.close()
+    assert (await answer).startswith(b"HTTP/1.1 408"), (await answer)[:60]
+    assert 0.45 <= elapsed_s < 10
+
+
+def parse_head(head: bytes) -> list[tuple[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return [(k, v.strip()) for k, _, v in (line.partition(":") for line in lines if line)]
+
+
 async def test_idle_flood_is_evicted_and_clients_keep_being_served(
     make_edge: EdgeFactory, recording: tuple[RecordingOrigin, str]
 ) -> None:

@@ -34,12 +34,13 @@ from importlib import resources
 from pathlib import Path
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from edgelab.config.bot import BotOptions
 from edgelab.edge.artifacts import Artifact, ArtifactOutcome, ArtifactRegistry
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import Exchange
+from edgelab.edge.tally import CounterTally, HistogramTally
 from edgelab.errors import ConfigError
 from edgelab.policy.bot.features import (
     FeatureFileError,
@@ -78,7 +79,8 @@ class BotState:
 
 class BotMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.verdicts = Counter(
+        # Bumped on every request: plain-number tallies (edgelab.edge.tally), no lock each.
+        self.verdicts = CounterTally(
             "edgelab_bot_verdicts",
             "Requests through the bot module by verdict (allow, block, log, skip, panic) and rule",
             ["verdict", "rule"],
@@ -86,7 +88,7 @@ class BotMetrics:
         )
         self.allowed = self.verdicts.labels("allow", "")
         """Pre-bound: the common case should not look its labels up per request."""
-        self.score = Histogram(
+        self.score = HistogramTally(
             "edgelab_bot_score",
             "Bot scores given (0 = not scored: the module runs without features)",
             buckets=(1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 99),
