@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +38,6 @@ _COLLECTIONS = (
     "cookies",
     "cookie_names",
 )
-_FROM_BODY = frozenset({"body", "body_args"})
-"""Targets whose values come from the body (not covered by the request head's ASCII check)."""
-_VALID_BY_CONSTRUCTION = frozenset({"args", "args_names"})
-"""Targets made of other targets' values, which were checked when those were taken."""
 MAX_JSON_FIELDS = 1024
 """JSON leaves taken as body args at most; the raw `body` target still sees everything."""
 
@@ -118,10 +114,9 @@ class WafRequest:
         """The values of `target` in this request (empty when it has none)."""
         cached = self._cache.get(target)
         if cached is None:
-            cached = self._extract(target)
-            if target not in _VALID_BY_CONSTRUCTION and not (
-                target not in _FROM_BODY and self._ascii_head()
-            ):
+            extract, arg, source = _PLANS.get(target) or _plan(target)
+            cached = extract(self, arg)
+            if source is _BODY or (source is _HEAD and not self._ascii_head()):
                 for _, v in cached:
                     if not v.isascii():
                         cached = [(w, _valid(v)) for w, v in cached]
@@ -141,46 +136,13 @@ class WafRequest:
             )
         return ascii_head
 
-    def _extract(self, target: str) -> list[Value]:
-        if target == "headers":  # the most common collection first
-            return [("header:" + k, v) for k, v in self._lowered()]
-        if target.startswith("header:"):
-            return [(target, v) for v in self._by_name().get(target[7:].lower(), ())]
-        if target.startswith("count:"):
-            return [(target, str(len(self.values(target[6:]))))]
-        match target:
-            case "method":
-                return [("method", self.method)]
-            case "path":
-                return [("path", self.path)]
-            case "uri":
-                return [("uri", f"{self.path}?{self.query}" if self.query else self.path)]
-            case "query":
-                return [("query", self.query)] if self.query else []
-            case "ip":
-                return [("ip", self.client_ip)] if self.client_ip else []
-            case "body":
-                # The raw body, for bodies no parser turned into fields: a form, JSON or
-                # multipart body is inspected through its fields (`args`), as ModSecurity's
-                # body processors do, instead of scanning the same bytes twice.
-                if not self.body or self.values("body_args"):
-                    return []
-                return [("body", _text(self.body))]
-            case "query_args":
-                return [(f"args:{k}", v) for k, v in _parse_qs(self.query)]
-            case "body_args":
-                return [(f"args:{k}", v) for k, v in self._body_fields()]
-            case "args":
-                return self.values("query_args") + self.values("body_args")
-            case "args_names":
-                return [("args_names", name[5:]) for name, _ in self.values("args")]
-            case "header_names":
-                return [("header_names", k) for k, _ in self.headers]
-            case "cookies":
-                return [(f"cookies:{k}", v) for k, v in self._cookies()]
-            case "cookie_names":
-                return [("cookie_names", k) for k, _ in self._cookies()]
-        raise KeyError(target)
+    def _raw_body(self) -> list[Value]:
+        # The raw body, for bodies no parser turned into fields: a form, JSON or multipart
+        # body is inspected through its fields (`args`), as ModSecurity's body processors
+        # do, instead of scanning the same bytes twice.
+        if not self.body or self.values("body_args"):
+            return []
+        return [("body", _text(self.body))]
 
     def _cookies(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
@@ -283,3 +245,50 @@ def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
         out.append((prefix, doc))
     elif doc is not None:
         out.append((prefix, json.dumps(doc)))
+
+
+_HEAD, _BODY, _MADE = "head", "body", "made"
+"""Where a target's values come from: the request head (checked for lone surrogates only when
+the head is not plain ASCII), the body (always checked), or other targets' values (already
+checked) and numbers."""
+Extract = Callable[[WafRequest, str], list[Value]]
+
+_PLANS: dict[str, tuple[Extract, str, str]] = {
+    "headers": (lambda r, _: [("header:" + k, v) for k, v in r._lowered()], "", _HEAD),
+    "header_names": (lambda r, _: [("header_names", k) for k, _ in r.headers], "", _HEAD),
+    "method": (lambda r, _: [("method", r.method)], "", _HEAD),
+    "path": (lambda r, _: [("path", r.path)], "", _HEAD),
+    "uri": (lambda r, _: [("uri", f"{r.path}?{r.query}" if r.query else r.path)], "", _HEAD),
+    "query": (lambda r, _: [("query", r.query)] if r.query else [], "", _HEAD),
+    "ip": (lambda r, _: [("ip", r.client_ip)] if r.client_ip else [], "", _HEAD),
+    "query_args": (lambda r, _: [(f"args:{k}", v) for k, v in _parse_qs(r.query)], "", _HEAD),
+    "cookies": (lambda r, _: [(f"cookies:{k}", v) for k, v in r._cookies()], "", _HEAD),
+    "cookie_names": (lambda r, _: [("cookie_names", k) for k, _ in r._cookies()], "", _HEAD),
+    "body": (lambda r, _: r._raw_body(), "", _BODY),
+    "body_args": (lambda r, _: [(f"args:{k}", v) for k, v in r._body_fields()], "", _BODY),
+    "args": (lambda r, _: r.values("query_args") + r.values("body_args"), "", _MADE),
+    "args_names": (
+        lambda r, _: [("args_names", name[5:]) for name, _ in r.values("args")],
+        "",
+        _MADE,
+    ),
+}
+"""How each target is taken from a request: (extractor, its argument, where values come from)."""
+
+
+def _plan(target: str) -> tuple[Extract, str, str]:
+    """The plan of a parameterised target (`header:<name>`, `count:<target>`), kept once made;
+    raises KeyError for a target no rule may name (rules are validated on load)."""
+    if target.startswith("header:"):
+        name = target[7:].lower()
+        plan: tuple[Extract, str, str] = (
+            lambda r, t: [(t, v) for v in r._by_name().get(name, ())],
+            target,
+            _HEAD,
+        )
+    elif target.startswith("count:"):
+        plan = (lambda r, t: [(t, str(len(r.values(t[6:]))))], target, _MADE)
+    else:
+        raise KeyError(target)
+    _PLANS[target] = plan
+    return plan
