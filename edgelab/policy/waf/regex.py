@@ -99,6 +99,13 @@ class PatternSet:
             # The binding's own `Match`, without the wrapper's per-call type checks.
             self._match: Callable[[bytes], list[int] | None] = s._set.Match
 
+    def any(self, text: str) -> bool:
+        """Whether any pattern matches `text` (cheaper than `matches` or a `search`: under
+        RE2 no match object and no set of ids is built)."""
+        if self._set is not None:
+            return bool(self._match(text.encode("utf-8", "surrogatepass")))
+        return any(p.search(text) is not None for _, p in self._patterns)
+
     def matches(self, text: str) -> frozenset[int]:
         if self._set is not None:
             found = self._match(text.encode("utf-8", "surrogatepass"))

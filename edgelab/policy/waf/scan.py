@@ -52,6 +52,8 @@ class RegexIndex:
         self._key = f"\x02regex{id(self)}"
         self.prefilter: Prefilter | None = None
         self._triggers: dict[Chain, Callable[[str], object] | None] = {}
+        self._tests: list[Callable[[str], bool]] = []
+        """Per pattern, whether it matches a text (for confirming the prefilter's candidates)."""
 
     def __len__(self) -> int:
         """Patterns in the index (their ids are 0 .. len - 1)."""
@@ -61,6 +63,7 @@ class RegexIndex:
         ident = len(self._patterns)
         self._patterns.append((pattern, compile_regex(pattern, self.engine), chain))
         self._targets.append(targets)
+        self._tests.append(PatternSet(self.engine, [(ident, pattern, self._patterns[-1][1])]).any)
         for t in targets:
             self._by_target.setdefault(t, []).append(ident)
         return ident
@@ -140,16 +143,28 @@ class RegexIndex:
         own targets, after its own chain (values without a trigger of the chain as they are)."""
         found: HitMap = {}
         memo = req.memo
+        texts: dict[tuple[Chain, str], str] = {}  # what a chain made of a value, for all
         for ident in sorted(candidates):
-            _, pattern, chain = self._patterns[ident]
+            chain = self._patterns[ident][2]
             trigger = self._chain_triggers(chain)
+            test = self._tests[ident]
+            tested: dict[str, tuple[bool, str]] = {}  # a value in several targets: once
             where_values: list[tuple[str, str]] = []
             for target in self._targets[ident]:
-                for where, value in req.values(target):
-                    if trigger is not None and trigger(value) is not None:
-                        value = apply_cached(value, chain, memo)
-                    if pattern.search(value) is not None:
-                        where_values.append((where, value))
+                for where, raw in req.values(target):
+                    seen = tested.get(raw)
+                    if seen is None:
+                        text = raw
+                        if trigger is not None:
+                            made = texts.get((chain, raw))
+                            if made is None:
+                                made = texts[(chain, raw)] = (
+                                    raw if trigger(raw) is None else apply_cached(raw, chain, memo)
+                                )
+                            text = made
+                        seen = tested[raw] = (test(text), text)
+                    if seen[0]:
+                        where_values.append((where, seen[1]))
             if where_values:
                 found[ident] = list(dict.fromkeys(where_values))  # one value, several targets
         return found

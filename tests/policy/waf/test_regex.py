@@ -45,3 +45,13 @@ def test_pattern_set_reports_which_patterns_match(engine: RegexEngine) -> None:
     assert bank.matches("1 union select <SCRIPT>") == {10, 11}
     assert bank.matches("/etc/passwd") == {12}
     assert bank.matches("benign") == frozenset()
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_pattern_set_any_says_whether_one_matches(engine: RegexEngine) -> None:
+    sources = [(1, r"union\s+select"), (2, r"^admin$")]
+    bank = PatternSet(engine, [(i, s, compile_regex(s, engine)) for i, s in sources])
+    assert bank.any("1 UNION  select 2")
+    assert bank.any("admin")
+    assert not bank.any("administrator")
+    assert not bank.any("")
