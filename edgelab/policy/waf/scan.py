@@ -27,7 +27,13 @@ from edgelab.policy.waf.regex import (
     prefilterable,
 )
 from edgelab.policy.waf.request import WafRequest
-from edgelab.policy.waf.transforms import ChainSet, apply_cached, chain_trigger, trigger_needles
+from edgelab.policy.waf.transforms import (
+    ChainSet,
+    apply_cached,
+    chain_trigger,
+    may_change,
+    trigger_needles,
+)
 
 Chain = tuple[str, ...]
 HitMap = dict[int, list[tuple[str, str]]]
@@ -226,13 +232,8 @@ class Prefilter:
     ) -> list[str]:
         """Every form the index's chains make of `values` that is not already among them.
         What they make of a short value is kept across requests (`forms_of`)."""
-        needles = self.needles
-        if needles is not None:
-            for needle in needles:
-                if needle in text:
-                    break
-            else:
-                return []  # nothing any chain would change
+        if not may_change(text, self.needles):
+            return []  # nothing any chain would change
         seen = set(values)
         extra: list[str] = []
         forms_of = self.forms_of
