@@ -15,7 +15,7 @@ which another engineer wrote without looking at the rules. The second held-out s
 was written before the false-positive tuning of 2026-11-27 and is printed as totals only:
 `--show-misses` never lists its items (so tuning cannot peek at them); `--show-heldout2` does,
 for reporting after tuning. The third held-out set (HELDOUT3) was written the same way before the
-second false-positive round (HELDOUT2 became a tuning set then) and is likewise printed as
+second false-positive round of the same day (HELDOUT2 became a tuning set then) and is likewise printed as
 totals only unless `--show-heldout3` is given.
 """
 
@@ -112,7 +112,9 @@ def main() -> None:
         f"= {1 - len(h_missed) / len(h_attacks):.1%}; false positives {len(h_fps)} of "
         f"{len(h_benign)} = {len(h_fps) / len(h_benign):.1%}"
     )
-    h2_missed, h2_fps = _heldout(engine, "held out 2", heldout2_attacks(), heldout2_benign())
+    h2_missed, h2_fps = _heldout(
+        engine, "held out 2 (tuned on in round 2)", heldout2_attacks(), heldout2_benign()
+    )
     h3_missed, h3_fps = _heldout(
         engine, "held out 3 (written before round 2)", heldout3_attacks(), heldout3_benign()
     )
