@@ -19,6 +19,8 @@ from edgelab.testing.waf_corpus import (
     attacks,
     benign,
     evaluate,
+    heldout2_attacks,
+    heldout2_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -68,6 +70,20 @@ def test_detection_on_the_first_held_out_set(category: str) -> None:
     assert len(requests) >= 20
     missed = [r.note for r in requests if not evaluate(engine(), r).blocked]
     assert 1 - len(missed) / len(requests) >= 0.9, missed
+
+
+def test_the_second_held_out_set_stays_within_the_targets_it_was_tuned_to() -> None:
+    """HELDOUT2 became a tuning set in the second false-positive round (HELDOUT3 did not and
+    is not tested: it stays held out). Its classes (probe paths, Range abuse, odd charsets,
+    NoSQL keys, shell evasions; code and system names in posts) must not come back."""
+    attacks_ = heldout2_attacks()
+    for category in CATEGORIES:
+        requests = [r for r in attacks_ if r.category == category]
+        missed = [r.note for r in requests if not evaluate(engine(), r).blocked]
+        assert 1 - len(missed) / len(requests) >= 0.9, missed
+    good = heldout2_benign()
+    blocked = [r.note for r in good if evaluate(engine(), r).blocked]
+    assert len(blocked) / len(good) <= 0.02, blocked
 
 
 def test_paranoia_level_2_keeps_false_positives_under_one_percent() -> None:
