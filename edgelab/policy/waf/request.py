@@ -243,7 +243,7 @@ def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
             _flatten(v, f"{prefix}.{i}" if prefix else str(i), out)
     elif isinstance(doc, str):
         out.append((prefix, doc))
-    elif doc is not None:
+    else:  # numbers, booleans and null: `{"pass": {"$ne": null}}` must show its `pass.$ne`
         out.append((prefix, json.dumps(doc)))
 
 

@@ -34,7 +34,12 @@ def test_targets_of_a_get() -> None:
         (
             "application/json",
             b'{"a": {"b": ["x", 2, null]}, "<k>": true}',
-            [("args:a.b.0", "x"), ("args:a.b.1", "2"), ("args:<k>", "true")],
+            [
+                ("args:a.b.0", "x"),
+                ("args:a.b.1", "2"),
+                ("args:a.b.2", "null"),
+                ("args:<k>", "true"),
+            ],
         ),
         # A wrong or missing Content-Type does not hide fields from the rules.
         ("text/plain", b'{"q": "1 or 1=1"}', [("args:q", "1 or 1=1")]),
@@ -111,3 +116,11 @@ def test_query_args_decode_as_parse_qsl_does(query: str) -> None:
     expected = parse_qsl(query, keep_blank_values=True, errors="replace")
     req = WafRequest.build("GET", "/", query)
     assert req.values("query_args") == [(f"args:{k}", v) for k, v in expected]
+
+
+def test_json_null_leaves_are_fields_too() -> None:
+    """A NoSQL operator whose value is null (`{"pass": {"$ne": null}}`) is still a field name."""
+    req = WafRequest.build("POST", "/login", "", {"Content-Type": "application/json"})
+    req.set_body(b'{"user": "admin", "pass": {"$ne": null}}', truncated=False)
+    assert ("args_names", "pass.$ne") in req.values("args_names")
+    assert ("args:pass.$ne", "null") in req.values("args")
