@@ -41,11 +41,13 @@ HitMap = dict[int, list[tuple[str, str]]]
 
 
 class RegexIndex:
-    """Every regex condition of one phase, scanned together: one pass per value and target.
+    """Every regex condition of one phase, scanned together.
 
-    Each distinct value of the request is scanned once per phase, whatever number of targets
-    it belongs to, by one PatternSet of every pattern that inspects one of those targets (for
-    values no transformation changes, the usual case), else once per distinct transformed text.
+    Under RE2 (`prefilter` set): one scan of the whole request, then the patterns it reports
+    confirmed value by value. Without it (`re`, or a test comparing the two): each distinct
+    value once per phase, whatever number of targets it belongs to, by one PatternSet of every
+    pattern that inspects one of those targets (`TargetPlan`), else once per distinct
+    transformed text.
     """
 
     def __init__(self, engine: RegexEngine, memo: ChainMemo) -> None:
@@ -75,10 +77,8 @@ class RegexIndex:
         return ident
 
     def compile(self) -> None:
-        """Check every pattern compiles into sets; plans for target groups are built lazily.
-        Under RE2 the whole index also gets its prefilter (see `Prefilter`)."""
-        for target in self._by_target:
-            self.plan(frozenset([target]))
+        """Under RE2, build the prefilter (one set of every pattern: raises ValueError if they
+        do not compile together). Plans for the value-by-value scan are built on first use."""
         if self.engine == "re2" and self._patterns:
             self.prefilter = Prefilter(self)
 
