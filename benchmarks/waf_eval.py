@@ -141,17 +141,20 @@ def main() -> None:
             ids = [m.rule_id for m in v.matches]
             print(f"FP {r.method} {r.path}?{r.query[:60]} [{r.note[:80]}] rules {ids}")
     if args.show_heldout2:
-        for r in h2_missed:
-            print(f"HELDOUT2 MISS {r.category}: [{r.note[:120]}]")
-        for r in h2_fps:
-            ids = [m.rule_id for m in evaluate(engine, r).matches]
-            print(f"HELDOUT2 FP [{r.note[:100]}] rules {ids}")
+        _list(engine, "HELDOUT2", h2_missed, h2_fps)
     if args.show_heldout3:
-        for r in h3_missed:
-            print(f"HELDOUT3 MISS {r.category}: [{r.note[:120]}]")
-        for r in h3_fps:
-            ids = [m.rule_id for m in evaluate(engine, r).matches]
-            print(f"HELDOUT3 FP [{r.note[:100]}] rules {ids}")
+        _list(engine, "HELDOUT3", h3_missed, h3_fps)
+
+
+def _list(
+    engine: WafEngine, label: str, missed: list[CorpusRequest], fps: list[CorpusRequest]
+) -> None:
+    """A held-out set's misses and false positives, one line each (for reporting)."""
+    for r in missed:
+        print(f"{label} MISS {r.category}: [{r.note[:120]}]")
+    for r in fps:
+        ids = [m.rule_id for m in evaluate(engine, r).matches]
+        print(f"{label} FP [{r.note[:100]}] rules {ids}")
 
 
 if __name__ == "__main__":

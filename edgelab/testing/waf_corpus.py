@@ -1678,13 +1678,24 @@ def heldout2_attacks() -> list[CorpusRequest]:
     return [_deliver(c, how, p, f"held-out-2 {how}: {p[:120]}") for c, how, p in HELDOUT2_ATTACKS]
 
 
-def heldout2_benign() -> list[CorpusRequest]:
-    """The second held-out benign set: free text, query strings, paths, JSON, headers."""
+def _benign_set(
+    label: str,
+    text: tuple[str, ...],
+    queries: tuple[str, ...],
+    paths: tuple[str, ...],
+    docs: tuple[object, ...],
+    cookies: tuple[str, ...],
+    referers: tuple[str, ...],
+    uas: tuple[str, ...],
+) -> list[CorpusRequest]:
+    """A held-out benign set's requests: free text (as a search, a form post and a JSON field in
+    turn), query strings, paths, JSON bodies, cookies, referers and user agents; `label` names
+    the set in each request's note."""
     out: list[CorpusRequest] = []
-    uas = BROWSER_UAS
-    for i, p in enumerate(HELDOUT2_BENIGN_TEXT):
-        note = f"held-out-2 text: {p}"
-        ua = uas[i % len(uas)]
+    browsers = BROWSER_UAS
+    for i, p in enumerate(text):
+        note = f"{label} text: {p}"
+        ua = browsers[i % len(browsers)]
         if i % 3 == 0:
             q = urlencode({"q": p})
             out.append(CorpusRequest("benign", "GET", "/search", q, _headers(ua=ua), None, note))
@@ -1693,31 +1704,40 @@ def heldout2_benign() -> list[CorpusRequest]:
             out.append(_form("benign", "/community/posts", fields, note, ua=ua))
         else:
             out.append(_json("benign", "/api/comments", {"thread": i, "text": p}, note, ua=ua))
-    for i, q in enumerate(HELDOUT2_BENIGN_QUERIES):
-        h = _headers(ua=uas[i % len(uas)], Accept="application/json")
-        out.append(
-            CorpusRequest("benign", "GET", "/api/items", q, h, None, f"held-out-2 query: {q}")
-        )
-    for i, p in enumerate(HELDOUT2_BENIGN_PATHS):
-        h = _headers(ua=uas[i % len(uas)])
-        out.append(CorpusRequest("benign", "GET", p, "", h, None, f"held-out-2 path: {p}"))
-    for i, d in enumerate(HELDOUT2_BENIGN_JSON):
-        note = f"held-out-2 json: {json.dumps(d)[:100]}"
-        out.append(_json("benign", "/api/v2/things", d, note, ua=uas[i % len(uas)]))
-    for i, c in enumerate(HELDOUT2_BENIGN_COOKIES):
-        h = _headers(ua=uas[i % len(uas)], Cookie=c)
-        out.append(
-            CorpusRequest("benign", "GET", "/account", "", h, None, f"held-out-2 cookie: {c}")
-        )
-    for i, r in enumerate(HELDOUT2_BENIGN_REFERERS):
-        h = _headers(ua=uas[i % len(uas)], Referer=r)
-        out.append(
-            CorpusRequest("benign", "GET", "/products", "", h, None, f"held-out-2 referer: {r}")
-        )
-    for ua in HELDOUT2_BENIGN_UAS:
-        h = _headers(ua=ua)
-        out.append(CorpusRequest("benign", "GET", "/", "", h, None, f"held-out-2 user agent: {ua}"))
+    for i, q in enumerate(queries):
+        h = _headers(ua=browsers[i % len(browsers)], Accept="application/json")
+        out.append(CorpusRequest("benign", "GET", "/api/items", q, h, None, f"{label} query: {q}"))
+    for i, p in enumerate(paths):
+        h = _headers(ua=browsers[i % len(browsers)])
+        out.append(CorpusRequest("benign", "GET", p, "", h, None, f"{label} path: {p}"))
+    for i, d in enumerate(docs):
+        note = f"{label} json: {json.dumps(d)[:100]}"
+        out.append(_json("benign", "/api/v2/things", d, note, ua=browsers[i % len(browsers)]))
+    for i, c in enumerate(cookies):
+        h = _headers(ua=browsers[i % len(browsers)], Cookie=c)
+        out.append(CorpusRequest("benign", "GET", "/account", "", h, None, f"{label} cookie: {c}"))
+    for i, r in enumerate(referers):
+        h = _headers(ua=browsers[i % len(browsers)], Referer=r)
+        note = f"{label} referer: {r}"
+        out.append(CorpusRequest("benign", "GET", "/products", "", h, None, note))
+    for ua in uas:
+        note = f"{label} user agent: {ua}"
+        out.append(CorpusRequest("benign", "GET", "/", "", _headers(ua=ua), None, note))
     return out
+
+
+def heldout2_benign() -> list[CorpusRequest]:
+    """The second held-out benign set: free text, query strings, paths, JSON, headers."""
+    return _benign_set(
+        "held-out-2",
+        HELDOUT2_BENIGN_TEXT,
+        HELDOUT2_BENIGN_QUERIES,
+        HELDOUT2_BENIGN_PATHS,
+        HELDOUT2_BENIGN_JSON,
+        HELDOUT2_BENIGN_COOKIES,
+        HELDOUT2_BENIGN_REFERERS,
+        HELDOUT2_BENIGN_UAS,
+    )
 
 
 # -- held out, third set: written on 2026-11-27 BEFORE the second false-positive round ----------
@@ -2113,43 +2133,17 @@ def heldout3_attacks() -> list[CorpusRequest]:
 
 def heldout3_benign() -> list[CorpusRequest]:
     """The third held-out benign set: free text, queries, paths, JSON, headers, HTTP features."""
-    out: list[CorpusRequest] = []
+    out = _benign_set(
+        "held-out-3",
+        HELDOUT3_BENIGN_TEXT,
+        HELDOUT3_BENIGN_QUERIES,
+        HELDOUT3_BENIGN_PATHS,
+        HELDOUT3_BENIGN_JSON,
+        HELDOUT3_BENIGN_COOKIES,
+        HELDOUT3_BENIGN_REFERERS,
+        HELDOUT3_BENIGN_UAS,
+    )
     uas = BROWSER_UAS
-    for i, p in enumerate(HELDOUT3_BENIGN_TEXT):
-        note = f"held-out-3 text: {p}"
-        ua = uas[i % len(uas)]
-        if i % 3 == 0:
-            q = urlencode({"q": p})
-            out.append(CorpusRequest("benign", "GET", "/search", q, _headers(ua=ua), None, note))
-        elif i % 3 == 1:
-            fields = {"title": "Question", "body": p, "tags": "help"}
-            out.append(_form("benign", "/community/posts", fields, note, ua=ua))
-        else:
-            out.append(_json("benign", "/api/comments", {"thread": i, "text": p}, note, ua=ua))
-    for i, q in enumerate(HELDOUT3_BENIGN_QUERIES):
-        h = _headers(ua=uas[i % len(uas)], Accept="application/json")
-        out.append(
-            CorpusRequest("benign", "GET", "/api/items", q, h, None, f"held-out-3 query: {q}")
-        )
-    for i, p in enumerate(HELDOUT3_BENIGN_PATHS):
-        h = _headers(ua=uas[i % len(uas)])
-        out.append(CorpusRequest("benign", "GET", p, "", h, None, f"held-out-3 path: {p}"))
-    for i, d in enumerate(HELDOUT3_BENIGN_JSON):
-        note = f"held-out-3 json: {json.dumps(d)[:100]}"
-        out.append(_json("benign", "/api/v2/things", d, note, ua=uas[i % len(uas)]))
-    for i, c in enumerate(HELDOUT3_BENIGN_COOKIES):
-        h = _headers(ua=uas[i % len(uas)], Cookie=c)
-        out.append(
-            CorpusRequest("benign", "GET", "/account", "", h, None, f"held-out-3 cookie: {c}")
-        )
-    for i, r in enumerate(HELDOUT3_BENIGN_REFERERS):
-        h = _headers(ua=uas[i % len(uas)], Referer=r)
-        out.append(
-            CorpusRequest("benign", "GET", "/products", "", h, None, f"held-out-3 referer: {r}")
-        )
-    for ua in HELDOUT3_BENIGN_UAS:
-        h = _headers(ua=ua)
-        out.append(CorpusRequest("benign", "GET", "/", "", h, None, f"held-out-3 user agent: {ua}"))
     for i, (method, path, q, extra, body) in enumerate(HELDOUT3_BENIGN_REQUESTS):
         h = {**_headers(ua=uas[i % len(uas)]), **extra}
         if body is not None:

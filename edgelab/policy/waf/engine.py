@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo
+from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.operators import Matcher, compile_operator
 from edgelab.policy.waf.regex import RegexEngine
 from edgelab.policy.waf.request import WafRequest
@@ -200,11 +200,11 @@ def _remembered(
 ) -> Callable[[str, dict[tuple[str, str], str]], str | None]:
     """`matcher` after `chain`, with the answer for each short raw value kept across requests:
     the value's transformation and the libinjection call are both skipped when it repeats."""
-    answers: dict[str, str | None] = {}
+    answers: BoundedMemo[str, str | None] = BoundedMemo()
     memos.append(answers.clear)
 
     def inspect(value: str, step_memo: dict[tuple[str, str], str]) -> str | None:
-        short = len(value) <= MEMO_VALUE_MAX
+        short = is_short(value)
         if short:
             found = answers.get(value, _UNSET)
             if found is not _UNSET:
@@ -214,9 +214,7 @@ def _remembered(
             text = apply_cached(value, chain, step_memo)
         answer = matcher(text)
         if short:
-            if len(answers) >= MEMO_ENTRIES_MAX:
-                answers.clear()
-            answers[value] = answer
+            answers.keep(value, answer)
         return answer
 
     return inspect

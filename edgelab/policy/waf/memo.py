@@ -14,7 +14,12 @@ without a memo (plus a dict lookup) and never grows memory.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from edgelab.policy.waf.transforms import apply_cached
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 MEMO_VALUE_MAX = 256
 """Values up to this length are remembered."""
@@ -22,24 +27,39 @@ MEMO_ENTRIES_MAX = 8192
 """Entries per memo at most; when full it starts over."""
 
 
+class BoundedMemo(dict[_K, _V]):
+    """A dict read with `get` as any dict (the hot path), written with `keep`, which starts
+    over when MEMO_ENTRIES_MAX entries are reached. Callers keep only short values'
+    results (`is_short`)."""
+
+    def keep(self, key: _K, value: _V) -> _V:
+        if len(self) >= MEMO_ENTRIES_MAX:
+            self.clear()
+        self[key] = value
+        return value
+
+
+def is_short(value: str) -> bool:
+    """Whether results for `value` are worth keeping across requests."""
+    return len(value) <= MEMO_VALUE_MAX
+
+
 class ChainMemo:
     """Chain results, shared by every rule (and request) of one engine."""
 
     def __init__(self) -> None:
-        self._results: dict[tuple[tuple[str, ...], str], str] = {}
+        self._results: BoundedMemo[tuple[tuple[str, ...], str], str] = BoundedMemo()
 
     def apply(
         self, value: str, chain: tuple[str, ...], step_memo: dict[tuple[str, str], str]
     ) -> str:
         """`apply_cached(value, chain, step_memo)`, remembered when `value` is short."""
-        if len(value) > MEMO_VALUE_MAX:
+        if not is_short(value):
             return apply_cached(value, chain, step_memo)
         key = (chain, value)
         out = self._results.get(key)
         if out is None:
-            if len(self._results) >= MEMO_ENTRIES_MAX:
-                self._results.clear()
-            out = self._results[key] = apply_cached(value, chain, step_memo)
+            out = self._results.keep(key, apply_cached(value, chain, step_memo))
         return out
 
     def clear(self) -> None:

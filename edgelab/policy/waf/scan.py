@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, MEMO_VALUE_MAX, ChainMemo
+from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.regex import (
     Pattern,
     PatternSet,
@@ -213,7 +213,7 @@ class Prefilter:
         names = sorted({n for c in chains for n in c})
         self.trigger = chain_trigger(names)
         self.needles = trigger_needles(names)
-        self.forms_of: dict[str, tuple[str, ...]] = {}
+        self.forms_of: BoundedMemo[str, tuple[str, ...]] = BoundedMemo()
         """Value -> what the chains make of it (short values, kept across requests)."""
 
     def candidates(self, req: WafRequest) -> frozenset[int]:
@@ -241,10 +241,8 @@ class Prefilter:
             forms = forms_of.get(value)
             if forms is None:
                 forms = tuple(f for f in self.chain_set.forms(value, step_memo) if f != value)
-                if len(value) <= MEMO_VALUE_MAX:
-                    if len(forms_of) >= MEMO_ENTRIES_MAX:
-                        forms_of.clear()
-                    forms_of[value] = forms
+                if is_short(value):
+                    forms_of.keep(value, forms)
             for out in forms:
                 if out not in seen:
                     seen.add(out)

@@ -129,3 +129,13 @@ def test_chain_set_forms_are_what_each_chain_makes() -> None:
         value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 7)))
         expected = {apply_transforms(value, chain) for chain in chains}
         assert chain_set.forms(value, {}) == expected, value
+
+
+def test_a_full_memo_starts_over_instead_of_growing() -> None:
+    from edgelab.policy.waf.memo import MEMO_ENTRIES_MAX, BoundedMemo
+
+    memo: BoundedMemo[str, int] = BoundedMemo()
+    for i in range(MEMO_ENTRIES_MAX + 10):
+        assert memo.keep(str(i), i) == i
+    assert len(memo) == 10
+    assert memo.get(str(MEMO_ENTRIES_MAX + 9)) == MEMO_ENTRIES_MAX + 9
