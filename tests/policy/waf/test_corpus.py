@@ -16,11 +16,14 @@ from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset
 from edgelab.testing.waf_corpus import (
     CATEGORIES,
+    HELDOUT4_ATTACKS,
     attacks,
     benign,
     evaluate,
     heldout2_attacks,
     heldout2_benign,
+    heldout4_attacks,
+    heldout4_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -102,3 +105,30 @@ def test_the_xss_shortcut_agrees_with_libinjection_on_the_corpus() -> None:
             req.set_body(r.body, truncated=False)
         for _, value in req.values("args") + req.values("headers") + req.values("cookies"):
             assert (detect_xss(value) is not None) == bool(libinjection.is_xss(value)["is_xss"])
+
+
+def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
+    """HELDOUT4 is measured once, at the end of a round; this checks its shape only (never what
+    the rules make of it): every category is there, and the multipart, XML and several-headers
+    deliveries put the payload where the WAF reads it."""
+    attacks_ = heldout4_attacks()
+    assert {r.category for r in attacks_} == set(CATEGORIES)
+    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 10
+    assert len(heldout4_benign()) >= 170
+    seen = set()
+    for (_, how, payload), r in zip(HELDOUT4_ATTACKS, attacks_, strict=True):
+        if how not in ("multipart", "xml", "headers"):
+            continue
+        seen.add(how)
+        req = WafRequest.build(r.method, r.path, r.query, r.headers)
+        assert r.body is not None
+        req.set_body(r.body, truncated=False)
+        if how == "multipart":
+            assert ("args:comment", payload) in req.values("args")
+        elif how == "xml":
+            assert req.values("body") == [("body", '<?xml version="1.0"?>' + payload)]
+        else:
+            for line in payload.splitlines():
+                name, _, value = line.partition(": ")
+                assert req.values(f"header:{name.lower()}") == [(f"header:{name.lower()}", value)]
+    assert seen == {"multipart", "xml", "headers"}
