@@ -17,7 +17,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -54,17 +54,34 @@ async def bind_site(runner: web.BaseRunner, host: str, port: int, what: str) -> 
     try:
         await site.start()
     except OSError as e:
-        if e.errno == errno.EADDRINUSE:
-            raise PortInUse(
-                f"{what}: {host}:{port} is already in use (choose another port or 0)"
-            ) from e
-        reason = e.strerror or str(e)
-        raise ConfigError(f"{what}: cannot listen on {host}:{port}: {reason}") from e
+        raise bind_error(e, host, port, what) from e
     server = site._server  # aiohttp keeps the asyncio server here; no public accessor
     assert server is not None
     sockets = server.sockets  # type: ignore[attr-defined]
     bound: int = sockets[0].getsockname()[1]
     return bound
+
+
+async def listen(
+    factory: Callable[[], asyncio.BaseProtocol], host: str, port: int, what: str
+) -> tuple[asyncio.AbstractServer, int]:
+    """`loop.create_server` for a protocol of our own (the edge's proxy listener), with the
+    same errors and backlog as `bind_site`; returns the server and the bound port."""
+    loop = asyncio.get_running_loop()
+    try:
+        server = await loop.create_server(factory, host, port, backlog=1024, reuse_address=True)
+    except OSError as e:
+        raise bind_error(e, host, port, what) from e
+    bound: int = server.sockets[0].getsockname()[1]
+    return server, bound
+
+
+def bind_error(e: OSError, host: str, port: int, what: str) -> PortInUse | ConfigError:
+    """The one-line error for a failed bind (`what` names the flag: `edge pop-1 --port`)."""
+    if e.errno == errno.EADDRINUSE:
+        return PortInUse(f"{what}: {host}:{port} is already in use (choose another port or 0)")
+    reason = e.strerror or str(e)
+    return ConfigError(f"{what}: cannot listen on {host}:{port}: {reason}")
 
 
 def is_loopback(host: str) -> bool:

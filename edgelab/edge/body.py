@@ -17,14 +17,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Protocol
 
 from aiohttp import StreamReader
-from aiohttp.abc import AbstractStreamWriter
 from aiohttp.web_protocol import RequestPayloadError
 
 from edgelab.errors import RequestBodyTooLarge, RequestRejected, RequestTimeout
 
 CHUNK_BYTES = 64 * 1024
+
+
+class ContinueWriter(Protocol):
+    """Where `100 Continue` is written: the client connection (edge/protocol.py)."""
+
+    async def write(self, data: bytes) -> None: ...
 
 
 class ClientBody:
@@ -35,7 +41,7 @@ class ClientBody:
         stream: StreamReader,
         limit: int,
         idle_timeout_s: float = 30.0,
-        continue_writer: AbstractStreamWriter | None = None,
+        continue_writer: ContinueWriter | None = None,
     ) -> None:
         self._stream = stream
         self.limit = limit

@@ -14,7 +14,7 @@ from edgelab.edge.exchange import Exchange
 from edgelab.edge.tally import Count, CounterTally, HistogramTally
 
 if TYPE_CHECKING:
-    from edgelab.edge.protocol import EdgeHttpServer
+    from edgelab.edge.listener import ProxyListener
 
 
 class EdgeMetrics:
@@ -94,7 +94,7 @@ class EdgeMetrics:
                 lambda: upstream.open_connections - upstream.idle_connections
             )
 
-    def watch_connections(self, server: EdgeHttpServer) -> None:
+    def watch_connections(self, server: ProxyListener) -> None:
         """Report `server`'s open client connections (the proxy listener, once started)."""
         self.client_connections.set_function(lambda: server.open_connections)
 

@@ -1,43 +1,90 @@
-"""The edge's client-side HTTP/1.1 connections: aiohttp's low-level server, hardened.
+"""One client connection of the proxy listener: an asyncio `Protocol` on httptools, hardened.
 
-    server = EdgeHttpServer(handler, limits=ClientLimits(), pop="pop-1", max_line_size=8190, ...)
-    runner = web.ServerRunner(server)          # as with `web.Server`
-    server.open_connections, server.evicted, server.head_timeouts
+    listener = ProxyListener(handler, limits=ClientLimits(), pop="pop-1")   # edge/listener.py
+    # each accepted socket gets a ClientConnection(listener); for each request it calls
+    resp = await handler(client_request, connection)   # EdgeResponse to write, or None when the
+                                                       # handler streamed it (connection.send)
 
-What aiohttp's `web.Server` does not do for a server facing hostile clients:
+Why not aiohttp's `web.Server`: on a cache hit it was most of the edge's CPU (issue 3: aiohttp
+answering a fixed body reached about half of nginx). This does only what the edge needs: parse
+with llhttp (httptools), build the request's headers once, hand a `ClientRequest` to the
+handler, serialise the answer in one join (`edge/responsehead.py`) and write it once.
+
+What it guarantees a server facing hostile clients (tests/integration/test_hostile.py and
+test_listener.py hold it to each):
 
 - **Header-read deadline** (slowloris): a new connection must deliver a complete request head
-  within `header_timeout_s`, and a kept-alive one within `header_timeout_s` of the first byte of
-  its next head; otherwise it is answered `408` (if it sent part of a head) and closed. Bytes
-  trickling in do not extend it. (An idle kept-alive connection is closed after `keepalive_s`.)
-- **Connection cap** (idle floods): at most `max_connections` client connections. A new one
-  over the cap pushes out the connection that has been waiting longest for a request head
-  (idle keep-alive or half-sent); only when every connection is busy with a request is the new
-  one answered `503` and closed. A flood of idle sockets therefore costs the flooder its own
-  sockets, not other clients their service.
-- **Client errors in one line**: aiohttp logs a traceback at ERROR for every malformed request
-  ("Error handling request"); tracebacks are for our bugs, so a 4xx from the parser becomes one
-  INFO line and a CDN-style error page. Handler failures (5xx) keep aiohttp's traceback.
-
-The parser itself (aiohttp's llhttp) already refuses the request-smuggling shapes with 400:
-Content-Length with Transfer-Encoding, duplicate or signed Content-Length, a Transfer-Encoding
-that does not end in chunked, bad chunk sizes, obs-fold, bare LF, NUL in fields.
+  within `header_timeout_s`, a kept-alive one within `header_timeout_s` of the first byte of its
+  next head; otherwise `408` (if part of a head arrived) and close. Bytes trickling in never move
+  the start. An idle kept-alive connection is closed after `keepalive_s`.
+- **Connection cap** (idle floods): see `ProxyListener.admit`; connections waiting for a head are
+  the ones pushed out, longest-waiting first.
+- **Header limits**: a request target over `max_header_bytes` is 414, a field over it or a head
+  over `framing.head_limit()` is 431, counted as bytes arrive (httptools would buffer without end).
+- **Framing**: llhttp's refusals and `framing.refuse_head` (smuggling shapes, foreign targets,
+  CONNECT) are answered 400 (501/505 where the RFC says) with the edge's error page, in order
+  after the requests pipelined before them, and the connection closes: nothing after a framing
+  error is parsed, so nothing smuggled reaches a stage. A framing error inside a body the handler
+  is reading fails that body (`ClientBody` raises `RequestRejected`: 400, and the origin
+  connection fed from it is dropped mid-body).
+- **Bodies** are streamed into an `aiohttp.StreamReader` per request (what `ClientBody` wraps),
+  with back-pressure: past its high-water mark reading from the socket pauses. `100 Continue`
+  goes out only when a stage first reads the body.
+- **Pipelining**: requests are answered one at a time in order; at most `_MAX_QUEUED` parsed
+  requests wait, beyond that reading pauses.
+- **Unread bodies**: a body received whole but not read is dropped; one still arriving when its
+  response is done closes the connection (there is no bound on what a client might still send).
+- **Closing** after a response is lingering (RFC 9112 §9.6): the edge shuts its sending side and
+  reads and drops what the client still sends for up to `_LINGER_S`, so the kernel does not
+  answer those bytes with a reset that could destroy the response at the client.
+- **Errors**: a client's mistake is one INFO line, never a traceback; an exception from the
+  handler is our bug: logged with its traceback, answered 500 if nothing was sent yet.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections import deque
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
+import httptools
+from aiohttp import StreamReader
+from aiohttp.base_protocol import BaseProtocol
+from aiohttp.web_protocol import RequestPayloadError
+from multidict import CIMultiDict
 
-from edgelab.config.edge import ClientLimits
+from edgelab.edge.body import ClientBody
 from edgelab.edge.errorpage import error_page
+from edgelab.edge.exchange import ClientRequest, EdgeResponse
+from edgelab.edge.framing import (
+    FIELDS_TOO_LARGE,
+    TARGET_TOO_LONG,
+    Refusal,
+    content_length,
+    expects_continue,
+    head_limit,
+    keep_alive,
+    refuse_head,
+)
+from edgelab.edge.responsehead import LAST_CHUNK, chunk, response_head
+
+if TYPE_CHECKING:
+    from edgelab.edge.listener import ProxyListener
 
 logger = logging.getLogger(__name__)
+
+_BODY_BUFFER = 64 * 1024
+"""A request body's StreamReader pauses reading from the socket past twice this."""
+
+_MAX_QUEUED = 16
+"""Parsed pipelined requests waiting for their turn; past this, reading pauses."""
+
+_LINGER_S = 2.0
+"""After the last response, how long client bytes are still read (and dropped) before close."""
+
+_ONE_WRITE_BYTES = 64 * 1024
+"""Bodies up to this size go out joined to their head, in one write; larger ones in two."""
 
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
@@ -46,203 +93,527 @@ _SERVICE_UNAVAILABLE = (
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
-class EdgeHttpServer(web.Server):
-    """`web.Server` whose connections are `EdgeRequestHandler`s, with the counters they feed."""
+class _Refused(Exception):
+    """Raised inside a parser callback to stop parsing; the refusal is on the connection."""
+
+
+class Pending:
+    """A parsed request waiting for (or in) its turn, with what its response needs to know."""
+
+    __slots__ = ("request", "stream", "version", "keep_alive", "head_request")
 
     def __init__(
         self,
-        handler: Any,
-        *,
-        limits: ClientLimits,
-        pop: str,
-        on_close: Callable[[str], None] = lambda reason: None,
-        **kwargs: Any,
+        request: ClientRequest,
+        stream: StreamReader | None,
+        version: str,
+        keep: bool,
+        head_request: bool,
     ) -> None:
-        super().__init__(handler, **kwargs)
-        self.limits = limits
-        self.pop = pop
-        self.on_close = on_close
-        """Called with the reason (`head_timeout`, `evicted`, `refused`) of each protective close."""
-        self.open_connections = 0
-        self.evicted = 0
-        """Connections closed to make room for a new one (the longest waiting for a head)."""
-        self.refused = 0
-        """New connections answered 503 because every open one was busy with a request."""
-        self.head_timeouts = 0
-        """Connections closed because no complete request head arrived in time."""
-        self.waiting: dict[EdgeRequestHandler, None] = {}
-        """Connections waiting for a request head, longest-waiting first (insertion order)."""
-
-    def __call__(self) -> EdgeRequestHandler:
-        return EdgeRequestHandler(self, loop=self._loop, **self._kwargs)
-
-    def admit(self, newcomer: EdgeRequestHandler) -> bool:
-        """Make room for `newcomer` under the cap; False if there is none to make."""
-        self.open_connections += 1
-        if self.open_connections <= self.limits.max_connections:
-            return True
-        for victim in self.waiting:
-            if victim is not newcomer:
-                self.evicted += 1
-                self.on_close("evicted")
-                victim.drop("evicted: connection cap reached and it was the longest idle")
-                return True
-        self.refused += 1
-        self.on_close("refused")
-        return False
+        self.request = request
+        self.stream = stream
+        """The body as it arrives (None: the request has no body)."""
+        self.version = version
+        self.keep_alive = keep
+        """The client's wish; the response may still close."""
+        self.head_request = head_request
 
 
-class EdgeRequestHandler(RequestHandler):
-    """One client connection: aiohttp's handler plus a head deadline and a place in the cap."""
+class ClientConnection(BaseProtocol):
+    """One client connection: parse, queue, serve in order, write, and the guards above."""
 
-    def __init__(self, manager: EdgeHttpServer, **kwargs: Any) -> None:
-        super().__init__(manager, **kwargs)
-        self.edge = manager
-        self._deadline: asyncio.TimerHandle | None = None
-        """The pending head-deadline check; at most one, re-armed lazily (see `_arm`)."""
-        self._head_since: float | None = None
-        """Loop time when the head now awaited began (connection opened, or its first byte)."""
-        self._heads = 0
-        self._responses = 0
-        self._partial = False
-        self._counted = False
+    def __init__(self, listener: ProxyListener) -> None:
+        super().__init__(listener.loop)
+        self.listener = listener
+        limits = listener.limits
+        self._max_field = limits.max_header_bytes
+        self._max_head = head_limit(limits.max_header_bytes)
+        self._header_timeout_s = limits.header_timeout_s
+        self._keepalive_s = limits.keepalive_s
+        self._http = httptools.HttpRequestParser(self)
         self.client_ip = ""
         """The client's address, looked up once per connection rather than per request."""
+        self.queue: deque[Pending | Refusal] = deque()
+        self.task: asyncio.Task[None] | None = None
+        """Serves the queue; exists only while there is something to serve."""
+        self.current: Pending | None = None
+        """The request being answered."""
+        self._started = False
+        """The current response's head was written (a failure now can only cut the connection)."""
+        self.counted = False
+        # the head being parsed
+        self._in_head = False
+        self._url = b""
+        self._fields: list[tuple[bytes, bytes]] = []
+        self._head_bytes = 0
+        self._parsing: Pending | None = None
+        """The request whose body the parser is feeding."""
+        self._refusal: Refusal | None = None
+        # lifetime
+        self._head_since: float | None = None
+        """Loop time when the head now awaited began (connection opened, or its first byte)."""
+        self._idle_since: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        """The pending deadline check; at most one, re-armed lazily (see `_watch`)."""
+        self._closing = False
+        """No request after the current one: close once it is answered."""
+        self._lingering: asyncio.TimerHandle | None = None
+        self._discard = False
+        """Parse nothing more (after a framing error, or while lingering)."""
 
     # -- connection lifetime -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self.client_ip = peer_ip(transport.get_extra_info("peername"))
-        self._counted = True
-        if not self.edge.admit(self):
-            self.edge.open_connections -= 1
-            self._counted = False
+        listener = self.listener
+        listener.connections.add(self)
+        self.counted = True
+        if not listener.admit(self):
+            self.counted = False
+            listener.open_connections -= 1
             transport.write(_SERVICE_UNAVAILABLE)  # type: ignore[attr-defined]
-            self.force_close()
+            self._linger()
             return
-        self.edge.waiting[self] = None
-        self._arm()  # a new connection owes its first head within the deadline
+        listener.waiting[self] = None
+        self._head_since = self._loop.time()  # a new connection owes its first head from now
+        self._watch(self._head_since + self._header_timeout_s)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._cancel_deadline()
-        self.edge.waiting.pop(self, None)
-        if self._counted:
-            self._counted = False
-            self.edge.open_connections -= 1
         super().connection_lost(exc)
+        self._cancel_timers()
+        listener = self.listener
+        listener.waiting.pop(self, None)
+        listener.connections.discard(self)
+        if self.counted:
+            self.counted = False
+            listener.open_connections -= 1
+        gone = ConnectionResetError("client closed the connection")
+        for pending in (self.current, self._parsing, *self.queue):
+            if isinstance(pending, Pending) and pending.stream is not None:
+                stream = pending.stream
+                if not stream.is_eof() and stream.exception() is None:
+                    stream.set_exception(gone)
+        self.queue.clear()
+        self._parsing = None
+
+    def eof_received(self) -> bool:
+        # The client will send nothing more. Close now unless a request is still being answered
+        # (a client may half-close right after its request and wait for the answer).
+        if self._lingering is not None or (self.task is None and not self.queue):
+            return False
+        self._closing = True
+        self._discard = True
+        return True
+
+    # -- reading and parsing -------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
-        if data and self in self.edge.waiting:
-            self._partial = True
-            if self._head_since is None:
-                self._arm()  # the first byte of the next head on a kept-alive connection
-        before = self._request_count
-        super().data_received(data)
-        if self._request_count != before:
-            self._heads += self._request_count - before
-            self._disarm()
-            self.edge.waiting.pop(self, None)
-            self._fail_body_on_parse_error()
-
-    def _fail_body_on_parse_error(self) -> None:
-        """A framing error inside a body being read (a bad chunk size after the head was
-        accepted) makes aiohttp queue a 400 for a *next* request and leaves the current body
-        waiting forever; fail that body instead, so the request ends now with a 400."""
-        request = self._current_request
-        if request is None or request.content.is_eof():
+        if self._discard:
             return
-        for message, _ in self._messages:
-            if isinstance(message, _ErrInfo):
-                request.content.set_exception(RequestPayloadError(message.message))
-                request.content.feed_eof()  # nothing more will be read: no lingering on it
-                return
+        if self._parsing is None:
+            self._head_bytes += len(data)
+        try:
+            self._http.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # CONNECT is refused in refuse_head; this is an `Upgrade:` request, answered as
+            # plain HTTP (Upgrade is hop-by-hop, never forwarded). What follows its head is
+            # in the other protocol: read no further, close after the answer.
+            self._closing = True
+            self._discard = True
+        except httptools.HttpParserCallbackError:
+            refusal = self._refusal
+            if refusal is None:  # an exception of ours in a callback: a bug, not the client's
+                logger.exception("parser callback failed for %s", self.client_ip or "-")
+                refusal = Refusal(400, "malformed request")
+            self._refuse(refusal)
+        except httptools.HttpParserError as e:
+            self._framing_error(str(e) or type(e).__name__)
+        else:
+            if self._in_head and self._head_bytes > self._max_head:
+                self._refuse(Refusal(FIELDS_TOO_LARGE, "request head too large"))
+            elif len(self.queue) > _MAX_QUEUED:
+                self._pause_reading_for_buffer()
 
-    def log_access(self, request: Any, response: Any, time: float | None) -> None:
-        # Called once per response, once written: the connection is idle again (aiohttp's
-        # keep-alive timeout governs that), unless its next head is already here (pipelined).
-        super().log_access(request, response, time)
-        self._responses += 1
-        if self._responses >= self._heads and self.transport is not None:
-            self._partial = False
-            self.edge.waiting[self] = None
+    def on_message_begin(self) -> None:
+        self._in_head = True
+        self._url = b""
+        self._fields = []
+        self._idle_since = None
+        if self._head_since is None:  # the first byte of a head on a kept-alive connection
+            self._head_since = now = self._loop.time()
+            self._watch(now + self._header_timeout_s)
 
-    # -- the head deadline ---------------------------------------------------------------------
+    def on_url(self, url: bytes) -> None:
+        self._url += url  # may come in pieces when the request line does
+        if len(self._url) > self._max_field:
+            self._refusal = Refusal(TARGET_TOO_LONG, "request target too long")
+            raise _Refused
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            return  # a chunked body's trailer: not forwarded, as hop-by-hop metadata
+        if len(name) + len(value) > self._max_field:
+            self._refusal = Refusal(FIELDS_TOO_LARGE, "header field too large")
+            raise _Refused
+        self._fields.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_since = None
+        self._head_bytes = 0
+        self.listener.waiting.pop(self, None)
+        parser = self._http
+        method = parser.get_method().decode("ascii")
+        version = parser.get_http_version()
+        headers: CIMultiDict[str] = CIMultiDict(
+            [
+                (n.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
+                for n, v in self._fields
+            ]
+        )
+        target = self._url.decode("utf-8", "surrogateescape")
+        refusal = refuse_head(method, target, version, headers)
+        if refusal is not None:
+            self._refusal = refusal
+            raise _Refused
+        length = content_length(headers) if "Content-Length" in headers else None
+        stream = None
+        body = None
+        if length or "Transfer-Encoding" in headers:  # else no body (RFC 9112 §6.3)
+            limits = self.listener.limits
+            stream = StreamReader(self, _BODY_BUFFER, loop=self._loop)
+            body = ClientBody(
+                stream,
+                limits.max_request_body_bytes,
+                limits.body_timeout_s,
+                self if expects_continue(version, headers) else None,
+            )
+        path, _, query = target.partition("?")
+        pending = Pending(
+            ClientRequest(
+                method=method,
+                path=path,
+                query_string=query,
+                headers=headers,
+                client_ip=self.client_ip,
+                host=headers.get("Host", ""),
+                body_stream=body,
+                content_length=length,
+            ),
+            stream,
+            version,
+            keep_alive(version, headers),
+            method == "HEAD",
+        )
+        self._parsing = pending if stream is not None else None
+        self.queue.append(pending)
+        if self.task is None:
+            self.task = self._loop.create_task(self._serve())
+
+    def on_body(self, body: bytes) -> None:
+        pending = self._parsing
+        if pending is not None and pending.stream is not None:
+            stream = pending.stream
+            if not stream.is_eof() and stream.exception() is None:
+                stream.feed_data(body)
+
+    def on_message_complete(self) -> None:
+        pending = self._parsing
+        if pending is not None and pending.stream is not None and not pending.stream.is_eof():
+            pending.stream.feed_eof()
+        self._parsing = None
+
+    def _framing_error(self, why: str) -> None:
+        """llhttp refused what it read: in a head, answer 400 after the requests before it; in a
+        body, fail that body (its request ends 400 when a stage reads it) and close after it."""
+        pending = self._parsing
+        if pending is not None and pending.stream is not None and not self._in_head:
+            logger.info("malformed request body from %s: %s", self.client_ip or "-", why)
+            stream = pending.stream
+            if not stream.is_eof():
+                stream.set_exception(RequestPayloadError(why))
+            self._parsing = None
+            self._closing = True
+            self._discard = True
+            return
+        self._refuse(Refusal(400, why))
+
+    def _refuse(self, refusal: Refusal) -> None:
+        logger.info(
+            "rejected a malformed request from %s: %s %s",
+            self.client_ip or "-",
+            refusal.status,
+            refusal.reason,
+        )
+        self._discard = True
+        self._in_head = False
+        self._head_since = None
+        self.listener.waiting.pop(self, None)
+        self.queue.append(refusal)
+        if self.task is None:
+            self.task = self._loop.create_task(self._serve())
+
+    # flow control, as aiohttp's StreamReader drives it (BaseProtocol's own versions expect
+    # aiohttp's parser)
+
+    def pause_reading(self) -> None:
+        self._reading_paused = True
+        self._pause_transport_reading()
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        self._reading_paused = False
+        if not self._buffer_paused:
+            self._resume_transport_reading()
+
+    # -- serving -------------------------------------------------------------------------------
+
+    async def _serve(self) -> None:
+        """Answer queued requests in order; ends when the queue is empty."""
+        try:
+            while self.queue and self.transport is not None:
+                item = self.queue.popleft()
+                if self._buffer_paused and len(self.queue) <= _MAX_QUEUED // 2:
+                    self._resume_reading_for_buffer()
+                if isinstance(item, Refusal):
+                    self._write_error(item.status, item.reason)
+                    self._closing = True
+                    break
+                await self._answer(item)
+                if self._closing:
+                    break
+        finally:
+            self.task = None
+            self.current = None
+            if self.transport is not None and self._lingering is None:
+                if self._closing or self.listener.stopping:
+                    self._linger()
+                else:
+                    self._idle()
+
+    async def _answer(self, pending: Pending) -> None:
+        self.current = pending
+        self._started = False
+        try:
+            resp = await self.listener.handler(pending.request, self)
+            if resp is not None:
+                self._send_whole(pending, resp)
+            if self._paused and self.transport is not None:
+                await self._drain_helper()
+        except ConnectionError:
+            self._closing = True  # the client went away
+            return
+        except Exception:
+            logger.exception("error handling a request from %s", self.client_ip or "-")
+            if not self._started:
+                self._write_error(500, "internal error")
+            self._closing = True
+            return
+        stream = pending.stream
+        if stream is not None and not stream.is_eof():
+            self._closing = True  # the rest of its body is still coming: no next request
+        elif not pending.keep_alive:
+            self._closing = True
+
+    def _send_whole(self, pending: Pending, resp: EdgeResponse) -> None:
+        body = resp.body
+        head = response_head(
+            resp.status,
+            resp.headers,
+            head_request=pending.head_request,
+            version=pending.version,
+            keep_alive=pending.keep_alive and not self._closing and not self.listener.stopping,
+            length=len(body),
+        )
+        self._started = True
+        if not head.keep_alive:
+            self._closing = True
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        if not head.send_body or not body:
+            transport.write(head.data)
+        elif len(body) <= _ONE_WRITE_BYTES:
+            transport.write(head.data + body)
+        else:
+            transport.write(head.data)
+            transport.write(body)
+
+    async def send(self, resp: EdgeResponse) -> None:
+        """Write `resp`, streaming its body. If the body breaks off (the stream raises), the
+        connection is cut, so the client sees a short body rather than a complete-looking one;
+        the exception propagates. Returns quietly if the client has gone."""
+        pending = self.current
+        assert pending is not None and resp.stream is not None
+        head = response_head(
+            resp.status,
+            resp.headers,
+            head_request=pending.head_request,
+            version=pending.version,
+            keep_alive=pending.keep_alive and not self._closing and not self.listener.stopping,
+            length=None,
+            declared_length=resp.content_length,
+        )
+        self._started = True
+        if not head.keep_alive:
+            self._closing = True
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(head.data)
+        if not head.send_body:
+            return
+        declared = resp.content_length
+        sent = 0
+        try:
+            async for data in resp.stream:
+                if not data:
+                    continue
+                if self.transport is None or transport.is_closing():
+                    raise ConnectionResetError("client closed the connection")
+                sent += len(data)
+                if declared is not None and sent > declared:
+                    raise ConnectionAbortedError(f"body longer than the {declared} bytes declared")
+                transport.write(chunk(data) if head.chunked else data)
+                if self._paused:
+                    await self._drain_helper()
+        except BaseException:
+            self.cut()
+            raise
+        if head.chunked:
+            transport.write(LAST_CHUNK)
+
+    async def write(self, data: bytes) -> None:
+        """Raw bytes to the client (`100 Continue`; see `ClientBody`)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _write_error(self, status: int, reason: str) -> None:
+        """The edge's own error page, closing the connection."""
+        headers: CIMultiDict[str] = CIMultiDict()
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        headers["Cache-Control"] = "no-store"
+        body = error_page(status, reason, self.listener.pop, "-")
+        head = response_head(
+            status, headers, head_request=False, version="1.1", keep_alive=False, length=len(body)
+        )
+        self._closing = True
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(head.data + body)
+
+    # -- deadlines -----------------------------------------------------------------------------
 
     # A timer per request (armed at a head's first byte, cancelled when the head is complete)
-    # costs a few microseconds, a noticeable share of a cache hit (issue 3). So the deadline is
-    # a start time plus at most one pending check per connection: completing a head only
-    # clears the start time, and a check that finds a later head re-arms for that head's own
-    # deadline. Bytes trickling in never move the start, so they cannot extend the deadline.
+    # costs a few microseconds, a noticeable share of a cache hit (issue 3). So the deadlines
+    # are start times plus at most one pending check per connection, re-armed when it finds a
+    # later deadline than the one it was armed for. A check is never armed later than
+    # `header_timeout_s` ahead while idle, so a head starting later needs no new timer. Bytes
+    # trickling in never move a start, so they cannot extend the deadline.
 
-    def _arm(self) -> None:
-        """A head begins now: it must be complete within `header_timeout_s`."""
-        if self.transport is None:
+    def _watch(self, due: float) -> None:
+        """Make sure a check runs no later than `due`."""
+        timer = self._timer
+        if timer is None:
+            self._timer = self._loop.call_at(due, self._check)
+        elif timer.when() > due:
+            timer.cancel()
+            self._timer = self._loop.call_at(due, self._check)
+
+    def _idle(self) -> None:
+        """Every response is out: the connection waits for its next head (or has part of it)."""
+        self.listener.waiting[self] = None
+        now = self._loop.time()
+        if self._in_head:  # a pipelined head began while busy: its deadline starts now
+            self._head_since = now
+        else:
+            self._idle_since = now
+        self._watch(now + min(self._header_timeout_s, self._keepalive_s))
+
+    def _due(self) -> float | None:
+        if self.task is not None or self.queue:
+            return None  # busy with a request: `_idle` re-arms when it is done
+        if self._head_since is not None:
+            return self._head_since + self._header_timeout_s
+        if self._idle_since is not None:
+            return self._idle_since + self._keepalive_s
+        return None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self.transport is None or self._lingering is not None:
             return
-        self._head_since = self._loop.time()
-        if self._deadline is None:
-            self._deadline = self._loop.call_at(
-                self._head_since + self.edge.limits.header_timeout_s, self._check_head
-            )
-
-    def _disarm(self) -> None:
-        """The head arrived whole (a pending check will find nothing to do)."""
-        self._head_since = None
-
-    def _cancel_deadline(self) -> None:
-        self._head_since = None
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _check_head(self) -> None:
-        self._deadline = None
-        since = self._head_since
-        if since is None or self.transport is None:
-            return  # no head awaited now (busy with a request, or idle between requests)
-        due = since + self.edge.limits.header_timeout_s
-        if self._loop.time() < due:  # a later head than the one this check was armed for
-            self._deadline = self._loop.call_at(due, self._check_head)
+        due = self._due()
+        if due is None:
             return
-        self._head_timed_out()
-
-    def _head_timed_out(self) -> None:
-        self._head_since = None
-        self.edge.head_timeouts += 1
-        self.edge.on_close("head_timeout")
-        if self._partial and self.transport is not None:
+        if self._loop.time() < due:
+            self._timer = self._loop.call_at(due, self._check)
+            return
+        if self._head_since is None:  # idle for keepalive_s: an ordinary end, not worth a line
+            self.listener.waiting.pop(self, None)
+            self._discard = True
+            if self.transport is not None:
+                self.transport.close()
+            return
+        listener = self.listener
+        listener.head_timeouts += 1
+        listener.on_close("head_timeout")
+        logger.info(
+            "closing client connection %s: no complete request head in %g s",
+            self.client_ip or "-",
+            self._header_timeout_s,
+        )
+        if self._in_head and self.transport is not None:
             self.transport.write(_REQUEST_TIMEOUT)
-        self.drop(f"no complete request head in {self.edge.limits.header_timeout_s:g} s")
+        self._linger()
+
+    def _cancel_timers(self) -> None:
+        for handle in (self._timer, self._lingering):
+            if handle is not None:
+                handle.cancel()
+        self._timer = None
+
+    # -- closing -------------------------------------------------------------------------------
+
+    def _linger(self) -> None:
+        """Close after what was written: stop sending, read and drop for up to `_LINGER_S`."""
+        transport = self.transport
+        if transport is None or self._lingering is not None:
+            return
+        self._discard = True
+        self._closing = True
+        self.listener.waiting.pop(self, None)
+        self.queue.clear()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._lingering = self._loop.call_later(_LINGER_S, transport.close)
+        self._reading_paused = self._buffer_paused = False
+        try:
+            transport.resume_reading()
+            if transport.can_write_eof():
+                transport.write_eof()
+        except (AttributeError, NotImplementedError, RuntimeError, OSError):
+            transport.close()
 
     def drop(self, why: str) -> None:
-        """Close this connection now (it is not in the middle of a request)."""
+        """Close now, without an answer (idle, evicted, or the listener is stopping)."""
         logger.info("closing client connection %s: %s", self.client_ip or "-", why)
-        self._cancel_deadline()
-        self.edge.waiting.pop(self, None)
-        self.force_close()
+        self.listener.waiting.pop(self, None)
+        self._discard = True
+        if self.transport is not None:
+            self.transport.close()
 
-    # -- client errors -------------------------------------------------------------------------
+    def cut(self) -> None:
+        """Abort the connection: the response cannot be completed honestly."""
+        self._discard = True
+        self._closing = True
+        if self.transport is not None:
+            self.transport.abort()
 
-    def handle_error(
-        self,
-        request: Any,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        if status >= 500:
-            return super().handle_error(request, status, exc, message)  # our bug: traceback
-        reason = message or (str(exc) if exc else "") or "malformed request"
-        logger.info("rejected a malformed request from %s: %s %s", request.remote, status, reason)
-        if request.writer.output_size > 0:
-            raise ConnectionError("response already started; closing")
-        resp = web.Response(
-            status=status,
-            body=error_page(status, "The request could not be understood.", self.edge.pop, "-"),
-            content_type="text/html",
-        )
-        resp.force_close()
-        return resp
+    @property
+    def busy(self) -> bool:
+        """A request is being answered or waits its turn."""
+        return self.task is not None or bool(self.queue)
 
 
 def peer_ip(peername: Any) -> str:

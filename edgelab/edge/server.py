@@ -1,4 +1,4 @@
-"""`edgelab edge`: the proxy listener (a low-level `web.Server`) and the admin listener.
+"""`edgelab edge`: the proxy listener (edge/listener.py, httptools) and the admin listener.
 
     edge = EdgeServer(EdgeConfig(origin="http://127.0.0.1:8080"))
     await edge.start()
@@ -6,8 +6,10 @@
     await edge.stop()
 
 The proxy listener has no routes: every request, whatever its path, goes through the pipeline to
-the origin. `/healthz`, `/metrics` and `/config` exist only on the admin listener, a separate
-socket, so proxied traffic can never reach them.
+the origin. It is an asyncio protocol of our own on httptools rather than aiohttp's `web.Server`,
+which bound a cache hit's cost (issue 3); edge/protocol.py lists what it guarantees hostile
+clients. `/healthz`, `/metrics` and `/config` exist only on the admin listener (aiohttp), a
+separate socket, so proxied traffic can never reach them.
 """
 
 from __future__ import annotations
@@ -17,19 +19,18 @@ import logging
 from collections.abc import Callable, Mapping
 
 from aiohttp import web
-from aiohttp.web_exceptions import HTTPException
 from prometheus_client import CollectorRegistry
 
-from edgelab.config.edge import ClientLimits, EdgeConfig
+from edgelab.config.edge import EdgeConfig
 from edgelab.edge.admin import admin_app
 from edgelab.edge.artifacts import ArtifactRegistry
-from edgelab.edge.body import ClientBody
-from edgelab.edge.errorpage import error_page
+from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
+from edgelab.edge.listener import ProxyListener
 from edgelab.edge.liveconfig import LiveConfig
 from edgelab.edge.metrics import EdgeMetrics
 from edgelab.edge.pipeline import Pipeline
-from edgelab.edge.protocol import EdgeHttpServer, EdgeRequestHandler, peer_ip
+from edgelab.edge.protocol import ClientConnection
 from edgelab.edge.stages import default_stages
 from edgelab.edge.subscriber import ArtifactVersions, Subscriber
 from edgelab.edge.upstream import Upstream, make_upstream
@@ -82,7 +83,7 @@ class EdgeServer:
             else None
         )
         self.observers: list[ExchangeObserver] = [self.metrics.record, _log_exchange]
-        self._proxy_runner: web.ServerRunner | None = None
+        self._listener: ProxyListener | None = None
         self._admin_runner: web.AppRunner | None = None
 
     @property
@@ -95,26 +96,19 @@ class EdgeServer:
 
     async def start(self) -> None:
         await self.upstream.open()
-        limits = self.config.client
-        server = EdgeHttpServer(
+        self._listener = ProxyListener(
             self._handle,
-            limits=limits,
+            limits=self.config.client,
             pop=self.config.pop,
             on_close=self.metrics.client_closed,
-            access_log=None,
-            max_line_size=limits.max_header_bytes,
-            max_field_size=limits.max_header_bytes,
-            keepalive_timeout=limits.keepalive_s,
         )
-        self.metrics.watch_connections(server)
-        self._proxy_runner = web.ServerRunner(server, shutdown_timeout=DRAIN_TIMEOUT_S)
+        self.metrics.watch_connections(self._listener)
         self._admin_runner = web.AppRunner(admin_app(self), access_log=None, shutdown_timeout=2.0)
         try:
-            await self._proxy_runner.setup()
-            await self._admin_runner.setup()
-            self.port = await bind_site(
-                self._proxy_runner, self.host, self.port, f"edge {self.config.pop} --port"
+            self.port = await self._listener.start(
+                self.host, self.port, f"edge {self.config.pop} --port"
             )
+            await self._admin_runner.setup()
             self.admin_port = await bind_site(
                 self._admin_runner,
                 self.admin_host,
@@ -130,9 +124,9 @@ class EdgeServer:
     async def stop(self) -> None:
         if self.subscriber is not None:
             await self.subscriber.stop()
-        if self._proxy_runner is not None:
-            await self._proxy_runner.cleanup()
-            self._proxy_runner = None
+        if self._listener is not None:
+            await self._listener.stop(DRAIN_TIMEOUT_S)
+            self._listener = None
         if self._admin_runner is not None:
             await self._admin_runner.cleanup()
             self._admin_runner = None
@@ -142,22 +136,24 @@ class EdgeServer:
                 await close()
         await self.upstream.close()
 
-    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+    async def _handle(self, request: ClientRequest, out: ClientConnection) -> EdgeResponse | None:
+        """Run one request through the pipeline. A whole response is returned for the
+        connection to write (after the observers, as one write); a streamed one is sent here."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         self.metrics.in_flight += 1
-        ex = Exchange(
-            request=_client_request(request, self.config.client),
-            pop=self.config.pop,
-            started_at=started,
-        )
+        ex = Exchange(request=request, pop=self.config.pop, started_at=started)
         try:
             rejected = self._reject_early(ex)
             if rejected is not None:
                 return rejected
             await self.pipeline.run(ex)
-            assert ex.response is not None
-            return await _write(request, ex.response, ex)
+            resp = ex.response
+            assert resp is not None
+            if resp.stream is None:
+                return resp
+            await _stream(out, resp, ex)
+            return None
         finally:
             self.metrics.in_flight -= 1
             for abandoned in ex.notes.get("abandoned", ()):
@@ -167,92 +163,38 @@ class EdgeServer:
             for observe in self.observers:
                 observe(ex, elapsed)
 
-    def _reject_early(self, ex: Exchange) -> web.StreamResponse | None:
-        """Requests no stage should see: a non-origin-form target, a body over the limit."""
+    def _reject_early(self, ex: Exchange) -> EdgeResponse | None:
+        """Requests no stage should see: a body over the limit. (Targets that are not a path
+        never get here: the listener refuses them, edge/framing.py.)"""
         req = ex.request
-        if not req.path.startswith("/"):
-            return _plain_error(400, "request target must be a path", ex)
         limit = self.config.client.max_request_body_bytes
         if req.content_length is not None and req.content_length > limit:
             return _plain_error(413, f"request body over {limit} bytes", ex)
         return None
 
 
-def _client_request(request: web.BaseRequest, limits: ClientLimits) -> ClientRequest:
-    proto = request.protocol
-    client_ip = (
-        proto.client_ip
-        if isinstance(proto, EdgeRequestHandler)
-        else peer_ip(request.transport.get_extra_info("peername") if request.transport else None)
-    )
-    path, _, query = request.raw_path.partition("?")
-    headers = request.headers
-    length = request.content_length
-    body = None
-    if length or "Transfer-Encoding" in headers:  # else there is no body (RFC 9112 §6.3)
-        body = ClientBody(
-            request.content,
-            limits.max_request_body_bytes,
-            limits.body_timeout_s,
-            request.writer
-            if headers.get("Expect", "").lower() == "100-continue" and request.version >= (1, 1)
-            else None,
-        )
-    return ClientRequest(
-        method=request.method,
-        path=path,
-        query_string=query,
-        headers=headers,
-        client_ip=client_ip,
-        scheme=request.scheme,
-        host=headers.get("Host", ""),
-        body_stream=body,
-        content_length=length,
-    )
-
-
-def _plain_error(status: int, reason: str, ex: Exchange) -> web.Response:
-    ex.response = EdgeResponse(status=status)
+def _plain_error(status: int, reason: str, ex: Exchange) -> EdgeResponse:
     ex.verdict("edge", "reject", reason)
-    resp = web.Response(
-        status=status,
-        body=error_page(status, reason, ex.pop, ex.ray_id or "-"),
-        content_type="text/html",
-    )
-    resp.force_close()  # whatever body follows is not worth reading
-    return resp
+    ex.response = error_response(status, reason, ex)
+    ex.response.headers["Connection"] = "close"  # whatever body follows is not worth reading
+    return ex.response
 
 
-async def _write(request: web.BaseRequest, resp: EdgeResponse, ex: Exchange) -> web.StreamResponse:
-    """Send `resp` to the client; a body the origin breaks off mid-way closes the connection."""
-    if resp.stream is None:
-        whole = web.Response(status=resp.status, headers=resp.headers, body=resp.body)
-        if resp.headers.get("Connection") == "close":
-            whole.force_close()  # a rejected request: the rest of its body stays unread
-        return whole
-    out = web.StreamResponse(status=resp.status, headers=resp.headers)
-    if resp.content_length is not None:
-        out.content_length = resp.content_length
+async def _stream(out: ClientConnection, resp: EdgeResponse, ex: Exchange) -> None:
+    """Stream `resp` to the client; a body the origin breaks off mid-way cuts the connection."""
     try:
-        await out.prepare(request)
-        async for chunk in resp.stream:
-            await out.write(chunk)
-        await out.write_eof()
+        await out.send(resp)
     except UpstreamError as e:
-        # Headers are gone already: the only honest signal left is to cut the connection, so the
-        # client sees a short body instead of a complete-looking one.
+        # Headers are gone already: the only honest signal left is to cut the connection (done
+        # by `send`), so the client sees a short body instead of a complete-looking one.
         logger.warning("origin broke off mid-body: %s", e, extra={"request_id": ex.ray_id})
         ex.error = e
         ex.verdict("origin", "error", "truncated body")
-        out.force_close()
-        if request.transport is not None:
-            request.transport.close()
-    except (ConnectionResetError, HTTPException):
-        out.force_close()
+    except ConnectionError:
+        pass  # the client went away, or the origin sent more than it declared: cut already
     finally:
         if resp.release is not None:
             await resp.release()
-    return out
 
 
 def _log_exchange(ex: Exchange, elapsed_s: float) -> None:

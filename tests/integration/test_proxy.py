@@ -239,7 +239,7 @@ async def test_oversized_and_malformed_requests_get_clean_4xx(edge: EdgeServer) 
 
     assert (
         status(await raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n"))
-        == 400
+        == 431  # Request Header Fields Too Large (RFC 6585)
     )
     smuggle = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
     assert status(await raw(smuggle)) == 400

@@ -1,0 +1,140 @@
+"""Serialise a response head for the client, and decide its body framing (RFC 9112 §6). Pure.
+
+    head = response_head(200, headers, head_request=False, version="1.1", keep_alive=True,
+                         length=len(body))
+    head.data          # b"HTTP/1.1 200 OK\\r\\nContent-Type: ...\\r\\nContent-Length: 1024\\r\\n\\r\\n"
+    head.send_body, head.chunked, head.keep_alive
+
+One join of prebuilt strings and one encode per response: a cache hit pays for nothing else.
+The framing fields (`Content-Length`, `Transfer-Encoding`, `Connection`, `Keep-Alive`) are the
+listener's to decide, so copies of them in `headers` are dropped:
+
+- HEAD, 1xx, 204 and 304 responses carry no body. 204/304 (and 1xx) never carry
+  Content-Length; a HEAD response keeps the length the GET would have had (RFC 9110 §9.3.2).
+- A body of known length gets Content-Length; a streamed body of unknown length is chunked for
+  HTTP/1.1 and delimited by closing the connection for HTTP/1.0.
+- `Connection: close` when the connection ends after this response, `keep-alive` for an
+  HTTP/1.0 client that keeps it.
+- `Date` when the response has none (RFC 9110 §6.6.1: an origin-like sender with a clock must).
+
+A field value with CR or LF would let a response split in two; the head is refused
+(`ValueError`) rather than sent. The check is one count over the joined head.
+"""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import NamedTuple
+
+from multidict import CIMultiDict
+
+_FRAMING = ("Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive")
+
+_STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
+"""The edge answers HTTP/1.1 whatever the client's 1.x (RFC 9110 §2.5), as nginx does."""
+
+
+class ResponseHead(NamedTuple):
+    data: bytes
+    """The status line and fields, ending with the empty line."""
+    send_body: bool
+    """False for HEAD, 1xx, 204 and 304: nothing follows the head."""
+    chunked: bool
+    """The body goes out in chunked encoding."""
+    keep_alive: bool
+    """The connection stays open after this response."""
+
+
+class _Clock:
+    """`Date` values, formatted once per second (the format costs more than a cache hit's
+    header lookups)."""
+
+    second = -1
+    value = ""
+
+    @classmethod
+    def now(cls) -> str:
+        second = int(time.time())
+        if second != cls.second:
+            cls.value = formatdate(second, usegmt=True)
+            cls.second = second
+        return cls.value
+
+
+def http_date() -> str:
+    """The current time as an HTTP date (`Fri, 27 Nov 2026 15:04:05 GMT`)."""
+    return _Clock.now()
+
+
+def status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else f"HTTP/1.1 {status} Unknown\r\n"
+
+
+def response_head(
+    status: int,
+    headers: CIMultiDict[str],
+    *,
+    head_request: bool,
+    version: str,
+    keep_alive: bool,
+    length: int | None,
+    declared_length: int | None = None,
+) -> ResponseHead:
+    """The head for `status` and `headers`.
+
+    `length`: bytes of body that follow (None: streamed, length unknown unless
+    `declared_length`, the length the origin announced, is given). `keep_alive`: the client's
+    wish and the edge's (already False when `headers` say `Connection: close`).
+    Raises ValueError when a field value contains CR or LF.
+    """
+    bodyless = head_request or status < 200 or status == 204 or status == 304
+    if length is None:
+        length = declared_length
+    chunked = False
+    if "Connection" in headers and "close" in headers.get("Connection", "").lower():
+        keep_alive = False
+    lines = [status_line(status)]
+    own = None
+    if any(name in headers for name in _FRAMING):
+        own = headers.get("Content-Length") if head_request else None
+        items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
+        if head_request and length is None and own is not None:
+            length = int(own) if own.isdigit() else None
+    else:
+        items = list(headers.items())
+    lines += [f"{k}: {v}\r\n" for k, v in items]
+    if "Date" not in headers:
+        lines.append(f"Date: {_Clock.now()}\r\n")
+    if status < 200 or status == 204 or status == 304:
+        pass  # never a length (RFC 9110 §8.6)
+    elif length is not None:
+        if not (head_request and length == 0 and own is None):
+            lines.append(f"Content-Length: {length}\r\n")
+        if not bodyless and length and "Content-Type" not in headers:
+            lines.append("Content-Type: application/octet-stream\r\n")
+    elif not bodyless:
+        if version == "1.0":
+            keep_alive = False  # the end of the body is the end of the connection
+        else:
+            chunked = True
+            lines.append("Transfer-Encoding: chunked\r\n")
+    if not keep_alive:
+        lines.append("Connection: close\r\n")
+    elif version == "1.0":
+        lines.append("Connection: keep-alive\r\n")
+    lines.append("\r\n")
+    text = "".join(lines)
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+        raise ValueError(f"CR or LF in a response field value (status {status})")
+    return ResponseHead(text.encode("utf-8"), not bodyless, chunked, keep_alive)
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
