@@ -44,7 +44,8 @@ class ClientLimits(_Strict):
     max_request_body_bytes: int = Field(100 * 1024 * 1024, ge=0)
     """A larger declared (or streamed) body is answered 413."""
     max_header_bytes: int = Field(8190, ge=1024)
-    """Longest request line or header field; longer gets 400 from the parser."""
+    """Longest request target or header field: a longer target gets 414, a longer field 431,
+    and so does a head (request line and fields) over four times this (edge/framing.py)."""
     keepalive_s: float = Field(75.0, gt=0)
     """An idle client connection is closed after this long."""
     header_timeout_s: float = Field(10.0, gt=0)

@@ -97,7 +97,7 @@ class ProxyListener:
             server.close()
         for conn in list(self.connections):
             if not conn.busy:
-                conn.drop("the edge is stopping")
+                conn.drop(None)
         busy = [conn.task for conn in self.connections if conn.task is not None]
         if busy:
             _, late = await asyncio.wait(busy, timeout=drain_timeout_s)

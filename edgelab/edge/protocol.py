@@ -145,6 +145,8 @@ class ClientConnection(BaseProtocol):
         self._in_head = False
         self._url = b""
         self._fields: list[tuple[bytes, bytes]] = []
+        self._fields_size = 0
+        """Bytes of the head's fields so far (bounded by `head_limit`, whatever the pieces)."""
         self._head_bytes = 0
         self._parsing: Pending | None = None
         """The request whose body the parser is feeding."""
@@ -239,6 +241,7 @@ class ClientConnection(BaseProtocol):
         self._in_head = True
         self._url = b""
         self._fields = []
+        self._fields_size = 0
         self._idle_since = None
         if self._head_since is None:  # the first byte of a head on a kept-alive connection
             self._head_since = now = self._loop.time()
@@ -253,8 +256,13 @@ class ClientConnection(BaseProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
             return  # a chunked body's trailer: not forwarded, as hop-by-hop metadata
-        if len(name) + len(value) > self._max_field:
+        size = len(name) + len(value)
+        if size > self._max_field:
             self._refusal = Refusal(FIELDS_TOO_LARGE, "header field too large")
+            raise _Refused
+        self._fields_size += size + 4
+        if self._fields_size > self._max_head:
+            self._refusal = Refusal(FIELDS_TOO_LARGE, "request head too large")
             raise _Refused
         self._fields.append((name, value))
 
@@ -329,7 +337,8 @@ class ClientConnection(BaseProtocol):
         body, fail that body (its request ends 400 when a stage reads it) and close after it."""
         pending = self._parsing
         if pending is not None and pending.stream is not None and not self._in_head:
-            logger.info("malformed request body from %s: %s", self.client_ip or "-", why)
+            # The stage reading the body logs the rejection (one line per client mistake).
+            logger.debug("malformed request body from %s: %s", self.client_ip or "-", why)
             stream = pending.stream
             if not stream.is_eof():
                 stream.set_exception(RequestPayloadError(why))
@@ -422,7 +431,7 @@ class ClientConnection(BaseProtocol):
             resp.headers,
             head_request=pending.head_request,
             version=pending.version,
-            keep_alive=pending.keep_alive and not self._closing and not self.listener.stopping,
+            keep_alive=self._keeps(pending),
             length=len(body),
         )
         self._started = True
@@ -450,7 +459,7 @@ class ClientConnection(BaseProtocol):
             resp.headers,
             head_request=pending.head_request,
             version=pending.version,
-            keep_alive=pending.keep_alive and not self._closing and not self.listener.stopping,
+            keep_alive=self._keeps(pending),
             length=None,
             declared_length=resp.content_length,
         )
@@ -482,6 +491,17 @@ class ClientConnection(BaseProtocol):
             raise
         if head.chunked:
             transport.write(LAST_CHUNK)
+
+    def _keeps(self, pending: Pending) -> bool:
+        """Whether the connection may stay open after `pending`'s response: the client wants
+        it, the edge is not stopping, and no part of the request's body is still to come."""
+        stream = pending.stream
+        return (
+            pending.keep_alive
+            and not self._closing
+            and not self.listener.stopping
+            and (stream is None or stream.is_eof())
+        )
 
     async def write(self, data: bytes) -> None:
         """Raw bytes to the client (`100 Continue`; see `ClientBody`)."""
@@ -548,11 +568,8 @@ class ClientConnection(BaseProtocol):
         if self._loop.time() < due:
             self._timer = self._loop.call_at(due, self._check)
             return
-        if self._head_since is None:  # idle for keepalive_s: an ordinary end, not worth a line
-            self.listener.waiting.pop(self, None)
-            self._discard = True
-            if self.transport is not None:
-                self.transport.close()
+        if self._head_since is None:  # idle for keepalive_s
+            self.drop(None)
             return
         listener = self.listener
         listener.head_timeouts += 1
@@ -595,9 +612,11 @@ class ClientConnection(BaseProtocol):
         except (AttributeError, NotImplementedError, RuntimeError, OSError):
             transport.close()
 
-    def drop(self, why: str) -> None:
-        """Close now, without an answer (idle, evicted, or the listener is stopping)."""
-        logger.info("closing client connection %s: %s", self.client_ip or "-", why)
+    def drop(self, why: str | None) -> None:
+        """Close now, without an answer (evicted, or idle while the listener stops); `why`
+        is logged (None: an ordinary close, not worth a line)."""
+        if why is not None:
+            logger.info("closing client connection %s: %s", self.client_ip or "-", why)
         self.listener.waiting.pop(self, None)
         self._discard = True
         if self.transport is not None:

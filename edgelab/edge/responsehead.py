@@ -101,8 +101,8 @@ def response_head(
     if any(name in headers for name in _FRAMING):
         own = headers.get("Content-Length") if head_request else None
         items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
-        if head_request and length is None and own is not None:
-            length = int(own) if own.isdigit() else None
+        if own is not None and own.strip().isdigit() and not length:
+            length = int(own)  # a HEAD answer names the length of the body it does not carry
     else:
         items = list(headers.items())
     lines += [f"{k}: {v}\r\n" for k, v in items]
@@ -111,7 +111,7 @@ def response_head(
     if status < 200 or status == 204 or status == 304:
         pass  # never a length (RFC 9110 §8.6)
     elif length is not None:
-        if not (head_request and length == 0 and own is None):
+        if length or not head_request:
             lines.append(f"Content-Length: {length}\r\n")
         if not bodyless and length and "Content-Type" not in headers:
             lines.append("Content-Type: application/octet-stream\r\n")
