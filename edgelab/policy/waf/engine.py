@@ -127,6 +127,7 @@ class _RateCounter:
 
 
 Check = Callable[[WafRequest, float], tuple[str, str] | None]
+Locate = Callable[[WafRequest, set[str]], tuple[str, str] | None]
 _UNSET = object()
 
 
@@ -157,6 +158,8 @@ def _compile_condition(
 
         return regex, ident
     matcher: Matcher = compile_operator(cond.op, cond.arg, engine)
+    if cond.ignore:
+        matcher = _ignoring(matcher, cond.ignore)
     trigger = chain_trigger(chain)
     if cond.op in MEMOIZED_OPERATORS and not negate:
         inspect = _remembered(matcher, chain, trigger, memos)
@@ -190,6 +193,21 @@ def _compile_condition(
         return None
 
     return check, None
+
+
+def _ignoring(matcher: Matcher, ignore: Iterable[str]) -> Matcher:
+    """`matcher` with the answers in `ignore` (exact, or a prefix before a trailing `*`)
+    taken as no match: a libinjection fingerprint allow-list (`Condition.ignore`)."""
+    exact = frozenset(f for f in ignore if not f.endswith("*"))
+    prefixes = tuple(f[:-1] for f in ignore if f.endswith("*"))
+
+    def filtered(value: str) -> str | None:
+        answer = matcher(value)
+        if answer is None or answer in exact or answer.startswith(prefixes):
+            return None
+        return answer
+
+    return filtered
 
 
 def _remembered(
@@ -267,6 +285,10 @@ class _Compiled:
     gate: tuple[int, ...] = ()
     """Regex pattern ids of the rule's leading regex conditions: when one of them matched
     nothing in the request, the rule cannot fire, and no check of it has to run."""
+    same_value_as: frozenset[int] = frozenset()
+    """`Rule.same_value_as`: the rule counts only on a value one of these rules matched."""
+    locate: Locate | None = None
+    """Where its one regex condition matched among some values (set with `same_value_as`)."""
 
 
 def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...]:
@@ -274,7 +296,11 @@ def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...
     out: list[_Compiled] = []
     for c in rules:
         if c.rule.action == "execute":
-            out.append(_Compiled(c.rule, c.checks, _for_phase(c.group, phase), c.gate))
+            out.append(
+                _Compiled(
+                    c.rule, c.checks, _for_phase(c.group, phase), c.gate, c.same_value_as, c.locate
+                )
+            )
         elif c.rule.phase == phase:
             out.append(c)
     return tuple(out)
@@ -335,7 +361,19 @@ class WafEngine:
                 break  # a later check may have effects (rate counts): keep the order
             gate.append(ident)
         group = groups[rule.execute] if groups is not None and rule.execute else ()
-        return _Compiled(rule, tuple(check for check, _ in compiled), group, tuple(gate))
+        locate = None
+        if rule.same_value_as:
+            ident, index = compiled[0][1], self._regex[rule.phase]
+            assert ident is not None  # the rule model allows only a regex or contains condition
+            locate = _locator(index, ident)
+        return _Compiled(
+            rule,
+            tuple(check for check, _ in compiled),
+            group,
+            tuple(gate),
+            frozenset(rule.same_value_as),
+            locate,
+        )
 
     def forget(self) -> None:
         """Drop every result kept across requests (benchmarks measure the cost of a request
@@ -415,6 +453,11 @@ class WafEngine:
                 continue
             if rule.id in self.killed:
                 continue
+            if c.locate is not None:
+                on = _same_value(c, req, st)
+                if on is not None and self._matched(rule, on[0], on[1], st):
+                    return True
+                continue
             first: tuple[str, str] | None = None
             for check in c.checks:
                 hit = check(req, now)
@@ -443,6 +486,27 @@ class WafEngine:
             st.allowed = True
             return True
         return False
+
+
+def _locator(index: RegexIndex, ident: int) -> Locate:
+    """(where, matched text) of the first value among `wanted` (wheres: `args:q`...) that
+    pattern `ident` of `index` matched in a request, or None."""
+
+    def locate(req: WafRequest, wanted: set[str]) -> tuple[str, str] | None:
+        for where, text in index.hits(req).get(ident, ()):
+            if where in wanted:
+                return where, index.search(ident, text) or text
+        return None
+
+    return locate
+
+
+def _same_value(c: _Compiled, req: WafRequest, st: Evaluation) -> tuple[str, str] | None:
+    """Where `c` matched on a value one of the rules it names already matched (a chain on one
+    value), as (where, matched text); None when it did not."""
+    assert c.locate is not None
+    wanted = {m.target for m in st.matches if m.rule_id in c.same_value_as}
+    return c.locate(req, wanted) if wanted else None
 
 
 _SHARED: dict[tuple[int, EngineOptions], tuple[Ruleset, WafEngine]] = {}

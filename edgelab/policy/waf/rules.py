@@ -82,9 +82,18 @@ class Condition(_Frozen):
     arg: str | int | list[str] | RateLimit | None = None
     negate: bool = False
     """Match the values the operator does NOT match (`method` not in the allowed list)."""
+    ignore: list[str] = []
+    """`detect_sqli` only: libinjection fingerprints this condition does not count, exact
+    (`Eoknk`) or, with a trailing `*`, by prefix (`E*`: the value starts as a whole SQL
+    statement, as code quoted in a post does; an injection breaks out of a string or a number
+    first). Empty (the default): every fingerprint libinjection flags counts."""
 
     @model_validator(mode="after")
     def _known(self) -> Condition:
+        if self.ignore and self.op != "detect_sqli":
+            raise ValueError("`ignore` (libinjection fingerprints) goes with op = detect_sqli")
+        if any(not f or f == "*" for f in self.ignore):
+            raise ValueError("`ignore` needs fingerprints, not empty strings or a bare `*`")
         bad = [t for t in self.targets if not is_target(t)]
         if bad:
             raise ValueError(f"unknown target {bad[0]!r}")
@@ -128,6 +137,12 @@ class Rule(_Frozen):
     """The group an `execute` rule runs."""
     when: list[Condition] = []
     """All must hold; an empty list always matches (usual for `execute`)."""
+    same_value_as: list[int] = []
+    """Rule ids (run earlier) of which one must have matched this request on the very value
+    this rule matches (`args:q`, `header:referer`...) for it to count: a confirming signal
+    that adds its points where the signal it confirms is, not for text elsewhere in the
+    request (a "chain" on one value). Needs exactly one `when` condition, a `regex` or
+    `contains` one. Empty (the default): the rule counts wherever it matches."""
     cases: list[Case] = []
 
     @model_validator(mode="after")
@@ -136,6 +151,14 @@ class Rule(_Frozen):
             raise ValueError("`execute = <group>` goes with action = execute, and only with it")
         if not self.when and self.action != "execute":
             raise ValueError("a rule needs at least one `when` condition")
+        if self.same_value_as and (
+            len(self.when) != 1
+            or self.when[0].op not in ("regex", "contains")
+            or self.when[0].negate
+        ):
+            raise ValueError(
+                "`same_value_as` needs exactly one `when` condition: regex or contains"
+            )
         return self
 
     @property
@@ -168,6 +191,12 @@ class Ruleset(_Frozen):
             seen.add(rule.id)
             if rule.execute is not None and rule.execute not in self.groups:
                 raise ValueError(f"rule {rule.id}: execute names unknown group {rule.execute!r}")
+            unknown = [i for i in rule.same_value_as if i not in seen]
+            if unknown:
+                raise ValueError(
+                    f"rule {rule.id}: same_value_as names rule {unknown[0]}, which does not run "
+                    "before it"
+                )
         for name, rules in self.groups.items():
             if any(r.action == "execute" for r in rules):
                 raise ValueError(f"group {name!r}: execute rules belong in the entry list")

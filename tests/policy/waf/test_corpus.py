@@ -22,6 +22,8 @@ from edgelab.testing.waf_corpus import (
     evaluate,
     heldout2_attacks,
     heldout2_benign,
+    heldout3_attacks,
+    heldout3_benign,
     heldout4_attacks,
     heldout4_benign,
     heldout_attacks,
@@ -76,9 +78,9 @@ def test_detection_on_the_first_held_out_set(category: str) -> None:
 
 
 def test_the_second_held_out_set_stays_within_the_targets_it_was_tuned_to() -> None:
-    """HELDOUT2 became a tuning set in the second false-positive round (HELDOUT3 did not and
-    is not tested: it stays held out). Its classes (probe paths, Range abuse, odd charsets,
-    NoSQL keys, shell evasions; code and system names in posts) must not come back."""
+    """HELDOUT2 became a tuning set in the second false-positive round (HELDOUT3 in the
+    third). Its classes (probe paths, Range abuse, odd charsets, NoSQL keys, shell evasions;
+    code and system names in posts) must not come back."""
     attacks_ = heldout2_attacks()
     for category in CATEGORIES:
         requests = [r for r in attacks_ if r.category == category]
@@ -86,7 +88,22 @@ def test_the_second_held_out_set_stays_within_the_targets_it_was_tuned_to() -> N
         assert 1 - len(missed) / len(requests) >= 0.9, missed
     good = heldout2_benign()
     blocked = [r.note for r in good if evaluate(engine(), r).blocked]
-    assert len(blocked) / len(good) <= 0.02, blocked
+    assert len(blocked) / len(good) <= 0.01, blocked
+
+
+def test_the_third_held_out_set_stays_within_the_targets_it_was_tuned_to() -> None:
+    """HELDOUT3 became a tuning set in round 3 (HELDOUT4 did not and is not tested here). Its
+    classes (header-borne SQLi/XSS, quote and backslash shell evasions, `${::-j}`, malformed
+    Transfer-Encoding/Content-Length/Range, sensitive files by path, debug-console probes; SQL
+    statements, `eval()` and Markdown backticks in posts) must not come back."""
+    attacks_ = heldout3_attacks()
+    for category in CATEGORIES:
+        requests = [r for r in attacks_ if r.category == category]
+        missed = [r.note for r in requests if not evaluate(engine(), r).blocked]
+        assert 1 - len(missed) / len(requests) >= 0.9, missed
+    good = heldout3_benign()
+    blocked = [r.note for r in good if evaluate(engine(), r).blocked]
+    assert len(blocked) / len(good) <= 0.01, blocked
 
 
 def test_paranoia_level_2_keeps_false_positives_under_one_percent() -> None:

@@ -249,3 +249,76 @@ def test_compiled_engines_are_shared_unless_they_count_rates() -> None:
     assert shared_engine(with_rates, EngineOptions()) is not shared_engine(
         with_rates, EngineOptions()
     )
+
+
+FINGERPRINTS = """
+[[rules]]
+id = 1
+msg = "libinjection SQLi, whole statements ignored"
+action = "block"
+[[rules.when]]
+targets = ["args"]
+op = "detect_sqli"
+ignore = ["E*", "1UEnk"]
+"""
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_a_condition_ignores_the_libinjection_fingerprints_it_lists(engine: RegexEngine) -> None:
+    waf = WafEngine(parse_ruleset(FINGERPRINTS, "t"), EngineOptions(regex_engine=engine))
+    statement = "q=SELECT%20COUNT(*)%20FROM%20orders%20GROUP%20BY%20customer_id"  # Ef(o), by prefix
+    union = "id=1%20UNION%20SELECT%20password%20FROM%20users%20--"  # 1UEnk, exactly
+    for _ in range(2):  # the second time from the memo of libinjection's answers
+        assert run(waf, "/", statement).blocked is False
+        assert run(waf, "/", union).blocked is False
+        v = run(waf, "/", "id=1%27%20OR%20%271%27%3D%271")  # s&sos: not listed
+        assert v.blocked and v.matches[0].value == "s&sos"
+    plain = WafEngine(
+        parse_ruleset(FINGERPRINTS.replace('ignore = ["E*", "1UEnk"]\n', ""), "t"),
+        EngineOptions(regex_engine=engine),
+    )
+    assert run(plain, "/", statement).blocked and run(plain, "/", union).blocked
+
+
+SAME_VALUE = """
+[[rules]]
+id = 1
+msg = "the signal: a word libinjection would flag, say"
+action = "score"
+severity = "error"
+[[rules.when]]
+targets = ["args", "cookies"]
+op = "contains"
+arg = "signal"
+
+[[rules]]
+id = 2
+msg = "its confirmation, on the same value only"
+action = "score"
+severity = "notice"
+same_value_as = [1]
+[[rules.when]]
+targets = ["args", "cookies"]
+transforms = ["url_decode_repeat"]
+op = "regex"
+arg = 'confirm\\w*'
+"""
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_a_same_value_rule_counts_only_on_a_value_the_rule_it_names_matched(
+    engine: RegexEngine,
+) -> None:
+    waf = WafEngine(parse_ruleset(SAME_VALUE, "t"), EngineOptions(regex_engine=engine))
+    together = run(waf, "/", "a=x&q=signal%2520confirmed")  # 4 + 2 points on args:q
+    assert together.blocked and [(m.rule_id, m.target) for m in together.matches] == [
+        (1, "args:q"),
+        (2, "args:q"),
+    ]
+    assert together.matches[1].value == "confirmed"  # the matched text, as other rules record
+    apart = run(waf, "/", "q=signal&r=confirmed")  # the same two words in two fields
+    assert not apart.blocked and [m.rule_id for m in apart.matches] == [1]
+    assert run(waf, "/", "r=confirmed").matches == ()  # nothing to confirm
+    # one of several values: the confirmation is found on the value that carries the signal
+    many = run(waf, "/", "a=confirm&b=zz&q=signal%20confirmed")
+    assert many.blocked and many.matches[1].target == "args:q"

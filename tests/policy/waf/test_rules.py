@@ -84,6 +84,32 @@ def test_json_and_toml_documents_parse() -> None:
         ),
         ({**GOOD, "rules": []}, "rules: List should have at least 1 item"),
         (with_rule(when=[{"targets": ["ip"], "op": "rate", "arg": 5}]), "rate needs arg"),
+        (
+            with_rule(when=[{"targets": ["args"], "op": "detect_xss", "ignore": ["E*"]}]),
+            "`ignore` (libinjection fingerprints) goes with op = detect_sqli",
+        ),
+        (
+            with_rule(when=[{"targets": ["args"], "op": "detect_sqli", "ignore": ["*"]}]),
+            "`ignore` needs fingerprints",
+        ),
+        (
+            with_rule(same_value_as=[1], when=[{"targets": ["args"], "op": "detect_sqli"}]),
+            "`same_value_as` needs exactly one `when` condition: regex or contains",
+        ),
+        (
+            with_rule(
+                same_value_as=[1],
+                when=[
+                    {"targets": ["args"], "op": "contains", "arg": "a"},
+                    {"targets": ["args"], "op": "contains", "arg": "b"},
+                ],
+            ),
+            "`same_value_as` needs exactly one `when` condition",
+        ),
+        (
+            with_rule(same_value_as=[7], when=[{"targets": ["args"], "op": "regex", "arg": "a"}]),
+            "rule 2: same_value_as names rule 7, which does not run before it",
+        ),
     ],
 )
 def test_a_bad_document_names_the_rule_and_reason(doc: object, message: str) -> None:
