@@ -20,10 +20,12 @@ artifact or a `rules_file` is one self-contained document: `[ruleset]`, `[[rules
     action = "score"        # block | log | allow | score | execute
     severity = "critical"   # critical 5, error 4, warning 3, notice 2 anomaly points
     paranoia = 1
+    same_value_as = []      # rule ids: count only on a value one of them matched (a chain)
     [[rules.when]]          # every condition must hold; within one, any value may match
     targets = ["args", "cookies"]
     transforms = ["url_decode_repeat"]
     op = "detect_sqli"
+    ignore = ["E*"]         # detect_sqli: libinjection fingerprints not counted (* = prefix)
     [[rules.cases]]         # the rule's own tests: requests it must fire on or let pass
     expect = "fire"
     query = "id=1%27%20or%20%271%27=%271"
