@@ -22,7 +22,8 @@ Rate conditions count per (rule, key) in fixed windows of `window_s`; the time c
 `now`, so tests and replays control it.
 
 Speed: the regex conditions of a phase are matched in one pass (`edgelab.policy.waf.scan`) and
-a rule whose regex condition matched nothing is skipped without running any check; what
+a rule whose regex condition matched nothing is skipped without running any check, as is a rule
+whose first condition reads only headers the request does not have; what
 libinjection and the transformation chains make of short values is kept across requests
 (`edgelab.policy.waf.memo`). A request without a body can be scanned once for both phases
 (`scan_bodiless`).
@@ -289,6 +290,10 @@ class _Compiled:
     """`Rule.same_value_as`: the rule counts only on a value one of these rules matched."""
     locate: Locate | None = None
     """Where its one regex condition matched among some values (set with `same_value_as`)."""
+    present: tuple[str, ...] = ()
+    """Header names (lowercased) the rule's first condition reads, when it reads nothing else:
+    a request with none of them cannot match it, so its checks need not run (the framing
+    rules on Transfer-Encoding and Content-Length, on the many requests without them)."""
 
 
 def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...]:
@@ -298,7 +303,13 @@ def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...
         if c.rule.action == "execute":
             out.append(
                 _Compiled(
-                    c.rule, c.checks, _for_phase(c.group, phase), c.gate, c.same_value_as, c.locate
+                    c.rule,
+                    c.checks,
+                    _for_phase(c.group, phase),
+                    c.gate,
+                    c.same_value_as,
+                    c.locate,
+                    c.present,
                 )
             )
         elif c.rule.phase == phase:
@@ -373,6 +384,7 @@ class WafEngine:
             tuple(gate),
             frozenset(rule.same_value_as),
             locate,
+            _headers_read(rule),
         )
 
     def forget(self) -> None:
@@ -438,6 +450,10 @@ class WafEngine:
             gate = c.gate
             if gate and not (hits and all(i in hits for i in gate)):
                 continue  # most rules, on most requests: nothing they look for is there
+            if c.present:
+                names = req._by_name()
+                if not any(n in names for n in c.present):
+                    continue  # the headers its first condition reads are not in the request
             rule = c.rule
             if rule.action == "execute":
                 if rule.id in self.killed:
@@ -486,6 +502,17 @@ class WafEngine:
             st.allowed = True
             return True
         return False
+
+
+def _headers_read(rule: Rule) -> tuple[str, ...]:
+    """The header names of `rule`'s first condition if it reads only `header:<name>` targets
+    (and is not a rate, which counts a missing header as the key ""); else ()."""
+    first = rule.when[0] if rule.when else None
+    if first is None or first.op == "rate":
+        return ()
+    if not all(t.startswith("header:") for t in first.targets):
+        return ()
+    return tuple(t[len("header:") :].lower() for t in first.targets)
 
 
 def _locator(index: RegexIndex, ident: int) -> Locate:

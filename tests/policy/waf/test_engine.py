@@ -322,3 +322,42 @@ def test_a_same_value_rule_counts_only_on_a_value_the_rule_it_names_matched(
     # one of several values: the confirmation is found on the value that carries the signal
     many = run(waf, "/", "a=confirm&b=zz&q=signal%20confirmed")
     assert many.blocked and many.matches[1].target == "args:q"
+
+
+PRESENCE = """
+[[rules]]
+id = 1
+msg = "X-A must be ok when sent"
+phase = "headers"
+action = "block"
+[[rules.when]]
+targets = ["header:x-a"]
+op = "regex"
+arg = '^ok$'
+negate = true
+
+[[rules]]
+id = 2
+msg = "at most one request per X-Key (a missing key counts as the key '')"
+phase = "headers"
+action = "block"
+[[rules.when]]
+targets = ["header:x-key"]
+op = "rate"
+arg = { limit = 1, window_s = 60 }
+"""
+
+
+def test_rules_reading_only_absent_headers_are_skipped_but_rates_keyed_on_them_count() -> None:
+    waf = WafEngine(parse_ruleset(PRESENCE, "t"), EngineOptions())
+    # rule 1 reads only X-A: skipped without it (its checks would find nothing anyway)
+    assert [c.present for c in waf._by_phase["headers"]] == [("x-a",), ()]
+
+    def head(headers: dict[str, str]) -> WafVerdict:
+        req = WafRequest.build("GET", "/", "", {"Host": "h", **headers}, "198.51.100.1")
+        return waf.evaluate(req, "headers", 0.0, waf.start())
+
+    assert head({"X-A": "bad", "X-Key": "k1"}).rule_id == 1
+    assert head({"X-A": "ok", "X-Key": "k2"}).blocked is False
+    assert head({}).blocked is False  # the first request with no X-Key: key ""
+    assert head({}).rule_id == 2  # the second: a rate is not skipped for a missing header
