@@ -30,12 +30,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter
 
 from edgelab.config.waf import WafOptions
 from edgelab.edge.artifacts import Artifact, ArtifactOutcome, ArtifactRegistry
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, Exchange
+from edgelab.edge.tally import CounterTally, HistogramTally
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
 from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict, shared_engine
@@ -66,18 +67,20 @@ class WafState:
 
 class WafMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.rule_matches = Counter(
+        # Per-request series are tallies (plain numbers, same exposition): a prometheus_client
+        # Counter takes a lock per `inc` and a Histogram walks its buckets in Python.
+        self.rule_matches = CounterTally(
             "edgelab_waf_rule_matches",
             "Rule matches, by rule id and the rule's action (949110: anomaly threshold reached)",
             ["rule_id", "action"],
-            registry=registry,
+            registry,
         )
-        self.requests = Counter(
+        self.requests = CounterTally(
             "edgelab_waf_requests",
             "Requests by WAF outcome: pass, block, log_block (would block), allow, off, "
             "killed, skipped_error",
             ["outcome"],
-            registry=registry,
+            registry,
         )
         self.artifacts = Counter(
             "edgelab_waf_artifacts",
@@ -85,11 +88,11 @@ class WafMetrics:
             ["kind", "outcome"],
             registry=registry,
         )
-        self.seconds = Histogram(
+        self.seconds = HistogramTally(
             "edgelab_waf_eval_seconds",
             "Time spent evaluating rules per request (both phases, without body reading)",
-            buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 1, 10),
-            registry=registry,
+            (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.025, 0.1, 1, 10),
+            registry,
         )
         self.passed = self.requests.labels("pass")
         self.off = self.requests.labels("off")

@@ -12,6 +12,7 @@ which the engine keeps (`edgelab.policy.waf.engine`).
 
 from __future__ import annotations
 
+import ctypes
 import ipaddress
 from collections.abc import Callable
 
@@ -98,12 +99,42 @@ def compile_operator(op: str, arg: object, engine: RegexEngine) -> Matcher:
     raise ValueError(f"unknown operator {op!r}")
 
 
+def _binding_sqli(value: str) -> str | None:
+    result = libinjection.is_sql_injection(value)
+    return str(result["fingerprint"]) if result["is_sqli"] else None
+
+
+def _direct_sqli() -> Callable[[str], str | None] | None:
+    """libinjection's own one-call API, `libinjection_sqli(s, len, fingerprint)`, from the
+    shared object the binding ships (it exports the C library's symbols), or None if absent.
+
+    Same library, same answer (a test compares them), at half the cost: the binding builds a
+    dict of eight token dicts on every call, about 4 us of a request's WAF time per new
+    value. `PyDLL` keeps the GIL during the call, so the one fingerprint buffer is never
+    shared by two threads at once."""
+    try:
+        fn = ctypes.PyDLL(libinjection.__file__).libinjection_sqli
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
+    fn.restype = ctypes.c_int
+    fingerprint = ctypes.create_string_buffer(8)  # libinjection's own size: 5 tokens and NUL
+
+    def sqli(value: str) -> str | None:
+        raw = value.encode("utf-8")  # strict, as the binding's (values are surrogate-free)
+        return fingerprint.value.decode("ascii") if fn(raw, len(raw), fingerprint) else None
+
+    return sqli
+
+
+_sqli = _direct_sqli() or _binding_sqli
+
+
 def detect_sqli(value: str) -> str | None:
     """libinjection's SQL fingerprint when the value tokenises as SQL injection."""
     if len(value) < 2:
         return None
-    result = libinjection.is_sql_injection(value)
-    return str(result["fingerprint"]) if result["is_sqli"] else None
+    return _sqli(value)
 
 
 def detect_xss(value: str) -> str | None:

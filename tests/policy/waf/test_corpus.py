@@ -6,12 +6,13 @@ The figures for the whole corpus (and the held-out set) come from `benchmarks/wa
 from __future__ import annotations
 
 import functools
+import random
 
 import libinjection
 import pytest
 
 from edgelab.policy.waf.engine import EngineOptions, WafEngine
-from edgelab.policy.waf.operators import detect_xss
+from edgelab.policy.waf.operators import _binding_sqli, _direct_sqli, detect_xss
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset
 from edgelab.testing.waf_corpus import (
@@ -114,14 +115,41 @@ def test_paranoia_level_2_keeps_false_positives_under_one_percent() -> None:
     assert len(blocked) / len(requests) <= 0.01, blocked
 
 
-def test_the_xss_shortcut_agrees_with_libinjection_on_the_corpus() -> None:
-    """`detect_xss` skips libinjection for values it cannot flag; check on every corpus value."""
+def corpus_values() -> list[str]:
+    """Every argument, header and cookie value of the corpus's attacks and benign requests."""
+    out: list[str] = []
     for r in attacks() + benign():
         req = WafRequest.build(r.method, r.path, r.query, r.headers)
         if r.body is not None:
             req.set_body(r.body, truncated=False)
-        for _, value in req.values("args") + req.values("headers") + req.values("cookies"):
-            assert (detect_xss(value) is not None) == bool(libinjection.is_xss(value)["is_xss"])
+        out += [v for _, v in req.values("args") + req.values("headers") + req.values("cookies")]
+    return out
+
+
+def test_the_xss_shortcut_agrees_with_libinjection_on_the_corpus() -> None:
+    """`detect_xss` skips libinjection for values it cannot flag; check on every corpus value."""
+    for value in corpus_values():
+        assert (detect_xss(value) is not None) == bool(libinjection.is_xss(value)["is_xss"])
+
+
+def test_the_direct_sqli_call_agrees_with_the_binding() -> None:
+    """`detect_sqli` calls libinjection's C function itself; same answers and fingerprints as
+    the binding on every corpus value and on random SQL-ish text (NULs and non-ASCII too)."""
+    direct = _direct_sqli()
+    assert direct is not None, "the binding's shared object no longer exports libinjection_sqli"
+    rng = random.Random(9111)
+    alphabet = list("'\"`-#/*;=()<>,. 01aAeEoOrRnNdDuUsSlLcCtT\x00é") + [
+        " union ", " select ", " or ", " and ", "--", "/*", "1=1", "@@version", "sleep(", "char(",
+    ]
+    fuzz = ["".join(rng.choices(alphabet, k=rng.randint(1, 24))) for _ in range(3000)]
+    checked = flagged = 0
+    for value in corpus_values() + fuzz:
+        expected = _binding_sqli(value)
+        assert direct(value) == expected, value
+        checked += 1
+        flagged += expected is not None
+    assert flagged > 100 and checked - flagged > 100  # both answers were exercised
+
 
 
 def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
