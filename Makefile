@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench bench-cache bench-locust clean
+.PHONY: install test lint demo bench bench-cache bench-locust clean compile
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 install: $(VENV)/.installed
+
+# The WAF's per-request modules, compiled again in place after editing them (setup.py; the
+# test suite refuses to run an older build). EDGELAB_PURE=1 removes them: plain Python.
+compile: $(VENV)/.installed
+	rm -f edgelab/policy/waf/*.so edgelab_waf__mypyc*.so
+	if [ -z "$$EDGELAB_PURE" ]; then $(PY) setup.py --quiet build_ext --inplace; fi
 
 test: $(VENV)/.installed
 	$(PY) -m pytest
@@ -35,7 +41,7 @@ bench-locust: $(VENV)/.installed
 	$(PY) benchmarks/locust_rps.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build edgelab/policy/waf/*.so edgelab_waf__mypyc*.so
 
 # The README's picture of a report: `make screenshot RUN=runs/<stamp>-cloudflare-2025-11-18`
 screenshot:

@@ -38,6 +38,7 @@ from edgelab.edge.server import EdgeServer
 from edgelab.edge.stages.waf import WafStage
 from edgelab.origin.profile import OriginProfile
 from edgelab.origin.server import OriginServer
+from edgelab.policy.waf import compiled_modules
 from edgelab.policy.waf.regex import compile_regex
 from edgelab.policy.waf.rules import incident_2019_pattern, named_ruleset_document
 from edgelab.testing.servers import running
@@ -200,6 +201,12 @@ async def main() -> None:
     ap.add_argument("--skip-stall", action="store_true")
     args = ap.parse_args()
     print(f"0. calibration: a 1M-iteration Python loop took {calibration_s():.3f} s here")
+    compiled = compiled_modules()
+    print(
+        "   WAF modules: "
+        + (f"compiled with mypyc ({', '.join(compiled)})" if compiled else "plain Python")
+        + " (setup.py; `EDGELAB_PURE=1 make compile` for plain Python)"
+    )
     await per_request(args.runs)
     growth()
     if not args.skip_stall:

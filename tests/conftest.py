@@ -15,7 +15,17 @@ from edgelab.origin.server import OriginServer
 from edgelab.testing.servers import running
 
 OriginFactory = Callable[..., Awaitable[OriginServer]]
+
 EdgeFactory = Callable[..., Awaitable[EdgeServer]]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Never test an old build: Python imports a compiled module before its source."""
+    from edgelab.policy.waf import stale_compiled_modules
+
+    stale = stale_compiled_modules()
+    if stale:
+        pytest.exit(f"{', '.join(stale)} changed after it was compiled: run `make compile`", 2)
 
 
 @pytest.fixture

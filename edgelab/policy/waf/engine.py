@@ -320,17 +320,42 @@ def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...
 class WafEngine:
     """A ruleset compiled for one regex engine and paranoia level; killswitches are swappable."""
 
+    _memo: ChainMemo
+    _memos: list[Callable[[], None]]
+    """Every memo kept across requests, as its `clear` (`forget`)."""
+    _regex: dict[str, RegexIndex]
+    """Per phase, its regex conditions scanned together."""
+    _entry: tuple[_Compiled, ...]
+    _both: Prefilter | None
+    """One scan for both phases, for requests without a body (`scan_bodiless`)."""
+    _by_phase: dict[str, tuple[_Compiled, ...]]
+    phases: frozenset[str]
+    """Phases some compiled rule runs in (no body phase = no reason to buffer a body)."""
+
     def __init__(
-        self, ruleset: Ruleset, options: EngineOptions, killed: Iterable[int] = ()
+        self,
+        ruleset: Ruleset,
+        options: EngineOptions,
+        killed: Iterable[int] = (),
+        *,
+        compiled_as: WafEngine | None = None,
     ) -> None:
-        """Raises ValueError if a pattern does not compile under the chosen engine."""
+        """Raises ValueError if a pattern does not compile under the chosen engine.
+        `compiled_as`: an engine of the same ruleset and options whose compiled rules (and
+        rate counters) this one shares instead of compiling them again (`with_killed`)."""
         self.ruleset = ruleset
         self.options = options
         self.killed: frozenset[int] = frozenset(killed)
         """Rule ids switched off at run time (the killswitch artifact)."""
         self.anomaly_rule_id = ruleset.ruleset.anomaly_rule_id
+        if compiled_as is not None:
+            other = compiled_as
+            self._memo, self._memos, self._regex = other._memo, other._memos, other._regex
+            self._entry, self._both = other._entry, other._both
+            self._by_phase, self.phases = other._by_phase, other.phases
+            return
         self._memo = ChainMemo()
-        self._memos: list[Callable[[], None]] = [self._memo.clear]
+        self._memos = [self._memo.clear]
         self._regex = {
             "headers": RegexIndex(options.regex_engine, self._memo),
             "body": RegexIndex(options.regex_engine, self._memo),
@@ -350,14 +375,8 @@ class WafEngine:
             if headers.prefilter is not None and body.prefilter is not None
             else None
         )
-        """One scan for both phases, for requests without a body (`scan_bodiless`)."""
-        self._by_phase: dict[str, tuple[_Compiled, ...]] = {
-            phase: _for_phase(self._entry, phase) for phase in ("headers", "body")
-        }
-        self.phases: frozenset[str] = frozenset(
-            c.rule.phase for e in self._entry for c in (e.group or (e,))
-        )
-        """Phases some compiled rule runs in (no body phase = no reason to buffer a body)."""
+        self._by_phase = {phase: _for_phase(self._entry, phase) for phase in ("headers", "body")}
+        self.phases = frozenset(c.rule.phase for e in self._entry for c in (e.group or (e,)))
 
     def _compile(
         self, rule: Rule, groups: dict[str, tuple[_Compiled, ...]] | None = None
@@ -400,10 +419,7 @@ class WafEngine:
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""
-        clone = object.__new__(WafEngine)
-        clone.__dict__.update(self.__dict__)
-        clone.killed = frozenset(killed)
-        return clone
+        return WafEngine(self.ruleset, self.options, killed, compiled_as=self)
 
     def start(self) -> Evaluation:
         return Evaluation()
@@ -427,12 +443,7 @@ class WafEngine:
         if st.blocked_by is None and not st.allowed:
             hits = self._regex[phase].hits(req)
             self._run(self._by_phase[phase], req, hits, now, st)
-            if (
-                st.blocked_by is None
-                and not st.allowed
-                and st.score >= self.options.anomaly_threshold
-            ):
-                st.blocked_by = self.anomaly_rule_id
+            _end_phase(st, self.options.anomaly_threshold, self.anomaly_rule_id)
         return WafVerdict(
             st.blocked_by is not None, st.blocked_by, tuple(st.matches), st.score, st.allowed
         )
@@ -534,6 +545,13 @@ def _same_value(c: _Compiled, req: WafRequest, st: Evaluation) -> tuple[str, str
     assert c.locate is not None
     wanted = {m.target for m in st.matches if m.rule_id in c.same_value_as}
     return c.locate(req, wanted) if wanted else None
+
+
+def _end_phase(st: Evaluation, threshold: int, anomaly_rule_id: int) -> None:
+    """A phase's score at the threshold blocks as the anomaly rule. (A function of its own:
+    `st` was read before the rules changed it, and the compiled build trusts what it read.)"""
+    if st.blocked_by is None and not st.allowed and st.score >= threshold:
+        st.blocked_by = anomaly_rule_id
 
 
 _SHARED: dict[tuple[int, EngineOptions], tuple[Ruleset, WafEngine]] = {}

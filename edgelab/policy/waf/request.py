@@ -63,6 +63,9 @@ class WafRequest:
     body_truncated: bool = False
     """True when the body was longer than the inspection limit and `body` is its start."""
     _cache: dict[str, list[Value]] = field(default_factory=dict, repr=False)
+    """Values per target (`args`), and per target and chain (`args\x01lowercase`)."""
+    scans: dict[str, dict[int, list[Value]]] = field(default_factory=dict, repr=False)
+    """Regex hits per scan index (`edgelab.policy.waf.scan`): pattern id -> where it matched."""
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
     _head_is_ascii: bool | None = field(default=None, repr=False)
@@ -85,10 +88,9 @@ class WafRequest:
     def set_body(self, body: bytes, truncated: bool) -> None:
         """Phase 2: the buffered body arrived; body-derived collections are recomputed."""
         self.body, self.body_truncated = body, truncated
-        for key in ("body", "args", "args_names", "body_args"):
-            self._cache.pop(key, None)
-        for key in [k for k in self._cache if k.startswith("\x02")]:
-            del self._cache[key]  # regex hits found before the body was there
+        self.scans.clear()  # regex hits found before the body was there
+        for key in [k for k in self._cache if _target_of(k) in _FROM_BODY]:
+            del self._cache[key]
 
     def header(self, name: str) -> str | None:
         found = self._by_name().get(name.lower())
@@ -180,6 +182,15 @@ class WafRequest:
         if "x-www-form-urlencoded" in sniffed:
             return _parse_qs(_text(self.body))
         return []
+
+
+_FROM_BODY = frozenset({"body", "args", "args_names", "body_args"})
+"""Targets whose values change when the body arrives."""
+
+
+def _target_of(key: str) -> str:
+    """The target a cache key holds values of (`count:args` and `args\x01trim` are `args`)."""
+    return key.partition("\x01")[0].removeprefix("count:")
 
 
 def _valid(value: str) -> str:

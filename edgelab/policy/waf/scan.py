@@ -57,7 +57,7 @@ class RegexIndex:
         self._targets: list[tuple[str, ...]] = []
         self._by_target: dict[str, list[int]] = {}
         self._plans: dict[frozenset[str], TargetPlan] = {}
-        self._key = f"\x02regex{id(self)}"
+        self._key = f"regex{id(self)}"
         self.prefilter: Prefilter | None = None
         self._triggers: dict[Chain, Callable[[str], object] | None] = {}
         self._tests: list[Callable[[str], bool]] = []
@@ -110,16 +110,16 @@ class RegexIndex:
     def preset(self, req: WafRequest, candidates: Iterable[int]) -> None:
         """Take `candidates` from a prefilter that scanned more than this index (both phases
         at once) as this phase's: `hits` then only confirms them."""
-        req._cache[self._key] = self._confirm(req, candidates)  # type: ignore[assignment]
+        req.scans[self._key] = self._confirm(req, candidates)
 
     def hits(self, req: WafRequest) -> HitMap:
         """What matched where in `req`, computed on first use per request and phase."""
         key = self._key
-        found: HitMap | None = req._cache.get(key)  # type: ignore[assignment]
+        found = req.scans.get(key)
         if found is not None:
             return found
         if self.prefilter is not None:
-            found = req._cache[key] = self._confirm(req, self.prefilter.candidates(req))  # type: ignore[assignment]
+            found = req.scans[key] = self._confirm(req, self.prefilter.candidates(req))
             return found
         # Each distinct value once, with every target it belongs to.
         sources: dict[tuple[str, str], set[str]] = {}
@@ -141,7 +141,7 @@ class RegexIndex:
             for text, chains in texts.items():
                 for i in plan.bank(tuple(chains)).matches(text):
                     found.setdefault(i, []).append((where, text))
-        req._cache[key] = found  # type: ignore[assignment]
+        req.scans[key] = found
         return found
 
     def _confirm(self, req: WafRequest, candidates: Iterable[int]) -> HitMap:

@@ -139,7 +139,16 @@ def test_the_direct_sqli_call_agrees_with_the_binding() -> None:
     assert direct is not None, "the binding's shared object no longer exports libinjection_sqli"
     rng = random.Random(9111)
     alphabet = list("'\"`-#/*;=()<>,. 01aAeEoOrRnNdDuUsSlLcCtT\x00é") + [
-        " union ", " select ", " or ", " and ", "--", "/*", "1=1", "@@version", "sleep(", "char(",
+        " union ",
+        " select ",
+        " or ",
+        " and ",
+        "--",
+        "/*",
+        "1=1",
+        "@@version",
+        "sleep(",
+        "char(",
     ]
     fuzz = ["".join(rng.choices(alphabet, k=rng.randint(1, 24))) for _ in range(3000)]
     checked = flagged = 0

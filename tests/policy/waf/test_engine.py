@@ -302,6 +302,7 @@ targets = ["args", "cookies"]
 transforms = ["url_decode_repeat"]
 op = "regex"
 arg = 'confirm\\w*'
+
 """
 
 
@@ -361,3 +362,43 @@ def test_rules_reading_only_absent_headers_are_skipped_but_rates_keyed_on_them_c
     assert head({"X-A": "ok", "X-Key": "k2"}).blocked is False
     assert head({}).blocked is False  # the first request with no X-Key: key ""
     assert head({}).rule_id == 2  # the second: a rate is not skipped for a missing header
+
+
+PHASED = """
+[[rules]]
+id = 1
+msg = "query argument, in phase 1"
+phase = "headers"
+action = "log"
+[[rules.when]]
+targets = ["args"]
+transforms = ["trim"]
+op = "equals"
+arg = "never"
+
+[[rules]]
+id = 2
+msg = "the same target and chain in phase 2 must see the body's arguments"
+phase = "body"
+action = "block"
+[[rules.when]]
+targets = ["args"]
+transforms = ["trim"]
+op = "equals"
+arg = "evil"
+"""
+
+
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_phase_two_sees_body_arguments_a_phase_one_rule_already_read_args_for(
+    engine: RegexEngine,
+) -> None:
+    """What phase 1 computed of `args` (and its transformed forms) is dropped with the body."""
+    waf = WafEngine(parse_ruleset(PHASED, "test"), EngineOptions(regex_engine=engine))
+    req = WafRequest.build(
+        "POST", "/", "a=1", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    state = waf.start()
+    assert not waf.evaluate(req, "headers", 0.0, state).final
+    req.set_body(b"b=+evil+", truncated=False)
+    assert waf.evaluate(req, "body", 0.0, state).rule_id == 2
