@@ -160,7 +160,6 @@ def test_the_direct_sqli_call_agrees_with_the_binding() -> None:
     assert flagged > 100 and checked - flagged > 100  # both answers were exercised
 
 
-
 def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
     """HELDOUT4 is measured once, at the end of a round; this checks its shape only (never what
     the rules make of it): every category is there, and the multipart, XML and several-headers
