@@ -98,7 +98,7 @@ class ProxyListener:
         for conn in list(self.connections):
             if not conn.busy:
                 conn.drop(None)
-        busy = [conn.task for conn in self.connections if conn.task is not None]
+        busy = [conn.task for conn in self.connections if conn.busy and conn.task is not None]
         if busy:
             _, late = await asyncio.wait(busy, timeout=drain_timeout_s)
             for task in late:
@@ -106,7 +106,14 @@ class ProxyListener:
             if late:
                 logger.warning("stopping: %d requests still in flight were cut off", len(late))
                 await asyncio.wait(late)
+        tasks = [conn.task for conn in self.connections if conn.task is not None]
         for conn in list(self.connections):
-            conn.cut()
+            conn.cut()  # its connection_lost ends its task
+        if tasks:
+            _, stuck = await asyncio.wait(tasks, timeout=1.0)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                await asyncio.wait(stuck)
         if server is not None:
             await server.wait_closed()

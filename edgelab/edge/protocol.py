@@ -135,7 +135,12 @@ class ClientConnection(BaseProtocol):
         """The client's address, looked up once per connection rather than per request."""
         self.queue: deque[Pending | Refusal] = deque()
         self.task: asyncio.Task[None] | None = None
-        """Serves the queue; exists only while there is something to serve."""
+        """Serves the queue, one request at a time; started with the first request and kept
+        for the connection's life (a task per request costs more than waking this one)."""
+        self._wake: asyncio.Future[None] | None = None
+        """Set while the task waits for the next request."""
+        self.busy = False
+        """A request is being answered or waits its turn."""
         self.current: Pending | None = None
         """The request being answered."""
         self._started = False
@@ -198,11 +203,15 @@ class ClientConnection(BaseProtocol):
                     stream.set_exception(gone)
         self.queue.clear()
         self._parsing = None
+        wake = self._wake
+        if wake is not None:  # the serving task waits for a request that will not come: end it
+            self._wake = None
+            wake.set_result(None)
 
     def eof_received(self) -> bool:
         # The client will send nothing more. Close now unless a request is still being answered
         # (a client may half-close right after its request and wait for the answer).
-        if self._lingering is not None or (self.task is None and not self.queue):
+        if self._lingering is not None or not self.busy:
             return False
         self._closing = True
         self._discard = True
@@ -315,9 +324,7 @@ class ClientConnection(BaseProtocol):
             method == "HEAD",
         )
         self._parsing = pending if stream is not None else None
-        self.queue.append(pending)
-        if self.task is None:
-            self.task = self._loop.create_task(self._serve())
+        self._enqueue(pending)
 
     def on_body(self, body: bytes) -> None:
         pending = self._parsing
@@ -359,9 +366,7 @@ class ClientConnection(BaseProtocol):
         self._in_head = False
         self._head_since = None
         self.listener.waiting.pop(self, None)
-        self.queue.append(refusal)
-        if self.task is None:
-            self.task = self._loop.create_task(self._serve())
+        self._enqueue(refusal)
 
     # flow control, as aiohttp's StreamReader drives it (BaseProtocol's own versions expect
     # aiohttp's parser)
@@ -377,28 +382,45 @@ class ClientConnection(BaseProtocol):
 
     # -- serving -------------------------------------------------------------------------------
 
+    def _enqueue(self, item: Pending | Refusal) -> None:
+        self.queue.append(item)
+        self.busy = True
+        wake = self._wake
+        if wake is not None:
+            self._wake = None
+            wake.set_result(None)
+        elif self.task is None:
+            self.task = self._loop.create_task(self._serve())
+
     async def _serve(self) -> None:
-        """Answer queued requests in order; ends when the queue is empty."""
+        """Answer queued requests in order, then wait for more; ends with the connection."""
         try:
-            while self.queue and self.transport is not None:
-                item = self.queue.popleft()
-                if self._buffer_paused and len(self.queue) <= _MAX_QUEUED // 2:
-                    self._resume_reading_for_buffer()
-                if isinstance(item, Refusal):
-                    self._write_error(item.status, item.reason)
-                    self._closing = True
+            while self.transport is not None:
+                while self.queue and self.transport is not None:
+                    item = self.queue.popleft()
+                    if self._buffer_paused and len(self.queue) <= _MAX_QUEUED // 2:
+                        self._resume_reading_for_buffer()
+                    if isinstance(item, Refusal):
+                        self._write_error(item.status, item.reason)
+                        self._closing = True
+                        break
+                    await self._answer(item)
+                    if self._closing:
+                        break
+                self.current = None
+                if self.transport is None or self._lingering is not None:
                     break
-                await self._answer(item)
-                if self._closing:
-                    break
-        finally:
-            self.task = None
-            self.current = None
-            if self.transport is not None and self._lingering is None:
                 if self._closing or self.listener.stopping:
                     self._linger()
-                else:
-                    self._idle()
+                    break
+                self.busy = False
+                self._idle()
+                self._wake = wake = self._loop.create_future()
+                await wake
+        finally:
+            self.busy = False
+            self.current = None
+            self._wake = None
 
     async def _answer(self, pending: Pending) -> None:
         self.current = pending
@@ -550,7 +572,7 @@ class ClientConnection(BaseProtocol):
         self._watch(now + min(self._header_timeout_s, self._keepalive_s))
 
     def _due(self) -> float | None:
-        if self.task is not None or self.queue:
+        if self.busy:
             return None  # busy with a request: `_idle` re-arms when it is done
         if self._head_since is not None:
             return self._head_since + self._header_timeout_s
@@ -629,10 +651,6 @@ class ClientConnection(BaseProtocol):
         if self.transport is not None:
             self.transport.abort()
 
-    @property
-    def busy(self) -> bool:
-        """A request is being answered or waits its turn."""
-        return self.task is not None or bool(self.queue)
 
 
 def peer_ip(peername: Any) -> str:

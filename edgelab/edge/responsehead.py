@@ -52,20 +52,20 @@ class _Clock:
     header lookups)."""
 
     second = -1
-    value = ""
+    line = ""
 
     @classmethod
-    def now(cls) -> str:
+    def date_line(cls) -> str:
         second = int(time.time())
         if second != cls.second:
-            cls.value = formatdate(second, usegmt=True)
+            cls.line = f"Date: {formatdate(second, usegmt=True)}\r\n"
             cls.second = second
-        return cls.value
+        return cls.line
 
 
 def http_date() -> str:
     """The current time as an HTTP date (`Fri, 27 Nov 2026 15:04:05 GMT`)."""
-    return _Clock.now()
+    return _Clock.date_line()[6:-2]
 
 
 def status_line(status: int) -> str:
@@ -90,46 +90,51 @@ def response_head(
     wish and the edge's (already False when `headers` say `Connection: close`).
     Raises ValueError when a field value contains CR or LF.
     """
-    bodyless = head_request or status < 200 or status == 204 or status == 304
-    if length is None:
-        length = declared_length
-    chunked = False
-    if "Connection" in headers and "close" in headers.get("Connection", "").lower():
-        keep_alive = False
-    lines = [status_line(status)]
-    own = None
-    if any(name in headers for name in _FRAMING):
+    if (
+        "Content-Length" in headers
+        or "Transfer-Encoding" in headers
+        or "Connection" in headers
+        or "Keep-Alive" in headers
+    ):  # rare on a hit (the cache stores none of them): four lookups in C otherwise
+        connection = headers.get("Connection")
+        if connection is not None and "close" in connection.lower():
+            keep_alive = False
         own = headers.get("Content-Length") if head_request else None
-        items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
         if own is not None and own.strip().isdigit() and not length:
             length = int(own)  # a HEAD answer names the length of the body it does not carry
+        items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
     else:
-        items = list(headers.items())
-    lines += [f"{k}: {v}\r\n" for k, v in items]
-    if "Date" not in headers:
-        lines.append(f"Date: {_Clock.now()}\r\n")
+        items = headers.items()  # type: ignore[assignment]
+    # "Name: value" lines joined in C; a CR or LF in a value would show as an extra one
+    n = len(items)
+    text = "\r\n".join(map(": ".join, items)) + "\r\n" if n else ""
+    if text.count("\n") != n or text.count("\r") != n:
+        raise ValueError(f"CR or LF in a response field value (status {status})")
+    if length is None:
+        length = declared_length
+    bodyless = head_request or status < 200 or status == 204 or status == 304
+    chunked = False
+    tail = "" if "Date" in headers else _Clock.date_line()
     if status < 200 or status == 204 or status == 304:
         pass  # never a length (RFC 9110 §8.6)
     elif length is not None:
         if length or not head_request:
-            lines.append(f"Content-Length: {length}\r\n")
+            tail += f"Content-Length: {length}\r\n"
         if not bodyless and length and "Content-Type" not in headers:
-            lines.append("Content-Type: application/octet-stream\r\n")
+            tail += "Content-Type: application/octet-stream\r\n"
     elif not bodyless:
         if version == "1.0":
             keep_alive = False  # the end of the body is the end of the connection
         else:
             chunked = True
-            lines.append("Transfer-Encoding: chunked\r\n")
+            tail += "Transfer-Encoding: chunked\r\n"
     if not keep_alive:
-        lines.append("Connection: close\r\n")
+        tail += "Connection: close\r\n"
     elif version == "1.0":
-        lines.append("Connection: keep-alive\r\n")
-    lines.append("\r\n")
-    text = "".join(lines)
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
-        raise ValueError(f"CR or LF in a response field value (status {status})")
-    return ResponseHead(text.encode("utf-8"), not bodyless, chunked, keep_alive)
+        tail += "Connection: keep-alive\r\n"
+    line = _STATUS_LINES.get(status) or status_line(status)
+    data = f"{line}{text}{tail}\r\n".encode("utf-8", "surrogateescape")
+    return ResponseHead(data, not bodyless, chunked, keep_alive)
 
 
 def chunk(data: bytes) -> bytes:
