@@ -12,7 +12,8 @@ for `X-Cache: HIT`). Measured with wrk:
 Also measured, for scale: the edge with its bot module off (`edge-nobot`), the edge with its
 WAF off too (`edge-nowaf`: the cache path alone, which is what nginx `proxy_cache` compares to;
 the request id, headers, cache guard, faults and cache stages still run) and aiohttp's low-level
-server answering a fixed body (`aiohttp-fixed`: the ceiling for anything built on aiohttp).
+server answering a fixed body (`aiohttp-fixed`: the ceiling for anything built on aiohttp) and
+the edge's own listener answering it (`listener-fixed`: the ceiling of the edge as it is built).
 Each figure is the median of `--runs` rounds; rounds interleave the targets so a noisy
 neighbour hits both alike.
 """
@@ -83,6 +84,42 @@ async def fixed_body_server() -> AsyncIterator[tuple[str, int]]:
         await proc.wait()
 
 
+FIXED_LISTENER_SERVER = """
+import asyncio, sys, uvloop
+sys.path.insert(0, sys.argv[1])
+from multidict import CIMultiDict
+from edgelab.config.edge import ClientLimits
+from edgelab.edge.exchange import EdgeResponse
+from edgelab.edge.listener import ProxyListener
+BODY = b"x" * 1024
+HEADERS = CIMultiDict([("Cache-Control", "public, max-age=3600"), ("Content-Type", "text/plain")])
+async def handle(request, connection):
+    return EdgeResponse(200, HEADERS, BODY)
+async def main():
+    listener = ProxyListener(handle, limits=ClientLimits(), pop="bench")
+    print(await listener.start("127.0.0.1", 0, "listener-fixed"), flush=True)
+    await asyncio.Event().wait()
+uvloop.run(main())
+"""
+"""The edge's own listener (edge/listener.py) answering the same fixed body: its ceiling, as
+aiohttp-fixed was the ceiling of the aiohttp listener it replaced."""
+
+
+@asynccontextmanager
+async def fixed_listener_server() -> AsyncIterator[tuple[str, int]]:
+    root = str(Path(__file__).resolve().parent.parent)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", FIXED_LISTENER_SERVER, root, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(await asyncio.wait_for(proc.stdout.readline(), 30))
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
 PATHS = ("/static/app.js", "/static/site.css", "/static/logo.svg")
 """1 KiB cacheable objects (the origin's static route: public, max-age, strong ETag)."""
 
@@ -146,6 +183,7 @@ async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
         for url, _ in targets.values():
             await warm(url, "X-Cache")
         targets["aiohttp-fixed"] = await stack.enter_async_context(fixed_body_server())
+        targets["listener-fixed"] = await stack.enter_async_context(fixed_listener_server())
         phases = {
             "saturation": dict(connections=args.connections, load=WrkLoad(paths=PATHS)),
             "one-connection": dict(connections=1, load=WrkLoad(paths=PATHS)),
@@ -200,6 +238,12 @@ def report(results: Results, cpu: Cpu, args: argparse.Namespace) -> dict[str, fl
         sat["aiohttp-fixed"].rps / sat["nginx"].rps
     )
     targets["aiohttp-fixed rps / nginx rps (saturation)"] = "(the ceiling; issue: ~0.45)"
+    ratios["listener-fixed hits per CPU second / nginx's"] = cpu["nginx"] / cpu["listener-fixed"]
+    targets["listener-fixed hits per CPU second / nginx's"] = "(the edge listener's ceiling)"
+    ratios["listener-fixed rps / nginx rps (saturation)"] = (
+        sat["listener-fixed"].rps / sat["nginx"].rps
+    )
+    targets["listener-fixed rps / nginx rps (saturation)"] = "(the edge listener's ceiling)"
     ratios["nginx p99 / p50 at 64 connections"] = many["nginx"].p99_ms / many["nginx"].p50_ms
     targets["nginx p99 / p50 at 64 connections"] = "(reference)"
     print()

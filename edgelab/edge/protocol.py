@@ -130,6 +130,8 @@ class ClientConnection(BaseProtocol):
         self._max_head = head_limit(limits.max_header_bytes)
         self._header_timeout_s = limits.header_timeout_s
         self._keepalive_s = limits.keepalive_s
+        self._idle_check_s = min(limits.header_timeout_s, limits.keepalive_s)
+        """How far ahead an idle connection's check is armed (see `_watch`)."""
         self._http = httptools.HttpRequestParser(self)
         self.client_ip = ""
         """The client's address, looked up once per connection rather than per request."""
@@ -569,7 +571,7 @@ class ClientConnection(BaseProtocol):
             self._head_since = now
         else:
             self._idle_since = now
-        self._watch(now + min(self._header_timeout_s, self._keepalive_s))
+        self._watch(now + self._idle_check_s)
 
     def _due(self) -> float | None:
         if self.busy:

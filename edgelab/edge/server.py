@@ -144,9 +144,10 @@ class EdgeServer:
         self.metrics.in_flight += 1
         ex = Exchange(request=request, pop=self.config.pop, started_at=started)
         try:
-            rejected = self._reject_early(ex)
-            if rejected is not None:
-                return rejected
+            if request.content_length is not None:  # a hit has none: not even the call
+                rejected = self._reject_early(ex)
+                if rejected is not None:
+                    return rejected
             await self.pipeline.run(ex)
             resp = ex.response
             assert resp is not None

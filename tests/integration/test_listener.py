@@ -165,6 +165,22 @@ async def test_pipelined_requests_are_answered_in_order_with_bodyless_ones_frame
     ]
 
 
+async def test_a_long_pipeline_is_answered_whole_and_in_order(
+    make_edge: EdgeFactory, origin_app: tuple[Origin, str]
+) -> None:
+    """More requests in one write than the listener queues (reading pauses and resumes)."""
+    _, url = origin_app
+    edge = await make_edge(url)
+    reader, writer = await asyncio.open_connection(*hostport(edge))
+    try:
+        writer.write(b"".join(b"GET /p/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(100)))
+        answers = [await read_response(reader) for _ in range(100)]
+    finally:
+        writer.close()
+    assert [a.headers["x-path"] for a in answers] == [f"/p/{i}" for i in range(100)]
+    assert {a.status for a in answers} == {200}
+
+
 async def test_a_framing_error_in_a_pipeline_is_answered_after_the_requests_before_it(
     make_edge: EdgeFactory, origin_app: tuple[Origin, str]
 ) -> None:
