@@ -9,7 +9,7 @@ is the median over the hits (a median, so that the odd preemption on a shared ma
 count), and the line `pipeline` is `Pipeline.run` as a whole. Hooks the pipeline skips (their
 body only returns None, `edgelab.edge.pipeline.does_nothing`) are listed as skipped, and hooks
 a hit never reaches (the origin's) as not reached. `whole`
-is this process's CPU time per hit over the run, everything included (aiohttp, the kernel's
+is this process's CPU time per hit over the run, everything included (the listener, the kernel's
 share of the socket writes), the wrapping too (about 0.2 us per wrapped hook).
 """
 
