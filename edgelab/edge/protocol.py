@@ -654,7 +654,6 @@ class ClientConnection(BaseProtocol):
             self.transport.abort()
 
 
-
 def peer_ip(peername: Any) -> str:
     """The address part of a transport's `peername` ("" when there is none, e.g. a Unix socket)."""
     return str(peername[0]) if isinstance(peername, tuple) and peername else ""
