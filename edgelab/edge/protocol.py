@@ -406,7 +406,28 @@ class ClientConnection(BaseProtocol):
                         self._write_error(item.status, item.reason)
                         self._closing = True
                         break
-                    await self._answer(item)
+                    # One request, then its response (inline, not a coroutine of its own: a frame
+                    # less per request, issue 3)
+                    self.current = item
+                    self._started = False
+                    try:
+                        resp = await self.listener.handler(item.request, self)
+                        if resp is not None:
+                            self._send_whole(item, resp)
+                        if self._paused and self.transport is not None:
+                            await self._drain_helper()
+                    except ConnectionError:
+                        self._closing = True  # the client went away
+                        break
+                    except Exception:
+                        logger.exception("error handling a request from %s", self.client_ip or "-")
+                        if not self._started:
+                            self._write_error(500, "internal error")
+                        self._closing = True
+                        break
+                    stream = item.stream
+                    if (stream is not None and not stream.is_eof()) or not item.keep_alive:
+                        self._closing = True  # its body is still coming, or the client said so
                     if self._closing:
                         break
                 self.current = None
@@ -423,30 +444,6 @@ class ClientConnection(BaseProtocol):
             self.busy = False
             self.current = None
             self._wake = None
-
-    async def _answer(self, pending: Pending) -> None:
-        self.current = pending
-        self._started = False
-        try:
-            resp = await self.listener.handler(pending.request, self)
-            if resp is not None:
-                self._send_whole(pending, resp)
-            if self._paused and self.transport is not None:
-                await self._drain_helper()
-        except ConnectionError:
-            self._closing = True  # the client went away
-            return
-        except Exception:
-            logger.exception("error handling a request from %s", self.client_ip or "-")
-            if not self._started:
-                self._write_error(500, "internal error")
-            self._closing = True
-            return
-        stream = pending.stream
-        if stream is not None and not stream.is_eof():
-            self._closing = True  # the rest of its body is still coming: no next request
-        elif not pending.keep_alive:
-            self._closing = True
 
     def _send_whole(self, pending: Pending, resp: EdgeResponse) -> None:
         body = resp.body
