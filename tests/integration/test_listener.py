@@ -231,6 +231,46 @@ async def test_a_streamed_response_is_chunked_for_http_1_1_and_close_delimited_f
     assert old.body == expected
 
 
+async def test_an_upgrade_request_is_answered_as_http_and_what_follows_is_never_parsed(
+    make_edge: EdgeFactory, origin_app: tuple[Origin, str]
+) -> None:
+    origin, url = origin_app
+    edge = await make_edge(url)
+    reader, writer = await asyncio.open_connection(*hostport(edge))
+    try:
+        writer.write(
+            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+            b"GET /hidden HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        answer = await read_response(reader)
+        assert await at_eof(reader)
+    finally:
+        writer.close()
+    assert answer.status == 200 and answer.headers["connection"] == "close"
+    assert origin.seen == [("GET", "/ws")]
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /\r\n\r\n", 400),  # HTTP/0.9-shaped
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
+    ],
+)
+async def test_heads_llhttp_lets_through_are_refused_by_the_listener(
+    make_edge: EdgeFactory, origin_app: tuple[Origin, str], head: bytes, status: int
+) -> None:
+    origin, url = origin_app
+    edge = await make_edge(url, pop="cdg")
+    refused = await exchange(edge, head)
+    assert refused.status == status and b"cdg" in refused.body
+    assert refused.headers["connection"] == "close"
+    assert origin.seen == []
+
+
 # -- keep-alive and close ---------------------------------------------------------------------------
 
 
