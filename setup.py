@@ -40,7 +40,7 @@ def compiled_extensions() -> list[Any]:
         from mypyc.build import mypycify
 
         return list(mypycify(MODULES, opt_level="3", group_name="edgelab_waf"))
-    except BaseException as e:  # mypyc missing, or it refused the code (it exits on errors)
+    except (Exception, SystemExit) as e:  # no mypyc, or it refused the code (it exits)
         _warn(f"mypyc: {e!r}")
         return []
 
