@@ -67,7 +67,7 @@ from edgelab.edge.framing import (
     keep_alive,
     refuse_head,
 )
-from edgelab.edge.responsehead import LAST_CHUNK, chunk, response_head
+from edgelab.edge.responsehead import LAST_CHUNK, ResponseHead, chunk, response_head
 
 if TYPE_CHECKING:
     from edgelab.edge.listener import ProxyListener
@@ -447,17 +447,7 @@ class ClientConnection(BaseProtocol):
 
     def _send_whole(self, pending: Pending, resp: EdgeResponse) -> None:
         body = resp.body
-        head = response_head(
-            resp.status,
-            resp.headers,
-            head_request=pending.head_request,
-            version=pending.version,
-            keep_alive=self._keeps(pending),
-            length=len(body),
-        )
-        self._started = True
-        if not head.keep_alive:
-            self._closing = True
+        head = self._start(pending, resp, len(body))
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -475,18 +465,7 @@ class ClientConnection(BaseProtocol):
         the exception propagates. Returns quietly if the client has gone."""
         pending = self.current
         assert pending is not None and resp.stream is not None
-        head = response_head(
-            resp.status,
-            resp.headers,
-            head_request=pending.head_request,
-            version=pending.version,
-            keep_alive=self._keeps(pending),
-            length=None,
-            declared_length=resp.content_length,
-        )
-        self._started = True
-        if not head.keep_alive:
-            self._closing = True
+        head = self._start(pending, resp, None)
         transport = self.transport
         if transport is None or transport.is_closing():
             return
@@ -512,6 +491,23 @@ class ClientConnection(BaseProtocol):
             raise
         if head.chunked:
             transport.write(LAST_CHUNK)
+
+    def _start(self, pending: Pending, resp: EdgeResponse, length: int | None) -> ResponseHead:
+        """`resp`'s head (`length`: its body's, None when streamed), the response marked as
+        begun, and the connection marked to close after it when the head says so."""
+        head = response_head(
+            resp.status,
+            resp.headers,
+            head_request=pending.head_request,
+            version=pending.version,
+            keep_alive=self._keeps(pending),
+            length=length,
+            declared_length=resp.content_length if length is None else None,
+        )
+        self._started = True
+        if not head.keep_alive:
+            self._closing = True
+        return head
 
     def _keeps(self, pending: Pending) -> bool:
         """Whether the connection may stay open after `pending`'s response: the client wants

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 
 from edgelab.edge.server import EdgeServer
 from tests.conftest import EdgeFactory
+from tests.integration.test_hostile import hostport
 
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 
@@ -81,11 +82,6 @@ async def origin_app(aiohttp_server: AiohttpServer) -> AsyncIterator[tuple[Origi
     server = await aiohttp_server(origin.app())
     yield origin, str(server.make_url("")).rstrip("/")
     origin.hold.set()
-
-
-def hostport(edge: EdgeServer) -> tuple[str, int]:
-    host, port = edge.addresses["proxy"].removeprefix("http://").split(":")
-    return host, int(port)
 
 
 class Response:
@@ -236,16 +232,12 @@ async def test_an_upgrade_request_is_answered_as_http_and_what_follows_is_never_
 ) -> None:
     origin, url = origin_app
     edge = await make_edge(url)
-    reader, writer = await asyncio.open_connection(*hostport(edge))
-    try:
-        writer.write(
-            b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-            b"GET /hidden HTTP/1.1\r\nHost: x\r\n\r\n"
-        )
-        answer = await read_response(reader)
-        assert await at_eof(reader)
-    finally:
-        writer.close()
+    answer = await exchange(
+        edge,
+        b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        b"GET /hidden HTTP/1.1\r\nHost: x\r\n\r\n",
+        then_closed=True,
+    )
     assert answer.status == 200 and answer.headers["connection"] == "close"
     assert origin.seen == [("GET", "/ws")]
 
@@ -279,13 +271,7 @@ async def test_http_1_0_closes_unless_it_asks_for_keep_alive(
 ) -> None:
     _, url = origin_app
     edge = await make_edge(url)
-    reader, writer = await asyncio.open_connection(*hostport(edge))
-    try:
-        writer.write(b"GET /a HTTP/1.0\r\n\r\n")
-        plain = await read_response(reader)
-        assert await at_eof(reader)
-    finally:
-        writer.close()
+    plain = await exchange(edge, b"GET /a HTTP/1.0\r\n\r\n", then_closed=True)
     assert plain.status == 200 and plain.headers["connection"] == "close"
     reader, writer = await asyncio.open_connection(*hostport(edge))
     try:
@@ -303,16 +289,12 @@ async def test_connection_close_ends_the_connection_after_its_response(
 ) -> None:
     origin, url = origin_app
     edge = await make_edge(url)
-    reader, writer = await asyncio.open_connection(*hostport(edge))
-    try:
-        writer.write(
-            b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-            b"GET /never HTTP/1.1\r\nHost: x\r\n\r\n"
-        )
-        last = await read_response(reader)
-        assert await at_eof(reader)
-    finally:
-        writer.close()
+    last = await exchange(
+        edge,
+        b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        b"GET /never HTTP/1.1\r\nHost: x\r\n\r\n",
+        then_closed=True,
+    )
     assert last.body == b"page /last" and last.headers["connection"] == "close"
     assert origin.seen == [("GET", "/last")]
 
@@ -337,11 +319,16 @@ async def test_an_idle_kept_alive_connection_is_closed_after_keepalive_s(
 # -- header limits ------------------------------------------------------------------------------
 
 
-async def exchange(edge: EdgeServer, data: bytes) -> Response:
+async def exchange(edge: EdgeServer, data: bytes, *, then_closed: bool = False) -> Response:
+    """Send `data` on a new connection and read one response; `then_closed`: also check that
+    the edge closes the connection after it (whatever else `data` held goes unanswered)."""
     reader, writer = await asyncio.open_connection(*hostport(edge))
     try:
         writer.write(data)
-        return await read_response(reader)
+        answer = await read_response(reader)
+        if then_closed:
+            assert await at_eof(reader)
+        return answer
     finally:
         writer.close()
 
