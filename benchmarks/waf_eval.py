@@ -1,7 +1,7 @@
 """WAF detection quality: detection rate per attack category and false-positive rate.
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
-        [--show-heldout3] [--heldout4] [--show-heldout4]
+        [--show-heldout3] [--heldout4] [--show-heldout4] [--heldout5] [--show-heldout5]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -18,7 +18,9 @@ for reporting after tuning. The third held-out set (HELDOUT3) was written the sa
 second false-positive round of the same day (HELDOUT2 became a tuning set then) and is likewise printed as
 totals only unless `--show-heldout3` is given. The fourth (HELDOUT4) was written before the third
 round (HELDOUT3 became a tuning set then) and is not even totalled unless asked: `--heldout4`
-prints its totals, `--show-heldout4` its items too; both are for the end of the round.
+prints its totals, `--show-heldout4` its items too; both are for the end of the round. The fifth
+(HELDOUT5) was written before the fourth round (HELDOUT4 became a tuning set then) and is kept
+the same way: `--heldout5` totals it, `--show-heldout5` lists its items, at the end of a round.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from edgelab.testing.waf_corpus import (
     heldout3_benign,
     heldout4_attacks,
     heldout4_benign,
+    heldout5_attacks,
+    heldout5_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -91,6 +95,16 @@ def main() -> None:
         action="store_true",
         help="total the fourth held-out set and list its misses and FPs (implies --heldout4)",
     )
+    ap.add_argument(
+        "--heldout5",
+        action="store_true",
+        help="also total the fifth held-out set (for the end of a round, not tuning)",
+    )
+    ap.add_argument(
+        "--show-heldout5",
+        action="store_true",
+        help="total the fifth held-out set and list its misses and FPs (implies --heldout5)",
+    )
     args = ap.parse_args()
     engine = WafEngine(
         load_default_ruleset(),
@@ -138,6 +152,12 @@ def main() -> None:
         h4_missed, h4_fps = _heldout(
             engine, "held out 4 (written before round 3)", heldout4_attacks(), heldout4_benign()
         )
+    h5_missed: list[CorpusRequest] = []
+    h5_fps: list[CorpusRequest] = []
+    if args.heldout5 or args.show_heldout5:
+        h5_missed, h5_fps = _heldout(
+            engine, "held out 5 (written before round 4)", heldout5_attacks(), heldout5_benign()
+        )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
         path, _, query = a.path.partition("?")
@@ -166,6 +186,8 @@ def main() -> None:
         _list(engine, "HELDOUT3", h3_missed, h3_fps)
     if args.show_heldout4:
         _list(engine, "HELDOUT4", h4_missed, h4_fps)
+    if args.show_heldout5:
+        _list(engine, "HELDOUT5", h5_missed, h5_fps)
 
 
 def _list(

