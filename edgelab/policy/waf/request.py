@@ -11,7 +11,9 @@ rules add `url_decode` to see through double encoding.
 Targets: `method`, `path` (raw, as sent), `uri` (path and query, raw), `query` (raw),
 `args` / `args_names` (query, then form or JSON body fields), `query_args`, `body_args`,
 `headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `body` (raw, up to the
-inspection limit, when no body parser made fields of it), `ip`; `count:<target>` is the number of values of a target ("0" when absent).
+inspection limit, when no body parser made fields of it), `reqbody_error` (why a body parser
+refused the body: malformed XML; see `edgelab.policy.waf.xmlbody`), `ip`; `count:<target>` is
+the number of values of a target ("0" when absent).
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgelab.policy.waf.transforms import unquote_plus
+from edgelab.policy.waf.xmlbody import is_xml, xml_fields
 
 Value = tuple[str, str]
 """(where it came from, e.g. `args:id`, the value)."""
 
-_SIMPLE = ("method", "path", "uri", "query", "body", "ip")
+_SIMPLE = ("method", "path", "uri", "query", "body", "reqbody_error", "ip")
 _COLLECTIONS = (
     "args",
     "args_names",
@@ -71,6 +74,8 @@ class WafRequest:
     _head_is_ascii: bool | None = field(default=None, repr=False)
     _headers_lowered: list[tuple[str, str]] | None = field(default=None, repr=False)
     """Transformation results for this request: (transform, value) -> result."""
+    _body_error: str | None = field(default=None, repr=False)
+    """Why the body parser refused the body (malformed XML), once `body_args` was taken."""
 
     @classmethod
     def build(
@@ -88,6 +93,7 @@ class WafRequest:
     def set_body(self, body: bytes, truncated: bool) -> None:
         """Phase 2: the buffered body arrived; body-derived collections are recomputed."""
         self.body, self.body_truncated = body, truncated
+        self._body_error = None
         self.scans.clear()  # regex hits found before the body was there
         for key in [k for k in self._cache if _target_of(k) in _FROM_BODY]:
             del self._cache[key]
@@ -146,6 +152,10 @@ class WafRequest:
             return []
         return [("body", _text(self.body))]
 
+    def _reqbody_error(self) -> list[Value]:
+        self.values("body_args")  # the parse that may have failed
+        return [("reqbody_error", self._body_error)] if self._body_error else []
+
     def _cookies(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for header in self._by_name().get("cookie", ()):
@@ -164,6 +174,9 @@ class WafRequest:
             return _multipart(self.body, raw_ctype)  # the boundary is case-sensitive
         sniffed = ctype
         if not ("json" in sniffed or "x-www-form-urlencoded" in sniffed):
+            if "xml" in ctype and is_xml(ctype):
+                fields, self._body_error = xml_fields(self.body, self.body_truncated)
+                return fields
             # A wrong or missing Content-Type must not hide the fields from the rules (an
             # evasion): read what the body looks like, as the origin's framework might.
             head = self.body.lstrip()[:1]
@@ -184,7 +197,7 @@ class WafRequest:
         return []
 
 
-_FROM_BODY = frozenset({"body", "args", "args_names", "body_args"})
+_FROM_BODY = frozenset({"body", "args", "args_names", "body_args", "reqbody_error"})
 """Targets whose values change when the body arrives."""
 
 
@@ -276,6 +289,7 @@ _PLANS: dict[str, tuple[Extract, str, str]] = {
     "cookies": (lambda r, _: [(f"cookies:{k}", v) for k, v in r._cookies()], "", _HEAD),
     "cookie_names": (lambda r, _: [("cookie_names", k) for k, _ in r._cookies()], "", _HEAD),
     "body": (lambda r, _: r._raw_body(), "", _BODY),
+    "reqbody_error": (lambda r, _: r._reqbody_error(), "", _MADE),
     "body_args": (lambda r, _: [(f"args:{k}", v) for k, v in r._body_fields()], "", _BODY),
     "args": (lambda r, _: r.values("query_args") + r.values("body_args"), "", _MADE),
     "args_names": (
