@@ -10,8 +10,10 @@ rules add `url_decode` to see through double encoding.
 
 Targets: `method`, `path` (raw, as sent), `uri` (path and query, raw), `query` (raw),
 `args` / `args_names` (query, then form or JSON body fields), `query_args`, `body_args`,
-`headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `body` (raw, up to the
-inspection limit, when no body parser made fields of it), `reqbody_error` (why a body parser
+`headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `files` (the file names
+of a multipart body's uploads, `files:<field>`; their contents are files, not fields, as in
+ModSecurity's FILES), `body` (raw, up to the inspection limit, when no body parser made fields of
+it), `reqbody_error` (why a body parser
 refused the body: malformed XML; see `edgelab.policy.waf.xmlbody`), `ip`; `count:<target>` is
 the number of values of a target ("0" when absent).
 """
@@ -40,6 +42,7 @@ _COLLECTIONS = (
     "header_names",
     "cookies",
     "cookie_names",
+    "files",
 )
 MAX_JSON_FIELDS = 1024
 """JSON leaves taken as body args at most; the raw `body` target still sees everything."""
@@ -76,6 +79,8 @@ class WafRequest:
     """Transformation results for this request: (transform, value) -> result."""
     _body_error: str | None = field(default=None, repr=False)
     """Why the body parser refused the body (malformed XML), once `body_args` was taken."""
+    _files: list[tuple[str, str]] | None = field(default=None, repr=False)
+    """A multipart body's uploads, (field name, file name), once `body_args` was taken."""
 
     @classmethod
     def build(
@@ -93,7 +98,7 @@ class WafRequest:
     def set_body(self, body: bytes, truncated: bool) -> None:
         """Phase 2: the buffered body arrived; body-derived collections are recomputed."""
         self.body, self.body_truncated = body, truncated
-        self._body_error = None
+        self._body_error = self._files = None
         self.scans.clear()  # regex hits found before the body was there
         for key in [k for k in self._cache if _target_of(k) in _FROM_BODY]:
             del self._cache[key]
@@ -148,9 +153,13 @@ class WafRequest:
         # The raw body, for bodies no parser turned into fields: a form, JSON or multipart
         # body is inspected through its fields (`args`), as ModSecurity's body processors
         # do, instead of scanning the same bytes twice.
-        if not self.body or self.values("body_args"):
+        if not self.body or self.values("body_args") or self._files:
             return []
         return [("body", _text(self.body))]
+
+    def _uploads(self) -> list[Value]:
+        self.values("body_args")  # the parse that finds them
+        return [(f"files:{k}", v) for k, v in self._files or ()]
 
     def _reqbody_error(self) -> list[Value]:
         self.values("body_args")  # the parse that may have failed
@@ -171,7 +180,8 @@ class WafRequest:
         raw_ctype = self.header("content-type") or ""
         ctype = raw_ctype.lower()
         if ctype.startswith("multipart/form-data"):
-            return _multipart(self.body, raw_ctype)  # the boundary is case-sensitive
+            fields, self._files = _multipart(self.body, raw_ctype)  # the boundary's case counts
+            return fields
         sniffed = ctype
         if not ("json" in sniffed or "x-www-form-urlencoded" in sniffed):
             if "xml" in ctype and is_xml(ctype):
@@ -197,7 +207,7 @@ class WafRequest:
         return []
 
 
-_FROM_BODY = frozenset({"body", "args", "args_names", "body_args", "reqbody_error"})
+_FROM_BODY = frozenset({"body", "args", "args_names", "body_args", "reqbody_error", "files"})
 """Targets whose values change when the body arrives."""
 
 
@@ -234,25 +244,34 @@ def _parse_qs(qs: str) -> list[tuple[str, str]]:
     return out
 
 
-_PART_NAME = re.compile(rb'name="([^"]*)"')
+_PART_NAME = re.compile(rb'[\s;]name="([^"]*)"')
+_PART_FILENAME = re.compile(rb'filename="([^"]*)"')
 _WHITESPACE = re.compile(rb"\s")
 
 
-def _multipart(body: bytes, ctype: str) -> list[tuple[str, str]]:
-    """Fields of a multipart/form-data body: (name, content) per part; file contents too."""
+def _multipart(body: bytes, ctype: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A multipart/form-data body's fields, (name, content) per part, and its uploads, (name,
+    file name) per part with a `filename`: an upload's content is a file (an image, a PDF, a
+    page or a script someone shares), which ModSecurity and the CRS keep out of ARGS too; the
+    rules read its name (`files`)."""
     _, _, boundary = ctype.replace("Boundary=", "boundary=").partition("boundary=")
     boundary = boundary.split(";")[0].strip().strip('"')
     if not boundary:
-        return []
+        return [], []
     out: list[tuple[str, str]] = []
+    files: list[tuple[str, str]] = []
     for part in body.split(b"--" + boundary.encode("latin-1"))[1:]:
         head, sep, content = part.partition(b"\r\n\r\n")
         if not sep:
             continue
         m = _PART_NAME.search(head)
         name = _text(m.group(1)) if m else ""
-        out.append((name, _text(content.removesuffix(b"\r\n"))))
-    return out
+        f = _PART_FILENAME.search(head)
+        if f:
+            files.append((name, _text(f.group(1))))
+        else:
+            out.append((name, _text(content.removesuffix(b"\r\n"))))
+    return out, files
 
 
 def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
@@ -290,6 +309,7 @@ _PLANS: dict[str, tuple[Extract, str, str]] = {
     "cookie_names": (lambda r, _: [("cookie_names", k) for k, _ in r._cookies()], "", _HEAD),
     "body": (lambda r, _: r._raw_body(), "", _BODY),
     "reqbody_error": (lambda r, _: r._reqbody_error(), "", _MADE),
+    "files": (lambda r, _: r._uploads(), "", _BODY),
     "body_args": (lambda r, _: [(f"args:{k}", v) for k, v in r._body_fields()], "", _BODY),
     "args": (lambda r, _: r.values("query_args") + r.values("body_args"), "", _MADE),
     "args_names": (

@@ -46,9 +46,10 @@ def test_targets_of_a_get() -> None:
         ("", b"q=%27", [("args:q", "'")]),
         (
             "multipart/form-data; boundary=XyZ",
+            b'--XyZ\r\nContent-Disposition: form-data; name="t"\r\n\r\nhi\r\n'
             b'--XyZ\r\nContent-Disposition: form-data; name="f"; filename="a.php"\r\n\r\n'
             b"<?php ?>\r\n--XyZ--\r\n",
-            [("args:f", "<?php ?>")],
+            [("args:t", "hi")],
         ),
         ("application/json", b'{"cut at the li', []),
     ],
@@ -62,6 +63,21 @@ def test_body_args_by_content_type(
     assert req.values("args") == [("args:q0", "0"), *expected]
     # The raw body is a target only when no parser made fields of it.
     assert req.values("body") == ([] if expected else [("body", body.decode())])
+
+
+def test_an_uploads_name_is_a_file_and_its_content_is_not_a_field() -> None:
+    """As ModSecurity's FILES: the rules read an upload's file name, not its content; a body of
+    uploads only is parsed too (not read raw)."""
+    body = (
+        b'--B\r\nContent-Disposition: form-data; name="doc"; filename="../x/shell.php"\r\n'
+        b"Content-Type: text/html\r\n\r\n<script src=app.js></script>\r\n--B--\r\n"
+    )
+    req = WafRequest.build("POST", "/", "", {"Content-Type": "multipart/form-data; boundary=B"})
+    req.set_body(body, truncated=False)
+    assert req.values("files") == [("files:doc", "../x/shell.php")]
+    assert req.values("args") == [] and req.values("body") == []
+    req.set_body(b"plain", truncated=False)
+    assert req.values("files") == [] and req.values("body") == [("body", "plain")]
 
 
 def test_a_text_body_stays_raw() -> None:
