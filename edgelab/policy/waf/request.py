@@ -158,6 +158,8 @@ class WafRequest:
         return [("body", _text(self.body))]
 
     def _uploads(self) -> list[Value]:
+        if not self.body:
+            return []
         self.values("body_args")  # the parse that finds them
         return [(f"files:{k}", v) for k, v in self._files or ()]
 
