@@ -19,8 +19,9 @@ second false-positive round of the same day (HELDOUT2 became a tuning set then) 
 totals only unless `--show-heldout3` is given. The fourth (HELDOUT4) was written before the third
 round (HELDOUT3 became a tuning set then) and is not even totalled unless asked: `--heldout4`
 prints its totals, `--show-heldout4` its items too; both are for the end of the round. The fifth
-(HELDOUT5) was written before the fourth round (HELDOUT4 became a tuning set then) and is kept
-the same way: `--heldout5` totals it, `--show-heldout5` lists its items, at the end of a round.
+(HELDOUT5) was written before the fourth round (HELDOUT4 became a tuning set then, and its totals
+are now always printed) and is kept the same way: `--heldout5` totals it, `--show-heldout5` lists
+its items, at the end of a round.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def main() -> None:
     ap.add_argument(
         "--heldout4",
         action="store_true",
-        help="also total the fourth held-out set (for the end of a round, not tuning)",
+        help="(kept for old command lines: the fourth set is always totalled since round 4)",
     )
     ap.add_argument(
         "--show-heldout4",
@@ -146,12 +147,9 @@ def main() -> None:
     h3_missed, h3_fps = _heldout(
         engine, "held out 3 (tuned on in round 3)", heldout3_attacks(), heldout3_benign()
     )
-    h4_missed: list[CorpusRequest] = []
-    h4_fps: list[CorpusRequest] = []
-    if args.heldout4 or args.show_heldout4:
-        h4_missed, h4_fps = _heldout(
-            engine, "held out 4 (written before round 3)", heldout4_attacks(), heldout4_benign()
-        )
+    h4_missed, h4_fps = _heldout(
+        engine, "held out 4 (tuned on in round 4)", heldout4_attacks(), heldout4_benign()
+    )
     h5_missed: list[CorpusRequest] = []
     h5_fps: list[CorpusRequest] = []
     if args.heldout5 or args.show_heldout5:

@@ -86,17 +86,23 @@ def test_detection_on_the_first_held_out_set(category: str) -> None:
 
 @pytest.mark.parametrize(
     ("attacks_of", "benign_of"),
-    [(heldout2_attacks, heldout2_benign), (heldout3_attacks, heldout3_benign)],
-    ids=["heldout2", "heldout3"],
+    [
+        (heldout2_attacks, heldout2_benign),
+        (heldout3_attacks, heldout3_benign),
+        (heldout4_attacks, heldout4_benign),
+    ],
+    ids=["heldout2", "heldout3", "heldout4"],
 )
 def test_held_out_sets_tuned_on_stay_within_the_targets(
     attacks_of: Callable[[], list[CorpusRequest]], benign_of: Callable[[], list[CorpusRequest]]
 ) -> None:
-    """HELDOUT2 became a tuning set in the second round, HELDOUT3 in the third (HELDOUT4 did
-    not and is not tested here). Their classes must not come back: probe paths, Range abuse,
-    odd charsets, NoSQL keys, shell quote/glob/backslash evasions, header-borne SQLi/XSS,
-    `${::-j}`, malformed framing headers, sensitive files by path; and, as false positives,
-    code, SQL statements, `eval()`, system names and Markdown backticks in posts."""
+    """HELDOUT2 became a tuning set in the second round, HELDOUT3 in the third, HELDOUT4 in the
+    fourth (it measured 137 of 138, FP 1 of 197 at the end of round 4; HELDOUT5 was not tuned
+    on). Their classes must not come back: probe paths, Range abuse, odd charsets, NoSQL keys,
+    shell quote/glob/backslash evasions, header-borne SQLi/XSS (X-Real-IP too), `${::-j}`,
+    malformed framing headers, sensitive files by path, XSS and XXE in XML bodies, method
+    overrides, h2c, two Content-Types; and, as false positives, code, SQL statements,
+    `eval()`, system names, Markdown backticks, tag names, `~/.ssh` and `$_GET` in posts."""
     attacks_ = attacks_of()
     for category in CATEGORIES:
         requests = [r for r in attacks_ if r.category == category]
