@@ -32,7 +32,7 @@ from benchmarks.cache import PATHS, warm  # noqa: E402
 from benchmarks.harness import WrkLoad, machine_note, origin_process, run_wrk  # noqa: E402
 from edgelab.config.edge import EdgeConfig  # noqa: E402
 from edgelab.edge.exchange import Exchange  # noqa: E402
-from edgelab.edge.pipeline import Pipeline, does_nothing  # noqa: E402
+from edgelab.edge.pipeline import Pipeline, does_nothing, settle  # noqa: E402
 from edgelab.edge.server import EdgeServer  # noqa: E402
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -41,14 +41,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 """The same two edges as `benchmarks/cache.py`: the default one and the cache path alone."""
 
-Hook = Callable[[Exchange], Awaitable[None]]
+Hook = Callable[[Exchange], Awaitable[None] | None]
 
 
-def timed(hook: Hook, samples: list[int]) -> Hook:
+def timed(hook: Hook, samples: list[int]) -> Callable[[Exchange], Awaitable[None]]:
     async def run(ex: Exchange) -> None:
         started = time.perf_counter_ns()
         try:
-            await hook(ex)
+            await settle(hook(ex))
         finally:
             samples.append(time.perf_counter_ns() - started)
 

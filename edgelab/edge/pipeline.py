@@ -7,6 +7,11 @@ Request hooks run in list order until one sets `ex.response`; response hooks the
 over the stages whose request hook ran, so the outermost stage sees the final response. A stage
 that raises is a bug or a module panic: it is logged with its traceback, the client gets a 500
 page, and the outer stages still see that response (serve-stale may replace it).
+
+A hook is an `async def`, or a plain method that returns None when it is done and an awaitable
+only when it has to wait (the cache answering a hit, a module that is off): a cache hit then
+creates and awaits no coroutine per stage. Call a hook from outside the pipeline with
+`await settle(stage.request(ex))`.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import dis
 import inspect
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from edgelab.edge.errorpage import error_response
@@ -26,15 +31,22 @@ logger = logging.getLogger(__name__)
 
 
 class Stage(Protocol):
-    """One step of the edge request path."""
+    """One step of the edge request path. Each hook is an `async def` or returns None when it
+    finished without waiting (else an awaitable the pipeline awaits)."""
 
     name: str
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> Awaitable[None] | None:
         """Inspect or change the request; set `ex.response` to answer without going further."""
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> Awaitable[None] | None:
         """Inspect or change `ex.response` on its way back to the client."""
+
+
+async def settle(pending: Awaitable[None] | None) -> None:
+    """Finish a hook call made outside the pipeline: `await settle(stage.request(ex))`."""
+    if pending is not None:
+        await pending
 
 
 class Pipeline:
@@ -64,7 +76,9 @@ class Pipeline:
         answered = len(self.stages) - 1  # position of the stage that set the response
         for i, stage, hook in self._requests:
             try:
-                await hook(ex)
+                pending = hook(ex)
+                if pending is not None:  # the hook has to wait (None: done already)
+                    await pending
             except RequestRejected as e:  # the client's body was too large or malformed
                 self._rejected(ex, stage, e)
             except Exception as e:  # a stage bug or a module panic: 500, the POP keeps serving
@@ -80,7 +94,9 @@ class Pipeline:
             if i > answered:  # its request hook never ran
                 continue
             try:
-                await hook(ex)
+                pending = hook(ex)
+                if pending is not None:
+                    await pending
             except Exception as e:
                 self._failed(ex, stage, "response", e)
 
@@ -124,12 +140,15 @@ class Pipeline:
 _TRIVIAL_OPS = frozenset({"RESUME", "RETURN_GENERATOR", "POP_TOP", "NOP", "CACHE"})
 """Opcodes every (async) function starts with; they do nothing the caller can see."""
 
+_NOT_PLAIN = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+"""Code flags of functions that are not a plain or `async def` function."""
+
 
 def does_nothing(hook: Callable[..., Any]) -> bool:
-    """True when `hook` is an `async def` whose body only returns None (`return None`, `pass`,
-    a docstring). Anything else (a mock, a callable object, real code) is run."""
+    """True when `hook` is a function or `async def` whose body only returns None (`return
+    None`, `pass`, a docstring). Anything else (a mock, a callable object, real code) is run."""
     code = getattr(getattr(hook, "__func__", hook), "__code__", None)
-    if code is None or not code.co_flags & inspect.CO_COROUTINE:
+    if code is None or code.co_flags & _NOT_PLAIN:
         return False
     ops = [(op.opname, op.argval) for op in dis.get_instructions(code)]
     ops = [(name, arg) for name, arg in ops if name not in _TRIVIAL_OPS]

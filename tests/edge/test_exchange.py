@@ -30,7 +30,7 @@ def test_without_a_builder_the_origin_gets_a_copy_of_the_client_headers() -> Non
 
 async def test_headers_set_before_the_build_are_applied_over_the_built_ones() -> None:
     ex = exchange()
-    await HeadersStage("pop-1").request(ex)
+    HeadersStage("pop-1").request(ex)
     ex.set_upstream_header("X-Edgelab-Bot-Score", "12")
     ex.set_upstream_header("Accept", "text/html")
     assert ex.upstream_headers is None

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Iterator
 
 import pytest
 from multidict import CIMultiDict
 
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
-from edgelab.edge.pipeline import Pipeline, does_nothing
+from edgelab.edge.pipeline import Pipeline, does_nothing, settle
 
 
 def make_exchange(path: str = "/") -> Exchange:
@@ -97,6 +99,80 @@ async def test_a_module_panic_logs_one_line_without_traceback(
     assert "unwrap" in record.getMessage() and record.exc_info is None
 
 
+class SometimesWaits:
+    """A plain-method stage: it returns None when done at once, an awaitable when it waits."""
+
+    def __init__(
+        self, name: str, log: list[str], wait: bool, answer: int | None = None, fail: bool = False
+    ) -> None:
+        self.name, self.log, self.wait, self.answer, self.fail = name, log, wait, answer, fail
+
+    def request(self, ex: Exchange) -> Awaitable[None] | None:
+        self.log.append(f"{self.name}.request")
+        if self.fail:
+            raise KeyError("boom")
+        if not self.wait:
+            self._answer(ex)
+            return None
+        return self._waited(ex)
+
+    async def _waited(self, ex: Exchange) -> None:
+        await asyncio.sleep(0)
+        self.log.append(f"{self.name}.waited")
+        self._answer(ex)
+
+    def _answer(self, ex: Exchange) -> None:
+        if self.answer is not None:
+            ex.response = EdgeResponse(self.answer)
+
+    def response(self, ex: Exchange) -> None:
+        self.log.append(f"{self.name}.response:{ex.response.status if ex.response else None}")
+
+
+async def test_plain_hooks_run_in_place_and_awaitables_they_return_are_awaited() -> None:
+    log: list[str] = []
+    await Pipeline(
+        [
+            SometimesWaits("a", log, wait=False),
+            Recorder("b", log),
+            SometimesWaits("c", log, wait=True),
+            SometimesWaits("d", log, wait=False, answer=200),
+            Recorder("origin", log, answer=502),
+        ]
+    ).run(make_exchange())
+    assert log == [
+        "a.request",
+        "b.request",
+        "c.request",
+        "c.waited",
+        "d.request",
+        "d.response:200",
+        "c.response:200",
+        "b.response:200",
+        "a.response:200",
+    ]
+
+
+async def test_a_plain_hook_that_raises_gives_500_like_an_async_one() -> None:
+    log: list[str] = []
+    ex = make_exchange()
+    await Pipeline(
+        [SometimesWaits("a", log, wait=False), SometimesWaits("bot", log, wait=False, fail=True)]
+    ).run(ex)
+    assert ex.response is not None and ex.response.status == 500
+    assert isinstance(ex.error, KeyError)
+    assert log == ["a.request", "bot.request", "bot.response:500", "a.response:500"]
+
+
+async def test_settle_finishes_a_hook_call_either_way() -> None:
+    log: list[str] = []
+    for wait in (False, True):
+        ex = make_exchange()
+        await settle(SometimesWaits("s", log, wait=wait, answer=204).request(ex))
+        assert ex.response is not None and ex.response.status == 204
+    assert log == ["s.request", "s.request", "s.waited"]
+
+
 class Quiet:
     """A stage whose hooks do nothing: the loop leaves them out, the order is unchanged."""
 
@@ -152,6 +228,12 @@ class Hooks:
     def not_async(self, ex: Exchange) -> None:
         return None
 
+    def not_async_assigns(self, ex: Exchange) -> None:
+        ex.ray_id = "x"
+
+    def generator(self, ex: Exchange) -> Iterator[None]:
+        yield None
+
 
 @pytest.mark.parametrize(
     ("hook", "skipped"),
@@ -161,7 +243,9 @@ class Hooks:
         ("returns_value", False),
         ("assigns", False),
         ("returns_early", False),
-        ("not_async", False),
+        ("not_async", True),
+        ("not_async_assigns", False),
+        ("generator", False),
     ],
 )
 def test_does_nothing(hook: str, skipped: bool) -> None:

@@ -1,7 +1,7 @@
 """Bot management on the edge: score every request 1-99, let score rules act, obey the policy.
 
     stage = BotStage(config.bot, artifacts)      # registers `bot-features` and `killswitches`
-    await stage.request(ex)                      # ex.notes["bot_score"]; 403 if a rule blocks
+    stage.request(ex)                            # ex.notes["bot_score"]; 403 if a rule blocks
 
 The stage is the thin shell around `edgelab.policy.bot`: it turns the Exchange into
 `RequestSignals` (with the client's rate from a clock it is given), asks the scoring model for a
@@ -178,7 +178,9 @@ class BotStage:
 
     # -- request path ------------------------------------------------------------------------
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> None:
+        """Score and apply the rules; a plain method (it never waits), so the pipeline calls it
+        without a coroutine per request."""
         opts = self.options
         if not opts.enabled:
             return
@@ -217,7 +219,7 @@ class BotStage:
         if rule.action == "block":
             ex.response = error_response(403, f"blocked by bot rule {rule.id}", ex)
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> None:
         return None
 
     # -- pushed config -----------------------------------------------------------------------

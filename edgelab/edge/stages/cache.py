@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,7 @@ from edgelab.edge.cache import CacheMetrics, EdgeCache, Flight
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.headers import strip_hop_by_hop
-from edgelab.edge.pipeline import Stage
+from edgelab.edge.pipeline import Stage, settle
 from edgelab.edge.store import CachedResponse
 from edgelab.errors import UpstreamError
 from edgelab.policy.cache import status as cs
@@ -222,12 +222,15 @@ class CacheStage:
             req.scheme, req.host, req.path, req.query_string, req.headers, self.key_options
         )
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> Awaitable[None] | None:
+        """Answer from the store or prepare the origin request. A plain method: it returns an
+        awaitable only when the request waits for another's fetch (coalescing), so a hit
+        costs no coroutine."""
         req = ex.request
         method = req.method
         if (method != "GET" and method != "HEAD") or not self.config.enabled:
             ex.notes[_CTX] = _BYPASS
-            return
+            return None
         h = req.headers
         key = self.key_of(req)
         now = time.time()
@@ -242,7 +245,7 @@ class CacheStage:
                 self.metrics.hit.inc()
                 ex.path_taken = "cache"
                 serve_stored(ex, entry, age, cs.HIT, self._hit_status + _ttl(f.lifetime_s - age))
-                return
+                return None
         decision = lookup(
             entry.freshness if entry is not None else None,
             req_cc,
@@ -255,7 +258,7 @@ class CacheStage:
             self.metrics.hit.inc()
             ex.path_taken = "cache"
             serve_stored(ex, entry, decision.age_s, cs.HIT, self._hit_status + _ttl(decision.ttl_s))
-            return
+            return None
         if type(decision) is Stale:
             assert entry is not None
             self._serve_stale(
@@ -266,32 +269,55 @@ class CacheStage:
             )
             if decision.refresh:
                 self._refresh(ex, key, entry)
-            return
+            return None
         if type(decision) is OnlyIfCached:
             ex.response = error_response(504, "not in cache (only-if-cached)", ex)
             ex.response.headers["Cache-Status"] = cs.cache_status(self.pop, detail="only-if-cached")
             ex.response.headers["X-Cache"] = cs.MISS
             ex.notes["cache_status"] = cs.MISS
             self.metrics.lookups.labels("miss").inc()
-            return
+            return None
         assert isinstance(decision, Miss | Revalidate)
         fwd = _Forwarded(key, url_of(req.scheme, req.host, req.target), now, req_cc, decision.fwd)
         fwd.entry = entry
         if method == "GET" and self.config.coalesce and self.cache.pass_until.get(key, 0.0) < now:
             flight = self.cache.flights.get(key)
             if flight is not None:
-                if await self._wait(ex, key, flight, fwd, now):
-                    return
-            else:
-                fwd.flight = self.cache.take_off(key)
-                task = asyncio.current_task()
-                if task is not None:
-                    # The request may end any way (client gone, cancelled): waiters wake then.
-                    task.add_done_callback(_lander(self.cache, key, fwd.flight))
+                return self._wait_or_forward(ex, key, flight, fwd, now, entry, decision)
+            fwd.flight = self.cache.take_off(key)
+            task = asyncio.current_task()
+            if task is not None:
+                # The request may end any way (client gone, cancelled): waiters wake then.
+                task.add_done_callback(_lander(self.cache, key, fwd.flight))
+        self._forward(ex, fwd, entry, decision)
+        return None
+
+    async def _wait_or_forward(
+        self,
+        ex: Exchange,
+        key: str,
+        flight: Flight,
+        fwd: _Forwarded,
+        arrived: float,
+        entry: CachedResponse | None,
+        decision: Miss | Revalidate,
+    ) -> None:
+        if not await self._wait(ex, key, flight, fwd, arrived):
+            self._forward(ex, fwd, entry, decision)
+
+    def _forward(
+        self,
+        ex: Exchange,
+        fwd: _Forwarded,
+        entry: CachedResponse | None,
+        decision: Miss | Revalidate,
+    ) -> None:
+        """Let the request through to the origin: without the client's conditionals, with
+        `entry`'s validators when revalidating it."""
         up = ex.origin_headers()
         for name in CLIENT_CONDITIONALS:
             up.popall(name, None)
-        if entry is not None and method == "GET" and type(decision) is Revalidate:
+        if entry is not None and ex.request.method == "GET" and type(decision) is Revalidate:
             vals = validators(entry.headers)
             if vals:
                 up.update(vals)
@@ -344,13 +370,16 @@ class CacheStage:
 
     # -- response ----------------------------------------------------------------------------
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> Awaitable[None] | None:
         fwd = ex.notes.get(_CTX)
-        if fwd is None:
-            return
+        if fwd is None:  # answered here (a hit) or before the cache
+            return None
         if fwd is _BYPASS:
             self._bypassed(ex)
-            return
+            return None
+        return self._completed(ex, fwd)
+
+    async def _completed(self, ex: Exchange, fwd: _Forwarded) -> None:
         try:
             await self._complete(ex, fwd)
         finally:
@@ -669,7 +698,7 @@ class CacheStage:
 
     async def _run_refresh(self, sub: Exchange, fwd: _Forwarded) -> None:
         try:
-            await self.fetch.request(sub)
+            await settle(self.fetch.request(sub))
             resp = sub.response
             if resp is None:
                 return
@@ -771,10 +800,10 @@ class CacheGuardStage:
         config = self.cache.config
         return config.enabled and config.stale_if_error_s > 0
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> None:
         return None
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> Awaitable[None] | None:
         resp = ex.response
         if (
             resp is None
@@ -784,7 +813,11 @@ class CacheGuardStage:
             or _HANDLED in ex.notes
             or ex.request.method not in ("GET", "HEAD")
         ):
-            return
+            return None
+        return self._stand_in(ex, resp)
+
+    async def _stand_in(self, ex: Exchange, resp: EdgeResponse) -> None:
+        """Answer from the store if stale-if-error allows."""
         ex.notes[_HANDLED] = True
         stage = self.cache
         entry = _match(stage.store.variants(stage.key_of(ex.request)), ex.request.headers)

@@ -16,6 +16,7 @@ import logging
 import os
 import random
 import time
+from collections.abc import Awaitable
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -24,7 +25,7 @@ from edgelab.config.load import describe_validation_error
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import Exchange
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.faults.decide import decide
+from edgelab.policy.faults.decide import FaultDecision, decide
 from edgelab.policy.faults.plan import FaultPlan, FaultRule
 
 logger = logging.getLogger(__name__)
@@ -41,18 +42,27 @@ class FaultStage:
         self.rng = random.Random(seed)
         self._ids = itertools.count(1)
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> Awaitable[None] | None:
+        """None when done at once (no fault plan: the common case), else the delay to await."""
         if not self.plan.rules:
-            return
+            return None
         req = ex.request
         d = decide(self.plan, req.method, req.path, req.headers, self.rng)
         if d.none:
-            return
+            return None
         ex.notes["faults"] = d.rule_ids
         if d.burn_s:
             _spin(d.burn_s)
         if d.delay_s:
-            await asyncio.sleep(d.delay_s)
+            return self._delayed(ex, d)
+        self._act(ex, d)
+        return None
+
+    async def _delayed(self, ex: Exchange, d: FaultDecision) -> None:
+        await asyncio.sleep(d.delay_s)
+        self._act(ex, d)
+
+    def _act(self, ex: Exchange, d: FaultDecision) -> None:
         if d.panic:
             raise ModulePanic(f"injected panic (fault {','.join(d.rule_ids)})")
         if d.abort_status is not None:
@@ -60,7 +70,7 @@ class FaultStage:
             ex.path_taken = "edge"
             ex.response = error_response(d.abort_status, "Injected fault.", ex)
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> None:
         return None
 
     # -- admin ------------------------------------------------------------------------------

@@ -27,11 +27,11 @@ class HeadersStage:
             req.headers, client_ip=req.client_ip, proto=req.scheme, host=req.host, via=self.via
         )
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> None:
         # Built when a later stage needs them (`ex.origin_headers()`): a cache hit never does.
         ex.build_upstream_headers = self._build
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> None:
         assert ex.response is not None
         if ex.response.stream is not None or ex.notes.get("from_origin"):
             ex.response.headers = forward_response_headers(ex.response.headers, via=self.via)

@@ -19,9 +19,9 @@ class RequestIdStage:
         self._rng = random.Random(random.SystemRandom().getrandbits(64))
         """Ids need to be unique, not secret: seeded once from the OS, no syscall per request."""
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> None:
         ex.ray_id = f"{self._rng.getrandbits(64):016x}-{ex.pop}"
 
-    async def response(self, ex: Exchange) -> None:
+    def response(self, ex: Exchange) -> None:
         assert ex.response is not None
         ex.response.headers[self.header] = ex.ray_id

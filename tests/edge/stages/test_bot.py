@@ -47,12 +47,12 @@ async def test_browsers_pass_with_their_score_sent_upstream_bots_are_blocked() -
     s, registry = stage()
     assert registry.applied == {"bot-features": 0}
     ok = exchange("chrome")
-    await s.request(ok)
+    s.request(ok)
     assert ok.response is None and ok.notes["bot_score"] > 80
     assert ok.upstream_headers is not None
     assert ok.upstream_headers["X-Edgelab-Bot-Score"] == str(ok.notes["bot_score"])
     bot = exchange("python-requests")
-    await s.request(bot)
+    s.request(bot)
     assert bot.response is not None and bot.response.status == 403
     assert [(v.stage, v.action) for v in bot.verdicts] == [("bot", "block")]
     assert bot.verdicts[0].detail.startswith("login score=")
@@ -65,7 +65,7 @@ async def test_panic_every_request_raises(bad: bytes) -> None:
     assert registry.applied["bot-features"] == 5
     for path in ("/login", "/page/1", "/static/a.js"):
         with pytest.raises(ModulePanic, match="unwrap"):
-            await s.request(exchange("chrome", path, "GET"))
+            s.request(exchange("chrome", path, "GET"))
     assert s.describe()["mode"] == "panic"
 
 
@@ -73,7 +73,7 @@ async def test_degrade_scores_everyone_0_so_the_rule_blocks_real_users() -> None
     s, registry = stage("degrade")
     assert registry.apply(Artifact("bot-features", 5, DOUBLED)) is ArtifactOutcome.MODULE_FAILED
     ex = exchange("chrome")
-    await s.request(ex)
+    s.request(ex)
     assert ex.notes["bot_score"] == 0 and ex.response is not None and ex.response.status == 403
 
 
@@ -86,7 +86,7 @@ async def test_reject_keeps_the_last_known_good_and_raises_the_alert() -> None:
     text = metrics_of(s)
     assert metric_value(text, "edgelab_bot_alert") == 1
     ex = exchange("chrome")
-    await s.request(ex)
+    s.request(ex)
     assert ex.response is None and ex.notes["bot_score"] > 80
     assert registry.apply(Artifact("bot-features", 9, GOOD)) is ArtifactOutcome.APPLIED
     assert metric_value(metrics_of(s), "edgelab_bot_alert") == 0
@@ -96,7 +96,7 @@ async def test_fail_open_skips_the_module() -> None:
     s, registry = stage("fail-open")
     registry.apply(Artifact("bot-features", 3, DOUBLED))
     ex = exchange("python-requests")
-    await s.request(ex)
+    s.request(ex)
     assert ex.response is None and "bot_score" not in ex.notes
     assert [(v.action, v.detail) for v in ex.verdicts] == [("skip", "fail-open")]
 
@@ -107,14 +107,14 @@ async def test_killswitch_skips_the_module_whatever_its_state() -> None:
     ks = registry.apply(Artifact("killswitches", 1, b'{"modules": {"bot": true, "waf": false}}'))
     assert ks is ArtifactOutcome.APPLIED
     ex = exchange()
-    await s.request(ex)
+    s.request(ex)
     assert [(v.action, v.detail) for v in ex.verdicts] == [("skip", "killswitch")]
     for bad in (b"nope", b'{"modules": {"bot": "yes"}}', b"[]"):
         assert registry.apply(Artifact("killswitches", 2, bad)) is ArtifactOutcome.REJECTED
     assert s.killed
     registry.apply(Artifact("killswitches", 3, b'{"modules": {}}'))
     with pytest.raises(ModulePanic):
-        await s.request(exchange())
+        s.request(exchange())
 
 
 async def test_reconfigure_to_reject_falls_back_to_the_last_good_file() -> None:
@@ -123,7 +123,7 @@ async def test_reconfigure_to_reject_falls_back_to_the_last_good_file() -> None:
     registry.apply(Artifact("bot-features", 2, DOUBLED))
     s.reconfigure(BotOptions(failure_policy=FailurePolicy.REJECT, rules=(RULE,)))
     ex = exchange("chrome")
-    await s.request(ex)
+    s.request(ex)
     assert ex.response is None and s.describe()["version"] == 1
     s.reconfigure(BotOptions(failure_policy=FailurePolicy.REJECT, feature_limit=100, rules=()))
     assert s.describe()["version"] == 1  # 127 features no longer fit: refused, v1 kept
@@ -144,5 +144,5 @@ async def test_a_panic_can_cost_cpu_as_error_enrichment_did() -> None:
     registry.apply(Artifact("bot-features", 1, DOUBLED))
     started = time.perf_counter()
     with pytest.raises(ModulePanic):
-        await s.request(exchange())
+        s.request(exchange())
     assert time.perf_counter() - started >= 0.03  # a lower bound only

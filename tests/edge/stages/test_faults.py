@@ -5,6 +5,7 @@ import pytest
 from multidict import CIMultiDict
 
 from edgelab.edge.exchange import ClientRequest, Exchange
+from edgelab.edge.pipeline import settle
 from edgelab.edge.server import EdgeServer
 from edgelab.edge.stages.faults import FaultStage
 from edgelab.policy.failure import ModulePanic
@@ -21,16 +22,16 @@ async def test_abort_answers_without_the_origin() -> None:
     stage = FaultStage(seed=1)
     stage.add(FaultRule(kind="abort", status=503))
     ex = exchange()
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is not None and ex.response.status == 503
 
 
 async def test_panic_raises_inside_the_path() -> None:
     stage = FaultStage()
     stage.add(FaultRule(kind="panic", match={"path_prefix": "/api/"}))
-    await stage.request(exchange("/page/1"))  # not matched: passes
+    await settle(stage.request(exchange("/page/1")))  # not matched: passes
     with pytest.raises(ModulePanic):
-        await stage.request(exchange("/api/x"))
+        await settle(stage.request(exchange("/api/x")))
 
 
 async def test_remove_and_clear() -> None:
