@@ -16,6 +16,8 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from edgelab.edge.responsehead import FRAMING_LOWER, FieldBlock
+
 
 @dataclass(slots=True)
 class ClientRequest:
@@ -49,19 +51,99 @@ class ClientRequest:
         )
 
 
-@dataclass(slots=True)
 class EdgeResponse:
-    """What goes back to the client: status, headers, and a body either whole or streamed."""
+    """What goes back to the client: status, headers, and a body either whole or streamed.
 
-    status: int
-    headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
-    body: bytes = b""
-    stream: AsyncIterator[bytes] | None = None
-    """Chunks to stream instead of `body` (an origin response passed through)."""
-    content_length: int | None = None
-    """Length announced for a streamed body, when the origin announced one."""
-    release: Callable[[], Awaitable[None]] | None = None
-    """Called once the body was sent (or abandoned), to hand the upstream connection back."""
+    A response served from the cache starts from its stored fields, joined once when stored
+    (`with_stored`), and keeps the fields set on it since (Age, Cache-Status, Via, the ray
+    id...) apart, until someone reads `headers` as a whole, which merges the two (stored fields
+    first, as `headers[name] = value` would have put them). `set_header` and `has_header` work
+    on either form without merging, so a cache hit copies no stored field.
+    """
+
+    __slots__ = ("status", "_headers", "body", "stream", "content_length", "release", "_stored")
+
+    def __init__(
+        self,
+        status: int,
+        headers: CIMultiDict[str] | None = None,
+        body: bytes = b"",
+        stream: AsyncIterator[bytes] | None = None,
+        content_length: int | None = None,
+        release: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.status = status
+        self._headers: CIMultiDict[str] = CIMultiDict() if headers is None else headers
+        self.body = body
+        self.stream = stream
+        """Chunks to stream instead of `body` (an origin response passed through)."""
+        self.content_length = content_length
+        """Length announced for a streamed body, when the origin announced one."""
+        self.release = release
+        """Called once the body was sent (or abandoned), to hand the upstream connection back."""
+        self._stored: tuple[FieldBlock, dict[str, tuple[str, str]]] | None = None
+        """A stored response's fields, and those set since keyed by lower-case name."""
+
+    @classmethod
+    def with_stored(
+        cls, status: int, stored: FieldBlock, added: dict[str, tuple[str, str]], body: bytes
+    ) -> EdgeResponse:
+        """`stored`'s fields, then `added` ({lower-case name: (name, value)}; no name of
+        `stored`'s and no framing field among them)."""
+        resp = cls(status, None, body)
+        resp._stored = (stored, added)
+        return resp
+
+    @property
+    def headers(self) -> CIMultiDict[str]:
+        """All the fields (a stored response's are merged in on first read)."""
+        stored = self._stored
+        if stored is not None:
+            self._stored = None
+            merged = stored[0].headers.copy()
+            merged.extend(list(stored[1].values()))
+            self._headers = merged
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: CIMultiDict[str]) -> None:
+        self._stored = None
+        self._headers = value
+
+    def set_header(self, name: str, value: str) -> None:
+        """`headers[name] = value`, without merging a stored response's fields (unless `name`
+        is among them, or a framing field)."""
+        stored = self._stored
+        if stored is None:
+            self._headers[name] = value
+            return
+        key = name.lower()
+        if key in FRAMING_LOWER or name in stored[0].headers:
+            self.headers[name] = value
+        else:
+            stored[1][key] = (name, value)
+
+    def has_header(self, name: str) -> bool:
+        """`name in headers`, without merging a stored response's fields."""
+        stored = self._stored
+        if stored is None:
+            return name in self._headers
+        return name in stored[0].headers or name.lower() in stored[1]
+
+    @property
+    def stored_fields(self) -> tuple[FieldBlock, dict[str, tuple[str, str]]] | None:
+        """The stored fields and those added since, for the listener to write without
+        merging (`stored_response_head`); None unless served from the cache and not merged."""
+        return self._stored
+
+    def __repr__(self) -> str:
+        stored = self._stored
+        fields = (
+            [*stored[0].headers.items(), *stored[1].values()]
+            if stored
+            else list(self._headers.items())
+        )
+        return f"EdgeResponse(status={self.status}, headers={fields!r}, body={self.body!r})"
 
 
 @dataclass(slots=True)

@@ -67,7 +67,13 @@ from edgelab.edge.framing import (
     keep_alive,
     refuse_head,
 )
-from edgelab.edge.responsehead import LAST_CHUNK, ResponseHead, chunk, response_head
+from edgelab.edge.responsehead import (
+    LAST_CHUNK,
+    ResponseHead,
+    chunk,
+    response_head,
+    stored_response_head,
+)
 
 if TYPE_CHECKING:
     from edgelab.edge.listener import ProxyListener
@@ -495,15 +501,27 @@ class ClientConnection(BaseProtocol):
     def _start(self, pending: Pending, resp: EdgeResponse, length: int | None) -> ResponseHead:
         """`resp`'s head (`length`: its body's, None when streamed), the response marked as
         begun, and the connection marked to close after it when the head says so."""
-        head = response_head(
-            resp.status,
-            resp.headers,
-            head_request=pending.head_request,
-            version=pending.version,
-            keep_alive=self._keeps(pending),
-            length=length,
-            declared_length=resp.content_length if length is None else None,
-        )
+        stored = resp.stored_fields
+        if stored is not None and length is not None:  # a cache hit: its fields joined once
+            head = stored_response_head(
+                resp.status,
+                stored[0],
+                stored[1],
+                head_request=pending.head_request,
+                version=pending.version,
+                keep_alive=self._keeps(pending),
+                length=length,
+            )
+        else:
+            head = response_head(
+                resp.status,
+                resp.headers,
+                head_request=pending.head_request,
+                version=pending.version,
+                keep_alive=self._keeps(pending),
+                length=length,
+                declared_length=resp.content_length if length is None else None,
+            )
         self._started = True
         if not head.keep_alive:
             self._closing = True

@@ -19,11 +19,15 @@ listener's to decide, so copies of them in `headers` are dropped:
 
 A field value with CR or LF would let a response split in two; the head is refused
 (`ValueError`) rather than sent. The check is one count over the joined head.
+
+A cached response's fields are joined once (`field_block`, kept with the stored entry) and each
+hit joins only the few fields it adds (`stored_response_head`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import NamedTuple
@@ -45,6 +49,39 @@ class ResponseHead(NamedTuple):
     """The body goes out in chunked encoding."""
     keep_alive: bool
     """The connection stays open after this response."""
+
+
+class FieldBlock(NamedTuple):
+    """Fields joined once, to be written ahead of a response's own (a stored response's)."""
+
+    headers: CIMultiDict[str]
+    """The fields, for lookups (not to be changed: `text` was joined from them)."""
+    text: str
+    """`Name: value\r\n` per field."""
+    has_date: bool
+    has_type: bool
+    """`Content-Type` is among them."""
+
+
+FRAMING_LOWER = frozenset(name.lower() for name in _FRAMING)
+"""The framing fields' names in lower case (see `EdgeResponse.set_header`)."""
+
+_NOT_IN_BLOCK = (*_FRAMING, "Age", "Cache-Status", "X-Cache")
+"""Fields a block must not hold: the listener's framing, and those each hit sets itself."""
+
+
+def field_block(headers: CIMultiDict[str]) -> FieldBlock | None:
+    """`headers` joined once for `stored_response_head`, or None when they cannot be
+    (framing or per-hit fields among them, or a CR or LF in a value: such responses take the
+    ordinary path, which refuses the latter)."""
+    for name in _NOT_IN_BLOCK:
+        if name in headers:
+            return None
+    n = len(headers)
+    text = "\r\n".join(map(": ".join, headers.items())) + "\r\n" if n else ""
+    if text.count("\n") != n or text.count("\r") != n:
+        return None
+    return FieldBlock(headers, text, "Date" in headers, "Content-Type" in headers)
 
 
 class _Clock:
@@ -105,22 +142,79 @@ def response_head(
         items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
     else:
         items = headers.items()  # type: ignore[assignment]
-    # "Name: value" lines joined in C; a CR or LF in a value would show as an extra one
+    text = _joined(status, items)
+    if length is None:
+        length = declared_length
+    return _framed(
+        status,
+        text,
+        "Date" in headers,
+        "Content-Type" in headers,
+        head_request=head_request,
+        version=version,
+        keep_alive=keep_alive,
+        length=length,
+    )
+
+
+def stored_response_head(
+    status: int,
+    stored: FieldBlock,
+    added: Mapping[str, tuple[str, str]],
+    *,
+    head_request: bool,
+    version: str,
+    keep_alive: bool,
+    length: int,
+) -> ResponseHead:
+    """The head of a response served from the cache: `stored`'s fields (joined once, see
+    `field_block`), then the `(name, value)` fields of `added` (keyed by lower-case name; no
+    framing field among them: `EdgeResponse.set_header` does not add one there). Raises
+    ValueError when a value in `added` contains CR or LF."""
+    text = stored.text + _joined(status, added.values())
+    return _framed(
+        status,
+        text,
+        stored.has_date or "date" in added,
+        stored.has_type or "content-type" in added,
+        head_request=head_request,
+        version=version,
+        keep_alive=keep_alive,
+        length=length,
+    )
+
+
+def _joined(status: int, items: Collection[tuple[str, str]]) -> str:
+    """`Name: value\r\n` per field, joined in C; a CR or LF in a value would show as an extra
+    line, and is refused."""
     n = len(items)
     text = "\r\n".join(map(": ".join, items)) + "\r\n" if n else ""
     if text.count("\n") != n or text.count("\r") != n:
         raise ValueError(f"CR or LF in a response field value (status {status})")
-    if length is None:
-        length = declared_length
+    return text
+
+
+def _framed(
+    status: int,
+    text: str,
+    has_date: bool,
+    has_type: bool,
+    *,
+    head_request: bool,
+    version: str,
+    keep_alive: bool,
+    length: int | None,
+) -> ResponseHead:
+    """The whole head: status line, `text`, then Date and the framing fields."""
     bodyless = head_request or status < 200 or status == 204 or status == 304
     chunked = False
-    tail = "" if "Date" in headers else _Clock.date_line()
+    tail = "" if has_date else _Clock.date_line()
     if status < 200 or status == 204 or status == 304:
         pass  # never a length (RFC 9110 §8.6)
     elif length is not None:
         if length or not head_request:
             tail += f"Content-Length: {length}\r\n"
-        if not bodyless and length and "Content-Type" not in headers:
+        if not bodyless and length and not has_type:
             tail += "Content-Type: application/octet-stream\r\n"
     elif not bodyless:
         if version == "1.0":

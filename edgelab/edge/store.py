@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from multidict import CIMultiDict
 
+from edgelab.edge.responsehead import FieldBlock, field_block
 from edgelab.policy.cache.freshness import Freshness
 
 Variant = tuple[str | None, ...]
@@ -42,10 +43,14 @@ class CachedResponse:
     """From `Cache-Tag` / `Surrogate-Key`, for purge by tag."""
     size: int = 0
     """Bytes charged against the store: body plus header text (computed when 0)."""
+    fields: FieldBlock | None = field(default=None, init=False, repr=False, compare=False)
+    """`headers` joined once for the response head of each hit (None: they cannot be, see
+    `edgelab.edge.responsehead.field_block`; hits then join them each time)."""
 
     def __post_init__(self) -> None:
         if not self.size:
             self.size = len(self.body) + sum(len(k) + len(v) + 4 for k, v in self.headers.items())
+        self.fields = field_block(self.headers)
 
     @property
     def target(self) -> str:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from edgelab.edge.responsehead import LAST_CHUNK, chunk, http_date, response_head
+from edgelab.edge.responsehead import (
+    LAST_CHUNK,
+    FieldBlock,
+    chunk,
+    field_block,
+    http_date,
+    response_head,
+    stored_response_head,
+)
 
 
 def fields(data: bytes) -> list[tuple[str, str]]:
@@ -125,3 +133,60 @@ def test_defaults_the_edge_adds() -> None:
 
 def test_chunks() -> None:
     assert chunk(b"hello") + LAST_CHUNK == b"5\r\nhello\r\n0\r\n\r\n"
+
+
+def stored_block() -> FieldBlock:
+    block = field_block(
+        CIMultiDict(
+            [("Cache-Control", "max-age=60"), ("Content-Type", "text/css"), ("ETag", '"e"')]
+        )
+    )
+    assert block is not None
+    return block
+
+
+@pytest.mark.parametrize("head_request", [False, True])
+@pytest.mark.parametrize(("version", "keep_alive"), [("1.1", True), ("1.1", False), ("1.0", True)])
+def test_a_stored_head_is_byte_for_byte_the_head_of_the_merged_fields(
+    head_request: bool, version: str, keep_alive: bool
+) -> None:
+    block = stored_block()
+    added = {"age": ("Age", "3"), "via": ("Via", "1.1 p (edgelab)")}
+    merged = block.headers.copy()
+    merged.extend(list(added.values()))
+    opts = dict(head_request=head_request, version=version, keep_alive=keep_alive, length=7)
+    stored = stored_response_head(200, block, added, **opts)  # type: ignore[arg-type]
+    assert stored == response_head(200, merged, **opts)  # type: ignore[arg-type]
+    assert names(stored.data)[:5] == ["cache-control", "content-type", "etag", "age", "via"]
+
+
+def test_a_stored_head_refuses_cr_or_lf_in_an_added_value() -> None:
+    with pytest.raises(ValueError, match="CR or LF"):
+        stored_response_head(
+            200,
+            stored_block(),
+            {"x-a": ("X-A", "1\r\nSet-Cookie: a=b")},
+            head_request=False,
+            version="1.1",
+            keep_alive=True,
+            length=0,
+        )
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        ("Content-Length", "3"),
+        ("Connection", "close"),
+        ("Transfer-Encoding", "chunked"),
+        ("Keep-Alive", "timeout=5"),
+        ("Age", "4"),
+        ("Cache-Status", "up; hit"),
+        ("X-Cache", "HIT"),
+        ("X-Bad", "a\r\nb"),
+    ],
+)
+def test_fields_the_listener_or_each_hit_sets_are_never_joined_in_advance(
+    field: tuple[str, str],
+) -> None:
+    assert field_block(CIMultiDict([("ETag", '"e"'), field])) is None

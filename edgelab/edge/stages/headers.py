@@ -32,8 +32,9 @@ class HeadersStage:
         ex.build_upstream_headers = self._build
 
     def response(self, ex: Exchange) -> None:
-        assert ex.response is not None
-        if ex.response.stream is not None or ex.notes.get("from_origin"):
-            ex.response.headers = forward_response_headers(ex.response.headers, via=self.via)
-        elif "Via" not in ex.response.headers:
-            ex.response.headers["Via"] = self.via
+        resp = ex.response
+        assert resp is not None
+        if resp.stream is not None or ex.notes.get("from_origin"):
+            resp.headers = forward_response_headers(resp.headers, via=self.via)
+        elif not resp.has_header("Via"):  # (a stored response's fields stay joined)
+            resp.set_header("Via", self.via)

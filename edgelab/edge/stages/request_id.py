@@ -20,8 +20,8 @@ class RequestIdStage:
         """Ids need to be unique, not secret: seeded once from the OS, no syscall per request."""
 
     def request(self, ex: Exchange) -> None:
-        ex.ray_id = f"{self._rng.getrandbits(64):016x}-{ex.pop}"
+        ex.ray_id = f"{self._rng.randbytes(8).hex()}-{ex.pop}"  # 16 hex digits, formatted in C
 
     def response(self, ex: Exchange) -> None:
         assert ex.response is not None
-        ex.response.headers[self.header] = ex.ray_id
+        ex.response.set_header(self.header, ex.ray_id)
