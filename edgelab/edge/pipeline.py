@@ -8,6 +8,10 @@ over the stages whose request hook ran, so the outermost stage sees the final re
 that raises is a bug or a module panic: it is logged with its traceback, the client gets a 500
 page, and the outer stages still see that response (serve-stale may replace it).
 
+A stage with an `idle` attribute that is True (a module switched off, a fault stage without
+faults) is passed over while it is: neither of its hooks runs, at the cost of one attribute read
+instead of a call.
+
 A hook is an `async def`, or a plain method that returns None when it is done and an awaitable
 only when it has to wait (the cache answering a hit, a module that is off): a cache hit then
 creates and awaits no coroutine per stage. Call a hook from outside the pipeline with
@@ -35,6 +39,8 @@ class Stage(Protocol):
     finished without waiting (else an awaitable the pipeline awaits)."""
 
     name: str
+    # Optional: `idle: bool`, True while the stage would do nothing on any request (its hooks
+    # are then not called; see the module docstring).
 
     def request(self, ex: Exchange) -> Awaitable[None] | None:
         """Inspect or change the request; set `ex.response` to answer without going further."""
@@ -60,13 +66,14 @@ class Pipeline:
     def __init__(self, stages: Sequence[Stage]) -> None:
         self.stages = tuple(stages)
         self._requests = tuple(
-            (i, stage, stage.request)
+            (i, stage, _gate(stage), stage.request)
             for i, stage in enumerate(self.stages)
             if not does_nothing(stage.request)
         )
-        """(position, stage, hook) of the request hooks that do something, in order."""
+        """(position, stage, its `idle` holder, hook) of the request hooks that do something,
+        in order."""
         self._responses = tuple(
-            (i, stage, stage.response)
+            (i, stage, _gate(stage), stage.response)
             for i, stage in reversed(tuple(enumerate(self.stages)))
             if not does_nothing(stage.response)
         )
@@ -74,7 +81,9 @@ class Pipeline:
 
     async def run(self, ex: Exchange) -> None:
         answered = len(self.stages) - 1  # position of the stage that set the response
-        for i, stage, hook in self._requests:
+        for i, stage, gate, hook in self._requests:
+            if gate.idle:
+                continue
             try:
                 pending = hook(ex)
                 if pending is not None:  # the hook has to wait (None: done already)
@@ -90,8 +99,8 @@ class Pipeline:
             self._failed(
                 ex, self.stages[-1], "request", RuntimeError("no stage answered the request")
             )
-        for i, stage, hook in self._responses:
-            if i > answered:  # its request hook never ran
+        for i, stage, gate, hook in self._responses:
+            if i > answered or gate.idle:  # its request hook never ran, or it is off
                 continue
             try:
                 pending = hook(ex)
@@ -135,6 +144,18 @@ class Pipeline:
             old = ex.response
             ex.notes.setdefault("abandoned", []).append(old)
         ex.response = error_response(500, "internal error", ex)
+
+
+class _NeverIdle:
+    idle = False
+
+
+_NEVER_IDLE = _NeverIdle()
+
+
+def _gate(stage: object) -> Any:
+    """What the loop reads `idle` from: the stage if it keeps an `idle` flag, else a constant."""
+    return stage if isinstance(getattr(stage, "idle", None), bool) else _NEVER_IDLE
 
 
 _TRIVIAL_OPS = frozenset({"RESUME", "RETURN_GENERATOR", "POP_TOP", "NOP", "CACHE"})

@@ -84,6 +84,7 @@ class EdgeServer:
         )
         self.observers: list[ExchangeObserver] = [self.metrics.record, _log_exchange]
         self._listener: ProxyListener | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._admin_runner: web.AppRunner | None = None
 
     @property
@@ -95,6 +96,7 @@ class EdgeServer:
         self.pipeline = pipeline
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self.upstream.open()
         self._listener = ProxyListener(
             self._handle,
@@ -139,7 +141,7 @@ class EdgeServer:
     async def _handle(self, request: ClientRequest, out: ClientConnection) -> EdgeResponse | None:
         """Run one request through the pipeline. A whole response is returned for the
         connection to write (after the observers, as one write); a streamed one is sent here."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()  # (set by `start`)
         started = loop.time()
         self.metrics.in_flight += 1
         ex = Exchange(request=request, pop=self.config.pop, started_at=started)

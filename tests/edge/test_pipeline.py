@@ -196,7 +196,7 @@ async def test_hooks_that_do_nothing_are_skipped_without_changing_who_sees_what(
         Recorder("origin", log, answer=200),
     ]
     pipeline = Pipeline(stages)
-    assert [stage.name for _, stage, _ in pipeline._requests] == ["a", "waf", "origin"]
+    assert [stage.name for _, stage, _, _ in pipeline._requests] == ["a", "waf", "origin"]
     await pipeline.run(make_exchange())
     assert log == ["a.request", "waf.request", "waf.response:403", "a.response:403"]
 
@@ -250,3 +250,31 @@ class Hooks:
 )
 def test_does_nothing(hook: str, skipped: bool) -> None:
     assert does_nothing(getattr(Hooks(), hook)) is skipped
+
+
+class Switchable(Recorder):
+    """A stage with an `idle` flag, as the bot and fault stages keep one."""
+
+    idle = False
+
+
+async def test_an_idle_stage_is_passed_over_both_ways_while_it_is_idle() -> None:
+    log: list[str] = []
+    switch = Switchable("bot", log)
+    pipeline = Pipeline([Recorder("a", log), switch, Recorder("origin", log, answer=200)])
+    switch.idle = True
+    await pipeline.run(make_exchange())
+    switch.idle = False
+    await pipeline.run(make_exchange())
+    assert log == [
+        "a.request",
+        "origin.request",
+        "origin.response:200",
+        "a.response:200",
+        "a.request",
+        "bot.request",
+        "origin.request",
+        "origin.response:200",
+        "bot.response:200",
+        "a.response:200",
+    ]

@@ -128,6 +128,8 @@ class BotStage:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = options
+        self.idle = not options.enabled
+        """The module is off in config: the pipeline passes this stage over."""
         self.clock = clock
         self.rates = ClientRates(options.rate_window_s, options.max_clients)
         self.killed = False
@@ -307,6 +309,7 @@ class BotStage:
         start only: at runtime features come as `bot-features` artifacts."""
         old = self.options
         self.options = options
+        self.idle = not options.enabled
         if (old.rate_window_s, old.max_clients) != (options.rate_window_s, options.max_clients):
             self.rates = ClientRates(options.rate_window_s, options.max_clients)
         if (old.failure_policy, old.feature_limit) != (

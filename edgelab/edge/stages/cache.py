@@ -198,6 +198,7 @@ class CacheStage:
         self.cache = edge_cache or EdgeCache(config)
         self.store = self.cache.store
         self._hit_status = f"{pop}; hit; ttl="
+        self._guards: list[CacheGuardStage] = []
         self.reconfigure(config)
 
     @property
@@ -212,6 +213,8 @@ class CacheStage:
         """Take a new `cache` section (a pushed config, e.g. the serve-stale variant's); what
         is stored stays, and the new stale windows apply to it at once."""
         self.config = config
+        for guard in self._guards:
+            guard.idle = not guard.active
         self.cache.resize(config)
         self.key_options = KeyOptions(
             include_host=config.key.include_host,
@@ -230,7 +233,9 @@ class CacheStage:
 
     def guard(self) -> CacheGuardStage:
         """The serve-stale guard to place outside the modules that can fail (see module doc)."""
-        return CacheGuardStage(self)
+        guard = CacheGuardStage(self)
+        self._guards.append(guard)
+        return guard
 
     # -- request -----------------------------------------------------------------------------
 
@@ -811,6 +816,9 @@ class CacheGuardStage:
 
     def __init__(self, cache: CacheStage) -> None:
         self.cache = cache
+        self.idle = not self.active
+        """No stale-if-error window is configured: the pipeline passes the guard over (kept
+        up to date by `CacheStage.reconfigure`)."""
 
     @property
     def active(self) -> bool:

@@ -38,9 +38,21 @@ class FaultStage:
     name = "faults"
 
     def __init__(self, seed: int | None = None) -> None:
+        self.idle = True
+        """No fault is on: the pipeline passes this stage over."""
         self.plan = FaultPlan()
         self.rng = random.Random(seed)
         self._ids = itertools.count(1)
+
+    @property
+    def plan(self) -> FaultPlan:
+        """The faults in force (one immutable value, swapped whole)."""
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: FaultPlan) -> None:
+        self._plan = plan
+        self.idle = not plan.rules
 
     def request(self, ex: Exchange) -> Awaitable[None] | None:
         """None when done at once (no fault plan: the common case), else the delay to await."""

@@ -146,3 +146,12 @@ async def test_a_panic_can_cost_cpu_as_error_enrichment_did() -> None:
     with pytest.raises(ModulePanic):
         s.request(exchange())
     assert time.perf_counter() - started >= 0.03  # a lower bound only
+
+
+def test_the_stage_is_idle_exactly_while_the_module_is_off_in_config() -> None:
+    stage = BotStage(BotOptions(enabled=False), ArtifactRegistry())
+    assert stage.idle
+    stage.reconfigure(BotOptions())
+    assert not stage.idle
+    stage.reconfigure(BotOptions(enabled=False))
+    assert stage.idle

@@ -137,3 +137,14 @@ async def test_an_inner_stage_failure_is_answered_stale_within_stale_if_error() 
     assert "RuntimeError" in ex.notes["cache_served_for_error"]
     ex = await run(p, "/never-stored")
     assert ex.response is not None and ex.response.status == 500
+
+
+def test_the_guard_is_idle_exactly_while_no_stale_if_error_window_is_set() -> None:
+    cfg = CacheConfig()
+    stage = CacheStage(cfg, "pop-t", CannedOrigin({}), EdgeCache(cfg, CollectorRegistry()))
+    guard = stage.guard()
+    assert guard.idle
+    stage.reconfigure(CacheConfig(stale_if_error_s=60))
+    assert not guard.idle
+    stage.reconfigure(CacheConfig(stale_if_error_s=60, enabled=False))
+    assert guard.idle

@@ -42,6 +42,19 @@ async def test_remove_and_clear() -> None:
     assert stage.clear() == 1 and not stage.plan.rules
 
 
+def test_the_stage_is_idle_exactly_while_no_fault_is_on() -> None:
+    stage = FaultStage()
+    assert stage.idle
+    a = stage.add(FaultRule(kind="abort"))
+    assert not stage.idle
+    stage.remove(a.id)
+    assert stage.idle
+    stage.add(FaultRule(kind="delay", delay_ms=1))
+    assert not stage.idle
+    stage.clear()
+    assert stage.idle
+
+
 async def test_faults_only_through_the_admin_port(
     edge: EdgeServer, http: aiohttp.ClientSession
 ) -> None:
