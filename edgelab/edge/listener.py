@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from edgelab.config.edge import ClientLimits
 from edgelab.edge.exchange import ClientRequest, EdgeResponse
@@ -25,7 +26,8 @@ from edgelab.serving import DRAIN_TIMEOUT_S, listen
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[ClientRequest, ClientConnection], Awaitable[EdgeResponse | None]]
+Handler = Callable[[ClientRequest, ClientConnection], Coroutine[Any, Any, EdgeResponse | None]]
+"""An `async def` (a coroutine function: the connection may run its first step itself)."""
 
 
 class ProxyListener:

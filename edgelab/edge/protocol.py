@@ -45,7 +45,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import types
+from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager tasks use
 from collections import deque
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 import httptools
@@ -151,6 +154,9 @@ class ClientConnection(BaseProtocol):
         """A request is being answered or waits its turn."""
         self.current: Pending | None = None
         """The request being answered."""
+        self._resuming: Coroutine[Any, Any, bool] | None = None
+        """The rest of a request begun in `_answer_now` that waits: the serving task finishes
+        it first."""
         self._started = False
         """The current response's head was written (a failure now can only cut the connection)."""
         self.counted = False
@@ -394,17 +400,69 @@ class ClientConnection(BaseProtocol):
         self.queue.append(item)
         self.busy = True
         wake = self._wake
-        if wake is not None:
+        if wake is not None:  # the serving task waits: nothing is in flight or queued
+            if type(item) is Pending and item.stream is None and self._answer_now(item):
+                return  # answered here; the task still waits
             self._wake = None
             wake.set_result(None)
         elif self.task is None:
             self.task = self._loop.create_task(self._serve())
 
+    def _answer_now(self, item: Pending) -> bool:
+        """Answer `item` (bodiless, next in turn) in this callback rather than wake the serving
+        task for it: a cache hit then costs no future and no task step (issue 3). The serving
+        task is entered as the current task meanwhile, so the handler runs in the task it
+        would have run in; a handler that has to wait is handed to that task, which finishes
+        it from where it waits (`_resume`). True when answered and the connection is idle
+        again; False when the task is to go on (the item is still queued, was handed over, or
+        the connection is to close)."""
+        task = self.task
+        if task is None or self._paused or self._closing or self.transport is None:
+            return False
+        loop = self._loop
+        try:
+            _enter_task(loop, task)
+        except RuntimeError:  # called from inside another task rather than by the loop
+            return False
+        self.queue.popleft()
+        self.current = item
+        self._started = False
+        try:
+            step = self.listener.handler(item.request, self)
+            try:
+                waiting_on = step.send(None)
+            except StopIteration as done:
+                resp: EdgeResponse | None = done.value
+            else:
+                self._resuming = self._answer(item, (step, waiting_on))
+                return False
+            if resp is not None:
+                self._send_whole(item, resp)
+            if self._paused and self.transport is not None:
+                self._resuming = self._drained(item)
+                return False
+            stop = self._answered(item)
+        except Exception as e:
+            stop = self._failed(e)
+        finally:
+            _leave_task(loop, task)
+        self.current = None
+        if stop or self.transport is None or self._lingering is not None or self.listener.stopping:
+            return False
+        self.busy = False
+        self._idle()
+        return True
+
     async def _serve(self) -> None:
         """Answer queued requests in order, then wait for more; ends with the connection."""
         try:
-            while self.transport is not None:
-                while self.queue and self.transport is not None:
+            while self.transport is not None or self._resuming is not None:
+                stop = False
+                resuming = self._resuming
+                if resuming is not None:  # begun in `_answer_now`, and waiting
+                    self._resuming = None
+                    stop = await resuming
+                while not stop and self.queue and self.transport is not None:
                     item = self.queue.popleft()
                     if self._buffer_paused and len(self.queue) <= _MAX_QUEUED // 2:
                         self._resume_reading_for_buffer()
@@ -412,30 +470,8 @@ class ClientConnection(BaseProtocol):
                         self._write_error(item.status, item.reason)
                         self._closing = True
                         break
-                    # One request, then its response (inline, not a coroutine of its own: a frame
-                    # less per request, issue 3)
-                    self.current = item
-                    self._started = False
-                    try:
-                        resp = await self.listener.handler(item.request, self)
-                        if resp is not None:
-                            self._send_whole(item, resp)
-                        if self._paused and self.transport is not None:
-                            await self._drain_helper()
-                    except ConnectionError:
-                        self._closing = True  # the client went away
-                        break
-                    except Exception:
-                        logger.exception("error handling a request from %s", self.client_ip or "-")
-                        if not self._started:
-                            self._write_error(500, "internal error")
-                        self._closing = True
-                        break
-                    stream = item.stream
-                    if (stream is not None and not stream.is_eof()) or not item.keep_alive:
-                        self._closing = True  # its body is still coming, or the client said so
-                    if self._closing:
-                        break
+                    # One request, then its response (in this task, not a task of its own)
+                    stop = await self._answer(item)
                 self.current = None
                 if self.transport is None or self._lingering is not None:
                     break
@@ -450,6 +486,52 @@ class ClientConnection(BaseProtocol):
             self.busy = False
             self.current = None
             self._wake = None
+
+    async def _answer(
+        self, item: Pending, begun: tuple[Coroutine[Any, Any, Any], Any] | None = None
+    ) -> bool:
+        """Run `item`'s handler (or finish it, `begun` in `_answer_now`: the handler's coroutine
+        and what it waits on) and write its response; True when the connection is to close
+        after it (the client went away or asked to close, its body is still coming, an error)."""
+        if begun is None:
+            self.current = item
+            self._started = False
+        try:
+            if begun is None:
+                resp = await self.listener.handler(item.request, self)
+            else:
+                resp = await _resume(*begun)
+            if resp is not None:
+                self._send_whole(item, resp)
+            if self._paused and self.transport is not None:
+                await self._drain_helper()
+        except Exception as e:
+            return self._failed(e)
+        return self._answered(item)
+
+    async def _drained(self, item: Pending) -> bool:
+        """`_answer`'s end for a response written in `_answer_now` that filled the buffer."""
+        try:
+            await self._drain_helper()
+        except Exception as e:
+            return self._failed(e)
+        return self._answered(item)
+
+    def _answered(self, item: Pending) -> bool:
+        """After `item`'s response: True when the connection is to close."""
+        stream = item.stream
+        if (stream is not None and not stream.is_eof()) or not item.keep_alive:
+            self._closing = True  # its body is still coming, or the client said so
+        return self._closing
+
+    def _failed(self, e: Exception) -> bool:
+        """The handler or the write failed: the connection closes (True)."""
+        if not isinstance(e, ConnectionError):  # (that is the client gone away)
+            logger.exception("error handling a request from %s", self.client_ip or "-", exc_info=e)
+            if not self._started:
+                self._write_error(500, "internal error")
+        self._closing = True
+        return True
 
     def _send_whole(self, pending: Pending, resp: EdgeResponse) -> None:
         body = resp.body
@@ -663,6 +745,26 @@ class ClientConnection(BaseProtocol):
         self._closing = True
         if self.transport is not None:
             self.transport.abort()
+
+
+@types.coroutine
+def _resume(step: Coroutine[Any, Any, Any], waiting_on: Any) -> Generator[Any, Any, Any]:
+    """Finish `step`, begun outside the awaiting task and suspended on `waiting_on`: what
+    `await step` would have done from there (the same future goes up to the task, results and
+    exceptions come down to `step`)."""
+    while True:
+        try:
+            sent = yield waiting_on
+        except BaseException as e:
+            try:
+                waiting_on = step.throw(e)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                waiting_on = step.send(sent)
+            except StopIteration as done:
+                return done.value
 
 
 def peer_ip(peername: Any) -> str:

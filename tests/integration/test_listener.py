@@ -13,7 +13,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from multidict import CIMultiDict
 
+from edgelab.config.edge import ClientLimits
+from edgelab.edge.exchange import ClientRequest, EdgeResponse
+from edgelab.edge.listener import ProxyListener
+from edgelab.edge.protocol import ClientConnection
 from edgelab.edge.server import EdgeServer
 from tests.conftest import EdgeFactory
 from tests.integration.test_hostile import hostport
@@ -484,3 +489,43 @@ async def test_stop_drains_in_flight_requests_and_closes_idle_connections(
     assert finished.headers["connection"] == "close"
     with pytest.raises(OSError):
         await asyncio.open_connection(*hostport(edge))
+
+
+# -- answered in the read callback, or handed to the serving task --------------------------------
+
+
+async def test_answers_at_once_or_after_waiting_keep_their_order_and_their_task() -> None:
+    """A kept-alive connection's request is answered in the read callback when its handler
+    never waits; one that waits is finished by the connection's serving task, and the handler
+    sees that one task either way."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    tasks: list[asyncio.Task[object] | None] = []
+
+    async def handler(req: ClientRequest, _: ClientConnection) -> EdgeResponse:
+        tasks.append(asyncio.current_task())
+        if req.path == "/wait":
+            entered.set()
+            await release.wait()
+        elif req.path == "/yield":
+            await asyncio.sleep(0)
+        return EdgeResponse(200, CIMultiDict({"X-Path": req.path}), req.path.encode())
+
+    listener = ProxyListener(handler, limits=ClientLimits(), pop="pop-t")
+    port = await listener.start("127.0.0.1", 0, "test")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for path in ("/a", "/b", "/yield", "/c", "/yield", "/d"):  # one at a time
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            resp = await read_response(reader)
+            assert (resp.status, resp.body, resp.headers["x-path"]) == (200, path.encode(), path)
+        pipelined = ("/wait", "/e", "/yield", "/f")
+        writer.write(b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for p in pipelined))
+        await asyncio.wait_for(entered.wait(), 20)
+        release.set()
+        assert [(await read_response(reader)).body for _ in pipelined] == [
+            p.encode() for p in pipelined
+        ]
+        assert len(tasks) == 10 and tasks[0] is not None and all(t is tasks[0] for t in tasks)
+    finally:
+        writer.close()
+        await listener.stop(5)
