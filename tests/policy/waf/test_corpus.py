@@ -225,3 +225,28 @@ def test_the_fifth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
                 name, _, value = line.partition(": ")
                 assert req.values(f"header:{name.lower()}") == [(f"header:{name.lower()}", value)]
     assert {"multipart", "jsonarray", "pathseg", "filename", "xml", "textxml", "headers"} <= seen
+
+
+HELDOUT5_MEASURED = {
+    "sqli": 25,
+    "xss": 26,
+    "lfi": 24,
+    "rce": 31,
+    "scanner": 23,
+    "protocol": 15,
+}
+"""Held-out 5's detections per category at PL1, measured once at the end of round 4 (of 26, 26,
+25, 33, 26 and 19), with 10 false positives of 203: never tuned on, so a floor, not a target."""
+
+
+def test_the_fifth_held_out_set_stays_at_what_it_measured() -> None:
+    """HELDOUT5 was written before round 4 and run once at its end: 144 of 155 (92.9%), every
+    category over 75%, and 10 false positives of 203 (4.9%, code in posts). A later change may
+    move it up (or tune on it, and say so), not down."""
+    attacks_ = heldout5_attacks()
+    for category, floor in HELDOUT5_MEASURED.items():
+        requests = [r for r in attacks_ if r.category == category]
+        detected = sum(evaluate(engine(), r).blocked for r in requests)
+        assert detected >= floor, (category, detected, len(requests))
+    blocked = [r.note for r in heldout5_benign() if evaluate(engine(), r).blocked]
+    assert len(blocked) <= 10, blocked
