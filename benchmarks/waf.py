@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import time
 from urllib.parse import urlencode
@@ -59,11 +60,15 @@ GET_HEADERS = {
 
 
 def form_64k() -> bytes:
+    """A 64 KiB urlencoded form of free text: 89 fields of 12 comments each, every field a
+    different draw (a form whose fields repeat would flatter a WAF that scans each distinct
+    value once)."""
     fields: dict[str, str] = {}
     i = 0
     while len(urlencode(fields)) < 64 * 1024:
-        fields[f"field_{i}"] = " ".join(COMMENTS[(i + k) % len(COMMENTS)] for k in range(12))
+        fields[f"field_{i}"] = " ".join(random.Random(i).sample(COMMENTS, 12))
         i += 1
+    assert len(set(fields.values())) == len(fields)
     return urlencode(fields).encode()[: 64 * 1024].rsplit(b"&", 1)[0]
 
 

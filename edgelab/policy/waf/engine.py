@@ -396,6 +396,7 @@ class WafEngine:
             ident, index = compiled[0][1], self._regex[rule.phase]
             assert ident is not None  # the rule model allows only a regex or contains condition
             locate = _locator(index, ident)
+            gate = []  # `locate` looks for its match itself, on the values it needs
         return _Compiled(
             rule,
             tuple(check for check, _ in compiled),
@@ -528,13 +529,12 @@ def _headers_read(rule: Rule) -> tuple[str, ...]:
 
 def _locator(index: RegexIndex, ident: int) -> Locate:
     """(where, matched text) of the first value among `wanted` (wheres: `args:q`...) that
-    pattern `ident` of `index` matched in a request, or None."""
+    pattern `ident` of `index` matched in a request, or None; the pattern is confirmed only
+    then, on those values (`RegexIndex.defer`)."""
+    index.defer(ident)
 
     def locate(req: WafRequest, wanted: set[str]) -> tuple[str, str] | None:
-        for where, text in index.hits(req).get(ident, ()):
-            if where in wanted:
-                return where, index.search(ident, text) or text
-        return None
+        return index.locate(req, ident, wanted)
 
     return locate
 

@@ -72,6 +72,8 @@ class WafRequest:
     """Values per target (`args`), and per target and chain (`args\x01lowercase`)."""
     scans: dict[str, dict[int, list[Value]]] = field(default_factory=dict, repr=False)
     """Regex hits per scan index (`edgelab.policy.waf.scan`): pattern id -> where it matched."""
+    pending: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)
+    """Per scan index, patterns its scan reported but left to confirm on demand."""
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
     _head_is_ascii: bool | None = field(default=None, repr=False)
@@ -100,6 +102,7 @@ class WafRequest:
         self.body, self.body_truncated = body, truncated
         self._body_error = self._files = None
         self.scans.clear()  # regex hits found before the body was there
+        self.pending.clear()
         for key in [k for k in self._cache if _target_of(k) in _FROM_BODY]:
             del self._cache[key]
 

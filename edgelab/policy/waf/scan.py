@@ -62,6 +62,8 @@ class RegexIndex:
         self._triggers: dict[Chain, Callable[[str], object] | None] = {}
         self._tests: list[Callable[[str], bool]] = []
         """Per pattern, whether it matches a text (for confirming the prefilter's candidates)."""
+        self._deferred: set[int] = set()
+        """Patterns confirmed only on demand (`defer`)."""
 
     def __len__(self) -> int:
         """Patterns in the index (their ids are 0 .. len - 1)."""
@@ -144,36 +146,78 @@ class RegexIndex:
         req.scans[key] = found
         return found
 
+    def defer(self, ident: int) -> None:
+        """Confirm pattern `ident` only when `locate` asks, and only on the values it asks
+        about: the second rule of a chain on one value (`same_value_as`) needs it only after
+        the first rule matched, and then only on the values that rule matched."""
+        self._deferred.add(ident)
+
+    def locate(self, req: WafRequest, ident: int, wanted: set[str]) -> tuple[str, str] | None:
+        """(where, matched text) of the first value whose `where` is in `wanted` (`args:q`...)
+        that pattern `ident` matches in `req`, or None."""
+        hits = self.hits(req)
+        if ident in hits:
+            for where, text in hits[ident]:
+                if where in wanted:
+                    return where, self.search(ident, text) or text
+            return None
+        if ident not in req.pending.get(self._key, ()):
+            return None  # the scan ruled it out
+        for where, text in self._where(req, ident, {}, wanted):
+            return where, self.search(ident, text) or text
+        return None
+
     def _confirm(self, req: WafRequest, candidates: Iterable[int]) -> HitMap:
         """Exactly what the prefilter's candidates match: each pattern on each value of its
-        own targets, after its own chain (values without a trigger of the chain as they are)."""
+        own targets, after its own chain (values without a trigger of the chain as they are).
+        Deferred patterns (`defer`) are left pending for `locate`."""
         found: HitMap = {}
-        memo = req.memo
         texts: dict[tuple[Chain, str], str] = {}  # what a chain made of a value, for all
+        pending: list[int] = []
         for ident in sorted(candidates):
-            chain = self._patterns[ident][2]
-            trigger = self._chain_triggers(chain)
-            test = self._tests[ident]
-            tested: dict[str, tuple[bool, str]] = {}  # a value in several targets: once
-            where_values: list[tuple[str, str]] = []
-            for target in self._targets[ident]:
-                for where, raw in req.values(target):
-                    seen = tested.get(raw)
-                    if seen is None:
-                        text = raw
-                        if trigger is not None:
-                            made = texts.get((chain, raw))
-                            if made is None:
-                                made = texts[(chain, raw)] = (
-                                    raw if trigger(raw) is None else apply_cached(raw, chain, memo)
-                                )
-                            text = made
-                        seen = tested[raw] = (test(text), text)
-                    if seen[0]:
-                        where_values.append((where, seen[1]))
+            if ident in self._deferred:
+                pending.append(ident)
+                continue
+            where_values = self._where(req, ident, texts, None)
             if where_values:
-                found[ident] = list(dict.fromkeys(where_values))  # one value, several targets
+                found[ident] = where_values
+        req.pending[self._key] = frozenset(pending)
         return found
+
+    def _where(
+        self,
+        req: WafRequest,
+        ident: int,
+        texts: dict[tuple[Chain, str], str],
+        wanted: set[str] | None,
+    ) -> list[tuple[str, str]]:
+        """(where, text matched) of every value of pattern `ident`'s targets it matches after
+        its chain, once each, in order; only the values whose `where` is in `wanted` when
+        given. `texts` keeps what a chain made of a value, for the next pattern."""
+        memo = req.memo
+        chain = self._patterns[ident][2]
+        trigger = self._chain_triggers(chain)
+        test = self._tests[ident]
+        tested: dict[str, tuple[bool, str]] = {}  # a value in several targets: once
+        where_values: list[tuple[str, str]] = []
+        for target in self._targets[ident]:
+            for where, raw in req.values(target):
+                if wanted is not None and where not in wanted:
+                    continue
+                seen = tested.get(raw)
+                if seen is None:
+                    text = raw
+                    if trigger is not None:
+                        made = texts.get((chain, raw))
+                        if made is None:
+                            made = texts[(chain, raw)] = (
+                                raw if trigger(raw) is None else apply_cached(raw, chain, memo)
+                            )
+                        text = made
+                    seen = tested[raw] = (test(text), text)
+                if seen[0]:
+                    where_values.append((where, seen[1]))
+        return list(dict.fromkeys(where_values))  # one value, several targets
 
     def _chain_triggers(self, chain: Chain) -> Callable[[str], object] | None:
         trigger = self._triggers.get(chain, _UNSET)
@@ -188,12 +232,15 @@ _UNSET = object()
 class Prefilter:
     """One RE2 scan of all of a request's values for every pattern of a phase at once.
 
-    The values (and, for a value a transformation would change, its transformed forms) are
-    joined into one text, one per line, and matched by one multiline set of all the index's
-    patterns. A pattern that matches a value matches that text too (see `prefilterable`), so a
-    pattern the scan does not report cannot match anywhere: a clean request costs one scan, and
-    only the patterns it reports (usually none) are confirmed value by value. Patterns that
-    cannot be prefiltered are always confirmed.
+    What the index's patterns would be confirmed on is joined into one text, one per line,
+    and matched by one multiline set of all the index's patterns: each distinct value of a
+    target some pattern reads as it is, and what each transformation chain makes of each
+    distinct value of a target some pattern reads through a chain (the value itself when the
+    chains leave it as it is, as they leave most values). A pattern that matches what it
+    would be confirmed on matches that text too (see `prefilterable`), so a pattern the scan
+    does not report cannot match anywhere: a clean request costs one scan, and only the
+    patterns it reports (usually none) are confirmed value by value. Patterns that cannot be
+    prefiltered are always confirmed.
     """
 
     def __init__(self, *indexes: RegexIndex) -> None:
@@ -207,47 +254,59 @@ class Prefilter:
             [(i, patterns[i][0], patterns[i][1]) for i in scanned],
             multiline=True,
         )
-        self.targets = tuple(dict.fromkeys(t for index in indexes for t in index._by_target))
+        as_is: set[str] = set()
+        chained: set[str] = set()
+        for index in indexes:
+            for (_, _, chain), targets in zip(index._patterns, index._targets, strict=True):
+                (chained if chain else as_is).update(targets)
+        self.targets = tuple(
+            (t, t in as_is, t in chained)
+            for t in dict.fromkeys(t for index in indexes for t in index._by_target)
+        )
+        """(target, read as it is by some pattern, read through a chain by some pattern)."""
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
-        names = sorted({n for c in chains for n in c})
-        self.trigger = chain_trigger(names)
-        self.needles = trigger_needles(names)
+        self.needles = trigger_needles(sorted({n for c in chains for n in c}))
         self.forms_of: BoundedMemo[str, tuple[str, ...]] = BoundedMemo()
         """Value -> what the chains make of it (short values, kept across requests)."""
 
     def candidates(self, req: WafRequest) -> frozenset[int]:
-        """The patterns that may match somewhere in `req` (a superset; usually empty)."""
-        values = [v for t in self.targets for _, v in req.values(t)]
-        text = "\n".join(values)
-        if self.trigger is not None:
-            extra = self._transformed(values, text, req.memo)
-            if extra:
-                text = "\n".join([text, *extra])
-        found = self.scan.matches(text)
+        """The patterns that may match somewhere in `req` (a superset; usually empty). Each
+        text is one line, once: a body's fields are in `args` and `body_args`, a header in
+        `headers` and `header:<name>`, and scanning them twice finds nothing more."""
+        lines: dict[str, None] = {}
+        chained: dict[str, None] = {}
+        for target, as_is, through_chain in self.targets:
+            for _, value in req.values(target):
+                if as_is:
+                    lines[value] = None
+                if through_chain:
+                    chained[value] = None
+        if chained:
+            if may_change("\n".join(chained), self.needles):
+                self._add_forms(chained, lines, req.memo)
+            else:
+                lines.update(chained)  # no chain changes any of them
+        found = self.scan.matches("\n".join(lines))
         return found | self.always if self.always else found
 
-    def _transformed(
-        self, values: list[str], text: str, step_memo: dict[tuple[str, str], str]
-    ) -> list[str]:
-        """Every form the index's chains make of `values` that is not already among them.
-        What they make of a short value is kept across requests (`forms_of`)."""
-        if not may_change(text, self.needles):
-            return []  # nothing any chain would change
-        seen = set(values)
-        extra: list[str] = []
+    def _add_forms(
+        self,
+        values: dict[str, None],
+        lines: dict[str, None],
+        step_memo: dict[tuple[str, str], str],
+    ) -> None:
+        """What the index's chains make of each of `values`, added to `lines`. What they make
+        of a short value is kept across requests (`forms_of`)."""
         forms_of = self.forms_of
-        for value in dict.fromkeys(values):
+        for value in values:
             forms = forms_of.get(value)
             if forms is None:
-                forms = tuple(f for f in self.chain_set.forms(value, step_memo) if f != value)
+                forms = tuple(self.chain_set.forms(value, step_memo))
                 if is_short(value):
                     forms_of.keep(value, forms)
-            for out in forms:
-                if out not in seen:
-                    seen.add(out)
-                    extra.append(out)
-        return extra
+            for form in forms:
+                lines[form] = None
 
 
 class TargetPlan:

@@ -46,8 +46,8 @@ def unquote_plus(text: str) -> str:
     both on many inputs)."""
     if "+" in text:
         text = text.replace("+", " ")
-    if "%" not in text:
-        return text
+    if "%" not in text or _PERCENT_HEX.search(text) is None:
+        return text  # no escape to decode (a `%` followed by anything else stays)
     if "%25" in text:
         fast = "%".join([_FAST_UNQUOTE(part) for part in text.split("%25")])
     else:
@@ -74,7 +74,18 @@ def url_decode_repeat(value: str) -> str:
         if decoded == value:
             break
         value = decoded
+        if not may_url_decode(value):
+            break  # the next round would leave it as it is
     return value
+
+
+_URL_ESCAPE = re.compile(r"%(?:[0-9a-fA-F]{2}|[uU][0-9a-fA-F]{4})")
+
+
+def may_url_decode(value: str) -> bool:
+    """Whether `url_decode` can change `value`: it holds a `+`, a `%XX` or a `%uXXXX` (a `%`
+    followed by anything else is left as it is; tests check this on many inputs)."""
+    return "+" in value or ("%" in value and _URL_ESCAPE.search(value) is not None)
 
 
 def lowercase(value: str) -> str:
@@ -194,16 +205,45 @@ def may_change(value: str, needles: tuple[str, ...] | None) -> bool:
     return False
 
 
+EXACT_TRIGGERS = frozenset(
+    {
+        "url_decode",
+        "url_decode_repeat",
+        "remove_nulls",
+        "replace_comments",
+        "escape_decode",
+        "normalize_slashes",
+    }
+)
+"""Transforms whose trigger is exactly "holds one of its TRIGGER_TEXTS": `in` answers for
+them, and no regex has to run over the value (a long one costs microseconds per search)."""
+
+
 def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
-    """`search` of a pattern that finds a trigger of any transform in `names`; None: no chain."""
+    """Whether some transform in `names` may change a value: a function returning a non-None
+    object when one of their triggers is in the value, else None; None: no chain."""
     if not names:
         return None
-    search = re.compile("|".join(sorted({TRIGGERS[n] for n in names}))).search
-    needles = trigger_needles(names)
-    if needles is None:
-        return search
+    exact = tuple(sorted({t for n in names if n in EXACT_TRIGGERS for t in TRIGGER_TEXTS[n] or ()}))
+    others = sorted({n for n in names if n not in EXACT_TRIGGERS})
+    if not others:
+
+        def contains(value: str) -> object:
+            for needle in exact:
+                if needle in value:
+                    return needle
+            return None
+
+        return contains
+    search = re.compile("|".join(sorted({TRIGGERS[n] for n in others}))).search
+    needles = trigger_needles(others)
 
     def trigger(value: str) -> object:
+        for needle in exact:
+            if needle in value:
+                return needle
+        if needles is None:
+            return search(value)
         for needle in needles:
             if needle in value:
                 return search(value)
@@ -212,7 +252,14 @@ def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
     return trigger
 
 
-_TRIGGER_SEARCH = {name: re.compile(pattern).search for name, pattern in TRIGGERS.items()}
+def _step_trigger(name: str) -> Callable[[str], object]:
+    trigger = chain_trigger((name,))
+    assert trigger is not None
+    return trigger
+
+
+_STEP_TRIGGER = {name: _step_trigger(name) for name in TRIGGERS}
+"""Per transform, its own `chain_trigger`."""
 
 
 def apply_cached(value: str, names: Sequence[str], memo: dict[tuple[str, str], str]) -> str:
@@ -223,7 +270,7 @@ def apply_cached(value: str, names: Sequence[str], memo: dict[tuple[str, str], s
         out = memo.get(key)
         if out is None:
             out = memo[key] = (
-                value if _TRIGGER_SEARCH[name](value) is None else TRANSFORMS[name](value)
+                value if _STEP_TRIGGER[name](value) is None else TRANSFORMS[name](value)
             )
         value = out
     return value
@@ -293,6 +340,6 @@ class _Node:
             stepped = step_memo.get(key)
             if stepped is None:
                 stepped = step_memo[key] = (
-                    value if _TRIGGER_SEARCH[name](value) is None else TRANSFORMS[name](value)
+                    value if _STEP_TRIGGER[name](value) is None else TRANSFORMS[name](value)
                 )
             child.walk(stepped, step_memo, out)

@@ -139,3 +139,52 @@ def test_a_full_memo_starts_over_instead_of_growing() -> None:
         assert memo.keep(str(i), i) == i
     assert len(memo) == 10
     assert memo.get(str(MEMO_ENTRIES_MAX + 9)) == MEMO_ENTRIES_MAX + 9
+
+
+def test_a_trigger_answered_by_in_agrees_with_the_trigger_patterns() -> None:
+    """`chain_trigger` answers with `in` for the transforms in EXACT_TRIGGERS and searches
+    the others' patterns: the same answer as searching every pattern of the chain."""
+    import random
+    import re
+
+    from edgelab.policy.waf.transforms import EXACT_TRIGGERS
+
+    pieces = ["a", "A", "%", "+", "&", "&lt;", "&para", "&#", "\\", "/", "*", "/*", "\x00",
+              " ", "\t", "\n", "é", "Ω"]  # fmt: skip
+    names = sorted(TRIGGERS)
+    rng = random.Random(3)
+    for _ in range(150):
+        chain = rng.sample(names, rng.randint(1, 4))
+        trigger = chain_trigger(chain)
+        assert trigger is not None
+        search = re.compile("|".join(TRIGGERS[n] for n in chain)).search
+        for _ in range(40):
+            value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+            assert (trigger(value) is not None) == (search(value) is not None), (chain, value)
+    assert EXACT_TRIGGERS < set(TRIGGERS)
+
+
+def test_url_decode_repeat_stops_only_when_another_round_changes_nothing() -> None:
+    import random
+
+    from edgelab.policy.waf.transforms import MAX_DECODE_ROUNDS, may_url_decode, url_decode
+
+    def every_round(value: str) -> str:
+        for _ in range(MAX_DECODE_ROUNDS):
+            decoded = url_decode(value)
+            if decoded == value:
+                break
+            value = decoded
+        return value
+
+    pieces = ["a", "+", "%", "%2", "%25", "%2525", "%252B", "%41", "%u0041", "%U00e9", "%u12",
+              "%C3%A9", "%C3", "%zz", "%%", " ", "é", "\x00"]  # fmt: skip
+    rng = random.Random(5)
+    unchanged = 0
+    for _ in range(5000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        assert apply_transforms(value, ("url_decode_repeat",)) == every_round(value), value
+        if not may_url_decode(value):
+            unchanged += 1
+            assert url_decode(value) == value, value
+    assert unchanged > 100
