@@ -219,6 +219,8 @@ class WafStage:
             return
         if not verdict.blocked:
             self.metrics.passed.inc()
+            if not verdict.matches or not logger.isEnabledFor(logging.DEBUG):
+                return
             for m in verdict.matches:
                 logger.debug(
                     "waf match rule %s (%s) %s=%r",

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 import re2
 
 RegexEngine = Literal["re", "re2"]
+_UNANCHORED = re2._Anchor.UNANCHORED
 REGEX_ENGINES: tuple[RegexEngine, ...] = ("re", "re2")
 
 
@@ -44,11 +45,16 @@ class _Re2Pattern:
         options.max_mem = 64 << 20
         options.log_errors = False
         options.never_capture = True
-        self._search = re2.compile(pattern, options).search
+        # The binding's own `Match`: the wrapper's `search` builds a match object with every
+        # offset mapped back to characters, several times the cost of the search itself.
+        self._match: Callable[[object, bytes, int, int], list[tuple[int, int]]] = re2.compile(
+            pattern, options
+        )._regexp.Match
 
     def search(self, text: str) -> str | None:
-        m = self._search(text)
-        return None if m is None else str(m.group(0))
+        raw = text.encode("utf-8")  # strict, as the wrapper encodes
+        start, end = self._match(_UNANCHORED, raw, 0, len(raw))[0]
+        return None if start < 0 else raw[start:end].decode("utf-8")
 
 
 def compile_regex(pattern: str, engine: RegexEngine) -> Pattern:

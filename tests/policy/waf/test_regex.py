@@ -55,3 +55,30 @@ def test_pattern_set_any_says_whether_one_matches(engine: RegexEngine) -> None:
     assert bank.any("admin")
     assert not bank.any("administrator")
     assert not bank.any("")
+
+
+def test_re2_search_returns_what_the_wrapper_and_re_find() -> None:
+    """RE2's search calls the binding's `Match` itself and slices the UTF-8 bytes; the matched
+    text must be the wrapper's (and `re`'s, for these patterns), non-ASCII text included."""
+    import re
+
+    import re2
+
+    cases = [
+        (r"[\d.:]+$", ["127.0.0.1:8080", "host 10.0.0.1", "none"]),
+        (r"é+\w*", ["caféé au lait", "naïve", "x"]),
+        (r"<scr\w*", ["€ <script>", "<SCRIPT src=x>", "<b>"]),
+        (r"a*", ["", "bbb", "aaab"]),  # empty matches are matches
+        (r"\x{1F600}.", ["smile \U0001f600! done", "no"]),
+    ]
+    options = re2.Options()
+    options.case_sensitive = False
+    options.dot_nl = True
+    for pattern, texts in cases:
+        ours = compile_regex(pattern, "re2")
+        wrapper = re2.compile(pattern, options)
+        for text in texts:
+            m = wrapper.search(text)
+            assert ours.search(text) == (None if m is None else m.group(0)), (pattern, text)
+            r = re.search(pattern.replace(r"\x{1F600}", "\U0001f600"), text, re.I | re.S)
+            assert ours.search(text) == (None if r is None else r.group(0)), (pattern, text)
