@@ -196,11 +196,12 @@ class WafStage:
         now = self.clock()
         started = time.perf_counter()
         progress = engine.start()
-        if not req.has_body:
+        has_body = req.has_body
+        if not has_body:
             engine.scan_bodiless(wreq)
         verdict = engine.evaluate(wreq, "headers", now, progress)
         if not verdict.final and "body" in engine.phases:
-            if req.has_body and self.options.inspect_body_bytes > 0:
+            if has_body and self.options.inspect_body_bytes > 0:
                 spent = time.perf_counter() - started
                 body, truncated = await buffer_body(req, self.options.inspect_body_bytes)
                 started = time.perf_counter() - spent

@@ -259,11 +259,25 @@ class Prefilter:
         for index in indexes:
             for (_, _, chain), targets in zip(index._patterns, index._targets, strict=True):
                 (chained if chain else as_is).update(targets)
-        self.targets = tuple(
-            (t, t in as_is, t in chained)
+        roles = {
+            t: (t in as_is, t in chained)
             for t in dict.fromkeys(t for index in indexes for t in index._by_target)
-        )
-        """(target, read as it is by some pattern, read through a chain by some pattern)."""
+            if not t.startswith("header:")
+        }
+        self.targets = tuple((t, a, c) for t, (a, c) in roles.items() if not _covered(t, roles))
+        """(target, read as it is by some pattern, read through a chain by some pattern), but
+        not one whose values another lists in every role it has (`_covered`), nor a single
+        header: those are `by_header`."""
+        every = roles.get("headers", (False, False))
+        self.by_header = {
+            t: (t in as_is, t in chained)
+            for t in dict.fromkeys(t for index in indexes for t in index._by_target)
+            if t.startswith("header:")
+            and not (every[0] >= (t in as_is) and every[1] >= (t in chained))
+        }
+        """The roles of each `header:<name>` target some pattern reads (beyond what `headers`
+        already has): the request's headers are walked once for all of them, instead of a
+        lookup for each (most are absent: the address headers, Range, Transfer-Encoding)."""
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
         self.needles = trigger_needles(sorted({n for c in chains for n in c}))
@@ -282,6 +296,15 @@ class Prefilter:
                     lines[value] = None
                 if through_chain:
                     chained[value] = None
+        by_header = self.by_header
+        if by_header:
+            for where, value in req.values("headers"):
+                roles = by_header.get(where)
+                if roles is not None:
+                    if roles[0]:
+                        lines[value] = None
+                    if roles[1]:
+                        chained[value] = None
         if chained:
             if may_change("\n".join(chained), self.needles):
                 self._add_forms(chained, lines, req.memo)
@@ -307,6 +330,17 @@ class Prefilter:
                     forms_of.keep(value, forms)
             for form in forms:
                 lines[form] = None
+
+
+def _covered(target: str, roles: dict[str, tuple[bool, bool]]) -> bool:
+    """Whether every value of `target` is a value of another target in `roles` that is read
+    in every role `target` is (as it is, through a chain): `query_args` and `body_args` of
+    `args`. Scanning it too would add no line."""
+    found = roles.get("args") if target in ("query_args", "body_args") else None
+    if found is None:
+        return False
+    as_is, chained = roles[target]
+    return found[0] >= as_is and found[1] >= chained
 
 
 class TargetPlan:

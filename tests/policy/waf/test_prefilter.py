@@ -26,6 +26,19 @@ ODD = [
     CorpusRequest("odd", "POST", "/f", "", {"Content-Type": "text/plain"}, b"a\n../../x\n<svg"),
     CorpusRequest("odd", "GET", "/", "a=%2525253Cscript%25253E&b=%u003cscript", {}),
     CorpusRequest("odd", "GET", "/", "", {"Referer": "http://x/?a=1&para=2&#x3c;"}),
+    CorpusRequest(
+        "odd",
+        "GET",
+        "/",
+        "",
+        {
+            "Host": "10.0.0.1",
+            "X-Real-IP": "1' or '1'='1",
+            "X-Forwarded-For": "127.0.0.1, <svg/onload=x>",
+            "Range": "bytes=0-18446744073709551615",
+            "User-Agent": "%3Cscript%3E sqlmap",
+        },
+    ),
 ]
 
 
