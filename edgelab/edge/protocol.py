@@ -31,7 +31,9 @@ test_listener.py hold it to each):
   with back-pressure: past its high-water mark reading from the socket pauses. `100 Continue`
   goes out only when a stage first reads the body.
 - **Pipelining**: requests are answered one at a time in order; at most `_MAX_QUEUED` parsed
-  requests wait, beyond that reading pauses.
+  requests wait, beyond that reading pauses. A bodiless request that finds the connection idle
+  is answered in the read callback when its handler does not wait (a cache hit), in the
+  connection's serving task otherwise (`_answer_now`): the same order, the same task.
 - **Unread bodies**: a body received whole but not read is dropped; one still arriving when its
   response is done closes the connection (there is no bound on what a client might still send).
 - **Closing** after a response is lingering (RFC 9112 §9.6): the edge shuts its sending side and

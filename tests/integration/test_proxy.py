@@ -302,6 +302,11 @@ async def test_metrics_count_requests(edge: EdgeServer, http: aiohttp.ClientSess
     # The first goes to the origin; the cache answers the other two (public, max-age).
     assert metric_value(text, "edgelab_edge_requests_total", status="200", path_taken="origin") == 1
     assert metric_value(text, "edgelab_edge_requests_total", status="200", path_taken="cache") == 2
+    assert metric_value(text, "edgelab_edge_cache_requests_total", result="hit") == 2
+    # the request-time histogram, kept as plain numbers (metrics.record): one sample a request
+    assert metric_value(text, "edgelab_edge_request_seconds_count") == 3
+    assert metric_value(text, "edgelab_edge_request_seconds_bucket", le="+Inf") == 3
+    assert 0 < metric_value(text, "edgelab_edge_request_seconds_sum") < 60
     assert json.loads(json.dumps(text))  # the exposition is text
     pytest.importorskip("prometheus_client")
 
