@@ -16,6 +16,7 @@ import ctypes
 import ipaddress
 import re
 from collections.abc import Callable
+from typing import Any
 
 import libinjection
 
@@ -105,6 +106,15 @@ def _binding_sqli(value: str) -> str | None:
     return str(result["fingerprint"]) if result["is_sqli"] else None
 
 
+def _libinjection_function(name: str) -> Any:
+    """C function `name` of the shared object the binding ships (it exports the library's
+    symbols), or None when the binding is built otherwise."""
+    try:
+        return getattr(ctypes.PyDLL(libinjection.__file__), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def _direct_sqli() -> Callable[[str], str | None] | None:
     """libinjection's own one-call API, `libinjection_sqli(s, len, fingerprint)`, from the
     shared object the binding ships (it exports the C library's symbols), or None if absent.
@@ -113,9 +123,8 @@ def _direct_sqli() -> Callable[[str], str | None] | None:
     dict of eight token dicts on every call, about 4 us of a request's WAF time per new
     value. `PyDLL` keeps the GIL during the call, so the one fingerprint buffer is never
     shared by two threads at once."""
-    try:
-        fn = ctypes.PyDLL(libinjection.__file__).libinjection_sqli
-    except (OSError, AttributeError):
+    fn = _libinjection_function("libinjection_sqli")
+    if fn is None:
         return None
     fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
     fn.restype = ctypes.c_int
@@ -152,9 +161,8 @@ def _binding_xss(value: str) -> bool:
 def _direct_xss() -> Callable[[str], bool] | None:
     """libinjection's `libinjection_xss(s, len)` from the binding's shared object, as
     `_direct_sqli` (the binding builds a dict per call), or None if absent."""
-    try:
-        fn = ctypes.PyDLL(libinjection.__file__).libinjection_xss
-    except (OSError, AttributeError):
+    fn = _libinjection_function("libinjection_xss")
+    if fn is None:
         return None
     fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
     fn.restype = ctypes.c_int

@@ -18,7 +18,8 @@ from typing import Literal, Protocol
 import re2
 
 RegexEngine = Literal["re", "re2"]
-_UNANCHORED = re2._Anchor.UNANCHORED
+_UNANCHORED = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+"""The binding's own anchor constant (private API: None if a google-re2 release drops it)."""
 REGEX_ENGINES: tuple[RegexEngine, ...] = ("re", "re2")
 
 
@@ -45,15 +46,23 @@ class _Re2Pattern:
         options.max_mem = 64 << 20
         options.log_errors = False
         options.never_capture = True
+        compiled = re2.compile(pattern, options)
         # The binding's own `Match`: the wrapper's `search` builds a match object with every
-        # offset mapped back to characters, several times the cost of the search itself.
-        self._match: Callable[[object, bytes, int, int], list[tuple[int, int]]] = re2.compile(
-            pattern, options
-        )._regexp.Match
+        # offset mapped back to characters, several times the cost of the search itself. It is
+        # private API, so a google-re2 without it gets the wrapper's `search`.
+        match = getattr(getattr(compiled, "_regexp", None), "Match", None)
+        self._match: Callable[[object, bytes, int, int], list[tuple[int, int]]] | None = (
+            match if _UNANCHORED is not None else None
+        )
+        self._wrapper_search = compiled.search
 
     def search(self, text: str) -> str | None:
+        match = self._match
+        if match is None:
+            m = self._wrapper_search(text)
+            return None if m is None else str(m.group(0))
         raw = text.encode("utf-8")  # strict, as the wrapper encodes
-        start, end = self._match(_UNANCHORED, raw, 0, len(raw))[0]
+        start, end = match(_UNANCHORED, raw, 0, len(raw))[0]
         return None if start < 0 else raw[start:end].decode("utf-8")
 
 

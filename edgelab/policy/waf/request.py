@@ -13,9 +13,9 @@ Targets: `method`, `path` (raw, as sent), `uri` (path and query, raw), `query` (
 `headers` / `header_names` / `header:<name>`, `cookies` / `cookie_names`, `files` (the file names
 of a multipart body's uploads, `files:<field>`; their contents are files, not fields, as in
 ModSecurity's FILES), `body` (raw, up to the inspection limit, when no body parser made fields of
-it), `reqbody_error` (why a body parser
-refused the body: malformed XML; see `edgelab.policy.waf.xmlbody`), `ip`; `count:<target>` is
-the number of values of a target ("0" when absent).
+it), `reqbody_error` (why a body parser refused the body: malformed XML; see
+`edgelab.policy.waf.xmlbody`), `ip`; `count:<target>` is the number of values of a target ("0"
+when absent).
 """
 
 from __future__ import annotations

@@ -82,3 +82,14 @@ def test_re2_search_returns_what_the_wrapper_and_re_find() -> None:
             assert ours.search(text) == (None if m is None else m.group(0)), (pattern, text)
             r = re.search(pattern.replace(r"\x{1F600}", "\U0001f600"), text, re.I | re.S)
             assert ours.search(text) == (None if r is None else r.group(0)), (pattern, text)
+
+
+def test_re2_search_falls_back_to_the_wrapper_without_the_private_match() -> None:
+    """`Match` and its anchor are the binding's private API: without them (a later google-re2)
+    the wrapper's `search` answers, with the same matched text."""
+    fast = compile_regex(r"é+\w*|[\d.:]+$", "re2")
+    plain = compile_regex(r"é+\w*|[\d.:]+$", "re2")
+    plain._match = None  # type: ignore[attr-defined]  # as when the binding lacks it
+    for text in ["caféé au lait", "127.0.0.1:8080", "none", ""]:
+        assert plain.search(text) == fast.search(text), text
+    assert plain.search("caféé au lait") == "éé"
