@@ -26,6 +26,7 @@ PREFIXES = (
     "$(", "#{", "<%", "javascript:", "select ", "union ", "1 and ", "case when ", "if(",
     "0x414141 ", "concat(", "=", "<a href=", "http://", "\\\\", "\r\n", "get ", "| ", "`",
     "o:1:\"", "<?", "exec ", "/etc", "%", "; c", "powershell ", "${::-", "<meta ", "bytes=0-",
+    "awk ", "chmod 7", "javascript:void(", "javascript:voi",
 )  # fmt: skip
 UNITS = (
     " ", "a", "1", "'", "(", ")", "{", "$", "/", ".", ";", "-", "<", "=", ":", "\t", "${",
