@@ -24,7 +24,7 @@ prints its totals, `--show-heldout4` its items too; both are for the end of the 
 are now always printed) and is kept the same way: `--heldout5` totals it, `--show-heldout5` lists
 its items, at the end of a round. The sixth (HELDOUT6) was written before the fifth round
 (HELDOUT5 became a tuning set then) and is kept the same way: `--heldout6` totals it,
-`--show-heldout6` lists its items, at the end of a round.
+`--show-heldout6` lists its items, at the end of a round; HELDOUT5's totals are now always printed.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def main() -> None:
     ap.add_argument(
         "--heldout5",
         action="store_true",
-        help="also total the fifth held-out set (for the end of a round, not tuning)",
+        help="(kept for old command lines: the fifth set is always totalled since round 5)",
     )
     ap.add_argument(
         "--show-heldout5",
@@ -165,12 +165,9 @@ def main() -> None:
     h4_missed, h4_fps = _heldout(
         engine, "held out 4 (tuned on in round 4)", heldout4_attacks(), heldout4_benign()
     )
-    h5_missed: list[CorpusRequest] = []
-    h5_fps: list[CorpusRequest] = []
-    if args.heldout5 or args.show_heldout5:
-        h5_missed, h5_fps = _heldout(
-            engine, "held out 5 (written before round 4)", heldout5_attacks(), heldout5_benign()
-        )
+    h5_missed, h5_fps = _heldout(
+        engine, "held out 5 (tuned on in round 5)", heldout5_attacks(), heldout5_benign()
+    )
     h6_missed: list[CorpusRequest] = []
     h6_fps: list[CorpusRequest] = []
     if args.heldout6 or args.show_heldout6:

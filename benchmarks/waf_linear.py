@@ -1,6 +1,7 @@
 """Is every managed rule linear under Python's backtracking `re`? A sweep of adversarial inputs.
 
     python benchmarks/waf_linear.py [--size 2048] [--paranoia 2] [--rules DIR_OR_FILE]
+        [--ids 932100,941120]
 
 RE2 is linear by construction; `re` (the engine an experiment picks to replay 2019-07-02) is
 not, so a managed rule with nested or adjacent overlapping repetition (`\\s*\\)*\\s*`,
@@ -46,11 +47,15 @@ def main() -> None:
     ap.add_argument("--paranoia", type=int, default=2, choices=(1, 2))
     ap.add_argument("--ratio", type=float, default=8.0, help="growth that counts as non-linear")
     ap.add_argument("--rules", type=Path, help="a ruleset directory or file (default: managed)")
+    ap.add_argument(
+        "--ids", help="only these rule ids, comma-separated (the rules a change touched)"
+    )
     args = ap.parse_args()
+    only = {int(i) for i in args.ids.split(",")} if args.ids else None
     ruleset = load_ruleset(args.rules) if args.rules else load_default_ruleset()
     flagged, checked = [], 0
     for rule in ruleset.all_rules():
-        if rule.paranoia > args.paranoia:
+        if rule.paranoia > args.paranoia or (only is not None and rule.id not in only):
             continue
         for cond in rule.when:
             if cond.op != "regex" or not isinstance(cond.arg, str):

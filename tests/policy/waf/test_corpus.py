@@ -74,8 +74,9 @@ def test_detection_per_category(category: str) -> None:
 def test_no_false_positive_on_benign_traffic() -> None:
     """The main benign set (with its hard free text) and the first held-out benign set, whose
     false positives were fixed: free text that libinjection tokenises as SQL, "sleep(1) in
-    python", "../ means parent directory"."""
-    requests = benign() + heldout_benign()
+    python", "../ means parent directory"; since round 5 also the second and third held-out
+    benign sets (code, SQL and shell in posts, `href="javascript:void(0)"`)."""
+    requests = benign() + heldout_benign() + heldout2_benign() + heldout3_benign()
     assert len(requests) >= 500
     blocked = [
         (r.note, [m.rule_id for m in v.matches])
@@ -332,25 +333,27 @@ def test_the_sixth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
 
 
 HELDOUT5_MEASURED = {
-    "sqli": 25,
+    "sqli": 26,
     "xss": 26,
-    "lfi": 24,
-    "rce": 31,
-    "scanner": 23,
-    "protocol": 15,
+    "lfi": 25,
+    "rce": 33,
+    "scanner": 26,
+    "protocol": 16,
 }
-"""Held-out 5's detections per category at PL1, measured once at the end of round 4 (of 26, 26,
-25, 33, 26 and 19), with 10 false positives of 203: never tuned on, so a floor, not a target."""
+"""Held-out 5's detections per category at PL1 (of 26, 26, 25, 33, 26 and 19): 144 when measured
+once at the end of round 4, 152 after round 5 tuned on it, with false positives 10 -> 5 of 203."""
 
 
-def test_the_fifth_held_out_set_stays_at_what_it_measured() -> None:
-    """HELDOUT5 was written before round 4 and run once at its end: 144 of 155 (92.9%), every
-    category over 75%, and 10 false positives of 203 (4.9%, code in posts). A later change may
-    move it up (or tune on it, and say so), not down."""
+def test_the_fifth_held_out_set_keeps_what_round_5_tuned() -> None:
+    """HELDOUT5 was written before round 4, run once at its end (144 of 155, FP 10 of 203), then
+    tuned on in round 5: a path segment's SQL break-out, header-borne file names, ERB tags and
+    `__import__`, AcuSensor headers, a Connection header naming X-Forwarded-For; and, as false
+    positives, `javascript:void(0)`, `chmod 600`, `| awk` after a pipe, a JSX handler, a quoted
+    `prepare('SELECT ...')`. None of them may come back."""
     attacks_ = heldout5_attacks()
     for category, floor in HELDOUT5_MEASURED.items():
         requests = [r for r in attacks_ if r.category == category]
         detected = sum(evaluate(engine(), r).blocked for r in requests)
         assert detected >= floor, (category, detected, len(requests))
     blocked = [r.note for r in heldout5_benign() if evaluate(engine(), r).blocked]
-    assert len(blocked) <= 10, blocked
+    assert len(blocked) <= 5, blocked
