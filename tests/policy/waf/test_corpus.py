@@ -357,3 +357,29 @@ def test_the_fifth_held_out_set_keeps_what_round_5_tuned() -> None:
         assert detected >= floor, (category, detected, len(requests))
     blocked = [r.note for r in heldout5_benign() if evaluate(engine(), r).blocked]
     assert len(blocked) <= 5, blocked
+
+
+HELDOUT6_MEASURED = {
+    "sqli": 26,
+    "xss": 30,
+    "lfi": 27,
+    "rce": 30,
+    "scanner": 24,
+    "protocol": 15,
+}
+"""Held-out 6's detections per category at PL1, measured once at the end of round 5 (of 26, 30,
+27, 30, 25 and 20), with 11 false positives of 216: never tuned on, so a floor, not a target."""
+
+
+def test_the_sixth_held_out_set_stays_at_what_it_measured() -> None:
+    """HELDOUT6 was written before round 5 and run once at its end: 152 of 158 (96.2%), every
+    category at 75% or over, and 11 false positives of 216 (5.1%: code in posts and docs, an
+    OAuth redirect to localhost, a CMS header-scripts setting). A later change may move it up
+    (or tune on it, and say so), not down."""
+    attacks_ = heldout6_attacks()
+    for category, floor in HELDOUT6_MEASURED.items():
+        requests = [r for r in attacks_ if r.category == category]
+        detected = sum(evaluate(engine(), r).blocked for r in requests)
+        assert detected >= floor, (category, detected, len(requests))
+    blocked = [r.note for r in heldout6_benign() if evaluate(engine(), r).blocked]
+    assert len(blocked) <= 11, blocked
