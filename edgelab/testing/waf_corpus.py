@@ -3039,16 +3039,21 @@ HELDOUT5_BENIGN_UAS: tuple[str, ...] = (
 _H5_BOUNDARY = "----WebKitFormBoundary5hQ2xYzA"
 
 
-def _h5_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
+def _multipart(boundary: str, *parts: tuple[str, str | None, str | None, bytes]) -> bytes:
     """A multipart body of (name, filename, content type, content) parts."""
     out = b""
     for name, filename, ctype, content in parts:
         disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        head = f"--{_H5_BOUNDARY}\r\nContent-Disposition: {disp}\r\n"
+        head = f"--{boundary}\r\nContent-Disposition: {disp}\r\n"
         if ctype:
             head += f"Content-Type: {ctype}\r\n"
         out += head.encode() + b"\r\n" + content + b"\r\n"
-    return out + f"--{_H5_BOUNDARY}--\r\n".encode()
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def _h5_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
+    """A multipart body of (name, filename, content type, content) parts, held-out 5's boundary."""
+    return _multipart(_H5_BOUNDARY, *parts)
 
 
 _H5_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_H5_BOUNDARY}"}
@@ -3931,14 +3936,7 @@ _H6_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_H6_BOUNDARY}"
 
 def _h6_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
     """A multipart body of (name, filename, content type, content) parts, held-out 6's boundary."""
-    out = b""
-    for name, filename, ctype, content in parts:
-        disp = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename else "")
-        head = f"--{_H6_BOUNDARY}\r\nContent-Disposition: {disp}\r\n"
-        if ctype:
-            head += f"Content-Type: {ctype}\r\n"
-        out += head.encode() + b"\r\n" + content + b"\r\n"
-    return out + f"--{_H6_BOUNDARY}--\r\n".encode()
+    return _multipart(_H6_BOUNDARY, *parts)
 
 
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
