@@ -15,10 +15,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The WAF's per-request modules, compiled again in place after editing them (setup.py; the
-# test suite refuses to run an older build). EDGELAB_PURE=1 removes them: plain Python.
+# The compiled modules (edgelab/compiled.py), compiled again in place after editing them
+# (setup.py; the test suite refuses to run an older build). EDGELAB_PURE=1 removes them.
 compile: $(VENV)/.installed
-	rm -f edgelab/policy/waf/*.so edgelab_waf__mypyc*.so
+	find edgelab -name '*.so' -delete; rm -f edgelab*__mypyc*.so
 	if [ -z "$$EDGELAB_PURE" ]; then $(PY) setup.py --quiet build_ext --inplace; fi
 
 test: $(VENV)/.installed
@@ -41,7 +41,8 @@ bench-locust: $(VENV)/.installed
 	$(PY) benchmarks/locust_rps.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build edgelab/policy/waf/*.so edgelab_waf__mypyc*.so
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build edgelab*__mypyc*.so
+	find edgelab -name '*.so' -delete
 
 # The README's picture of a report: `make screenshot RUN=runs/<stamp>-cloudflare-2025-11-18`
 screenshot:

@@ -21,7 +21,7 @@ EdgeFactory = Callable[..., Awaitable[EdgeServer]]
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Never test an old build: Python imports a compiled module before its source."""
-    from edgelab.policy.waf import stale_compiled_modules
+    from edgelab.compiled import stale_compiled_modules
 
     stale = stale_compiled_modules()
     if stale:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, cast
 
 from edgelab.config.edge import ClientLimits
 from edgelab.edge.exchange import ClientRequest, EdgeResponse
@@ -65,8 +65,12 @@ class ProxyListener:
 
     async def start(self, host: str, port: int, what: str) -> int:
         """Listen on host:port; returns the bound port. Raises PortInUse or ConfigError."""
-        self._server, bound = await listen(lambda: ClientConnection(self), host, port, what)
+        self._server, bound = await listen(self._connection, host, port, what)
         return bound
+
+    def _connection(self) -> asyncio.BaseProtocol:
+        # A protocol by its methods, not by its base class (see ClientConnection)
+        return cast(asyncio.BaseProtocol, ClientConnection(self))
 
     def admit(self, newcomer: ClientConnection) -> bool:
         """Count `newcomer` and make room for it under the cap; False if there is none to make.

@@ -51,11 +51,12 @@ import types
 from asyncio.tasks import _enter_task, _leave_task  # what 3.12's eager tasks use
 from collections import deque
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httptools
 from aiohttp import StreamReader
 from aiohttp.base_protocol import BaseProtocol
+from aiohttp.tcp_helpers import tcp_nodelay
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
@@ -104,6 +105,10 @@ _SERVICE_UNAVAILABLE = (
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
 
+_NO_FLOW_CONTROL = (AttributeError, NotImplementedError, RuntimeError)
+"""What a transport without read flow control (or a closing one) raises on pause/resume."""
+
+
 class _Refused(Exception):
     """Raised inside a parser callback to stop parsing; the refusal is on the connection."""
 
@@ -130,11 +135,23 @@ class Pending:
         self.head_request = head_request
 
 
-class ClientConnection(BaseProtocol):
-    """One client connection: parse, queue, serve in order, write, and the guards above."""
+class ClientConnection:
+    """One client connection: parse, queue, serve in order, write, and the guards above.
+
+    An asyncio protocol by its methods (the loop calls them by name), with no base class: so
+    that it compiles to a native class (setup.py), its write flow control is its own rather
+    than aiohttp's `BaseProtocol`'s (`pause_writing`, `resume_writing`, `_drain_helper`)."""
 
     def __init__(self, listener: ProxyListener) -> None:
-        super().__init__(listener.loop)
+        self._loop = listener.loop
+        self.transport: asyncio.Transport | None = None
+        self._paused = False
+        """The transport's write buffer is over its high-water mark."""
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._reading_paused = False
+        """A body's StreamReader asked for a pause (`pause_reading`)."""
+        self._buffer_paused = False
+        """Too many pipelined requests queued (`_pause_reading_for_buffer`)."""
         self.listener = listener
         limits = listener.limits
         self._max_field = limits.max_header_bytes
@@ -187,7 +204,9 @@ class ClientConnection(BaseProtocol):
     # -- connection lifetime -------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
+        tr = cast(asyncio.Transport, transport)  # (uvloop's is one by its methods)
+        tcp_nodelay(tr, True)
+        self.transport = tr
         self.client_ip = peer_ip(transport.get_extra_info("peername"))
         listener = self.listener
         listener.connections.add(self)
@@ -195,7 +214,7 @@ class ClientConnection(BaseProtocol):
         if not listener.admit(self):
             self.counted = False
             listener.open_connections -= 1
-            transport.write(_SERVICE_UNAVAILABLE)  # type: ignore[attr-defined]
+            tr.write(_SERVICE_UNAVAILABLE)
             self._linger()
             return
         listener.waiting[self] = None
@@ -203,7 +222,12 @@ class ClientConnection(BaseProtocol):
         self._watch(self._head_since + self._header_timeout_s)
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        super().connection_lost(exc)
+        self.transport = None
+        waiter = self._drain_waiter
+        if waiter is not None:  # a response waits for the buffer to drain: it never will
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_exception(ConnectionResetError("client closed the connection"))
         self._cancel_timers()
         listener = self.listener
         listener.waiting.pop(self, None)
@@ -315,7 +339,8 @@ class ClientConnection(BaseProtocol):
         body = None
         if length or "Transfer-Encoding" in headers:  # else no body (RFC 9112 §6.3)
             limits = self.listener.limits
-            stream = StreamReader(self, _BODY_BUFFER, loop=self._loop)
+            # (it calls pause_reading/resume_reading and reads _reading_paused: ours)
+            stream = StreamReader(cast(BaseProtocol, self), _BODY_BUFFER, loop=self._loop)
             body = ClientBody(
                 stream,
                 limits.max_request_body_bytes,
@@ -384,8 +409,59 @@ class ClientConnection(BaseProtocol):
         self.listener.waiting.pop(self, None)
         self._enqueue(refusal)
 
-    # flow control, as aiohttp's StreamReader drives it (BaseProtocol's own versions expect
-    # aiohttp's parser)
+    # -- flow control --------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """The client is still there (a body's StreamReader asks before it waits)."""
+        return self.transport is not None
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        waiter = self._drain_waiter
+        if waiter is not None:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _drain_helper(self) -> None:
+        """Wait until the transport's buffer drains (raises if the client goes meanwhile)."""
+        if self.transport is None:
+            raise ConnectionResetError("client closed the connection")
+        if not self._paused:
+            return
+        waiter = self._drain_waiter
+        if waiter is None:
+            waiter = self._drain_waiter = self._loop.create_future()
+        await waiter
+
+    def _pause_reading_for_buffer(self) -> None:
+        self._buffer_paused = True
+        self._pause_transport_reading()
+
+    def _resume_reading_for_buffer(self) -> None:
+        self._buffer_paused = False
+        if not self._reading_paused:
+            self._resume_transport_reading()
+
+    def _pause_transport_reading(self) -> None:
+        if self.transport is not None:
+            try:
+                self.transport.pause_reading()
+            except _NO_FLOW_CONTROL:
+                pass
+
+    def _resume_transport_reading(self) -> None:
+        if self.transport is not None:
+            try:
+                self.transport.resume_reading()
+            except _NO_FLOW_CONTROL:
+                pass
+
+    # as aiohttp's StreamReader drives them, for a request body
 
     def pause_reading(self) -> None:
         self._reading_paused = True

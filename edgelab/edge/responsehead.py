@@ -30,7 +30,6 @@ import time
 from collections.abc import Collection, Mapping
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import NamedTuple
 
 from multidict import CIMultiDict
 
@@ -40,27 +39,34 @@ _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStat
 """The edge answers HTTP/1.1 whatever the client's 1.x (RFC 9110 §2.5), as nginx does."""
 
 
-class ResponseHead(NamedTuple):
-    data: bytes
-    """The status line and fields, ending with the empty line."""
-    send_body: bool
-    """False for HEAD, 1xx, 204 and 304: nothing follows the head."""
-    chunked: bool
-    """The body goes out in chunked encoding."""
-    keep_alive: bool
-    """The connection stays open after this response."""
+class ResponseHead:
+    """A serialised head and how its body goes out. (Plain classes here and below, not
+    NamedTuples: compiled (setup.py), they are made without a Python-level call.)"""
+
+    def __init__(self, data: bytes, send_body: bool, chunked: bool, keep_alive: bool) -> None:
+        self.data = data
+        """The status line and fields, ending with the empty line."""
+        self.send_body = send_body
+        """False for HEAD, 1xx, 204 and 304: nothing follows the head."""
+        self.chunked = chunked
+        """The body goes out in chunked encoding."""
+        self.keep_alive = keep_alive
+        """The connection stays open after this response."""
 
 
-class FieldBlock(NamedTuple):
+class FieldBlock:
     """Fields joined once, to be written ahead of a response's own (a stored response's)."""
 
-    headers: CIMultiDict[str]
-    """The fields, for lookups (not to be changed: `text` was joined from them)."""
-    text: str
-    """`Name: value\r\n` per field."""
-    has_date: bool
-    has_type: bool
-    """`Content-Type` is among them."""
+    def __init__(
+        self, headers: CIMultiDict[str], text: str, has_date: bool, has_type: bool
+    ) -> None:
+        self.headers = headers
+        """The fields, for lookups (not to be changed: `text` was joined from them)."""
+        self.text = text
+        """`Name: value\r\n` per field."""
+        self.has_date = has_date
+        self.has_type = has_type
+        """`Content-Type` is among them."""
 
 
 FRAMING_LOWER = frozenset(name.lower() for name in _FRAMING)
@@ -88,21 +94,24 @@ class _Clock:
     """`Date` values, formatted once per second (the format costs more than a cache hit's
     header lookups)."""
 
-    second = -1
-    line = ""
+    def __init__(self) -> None:
+        self.second = -1
+        self.line = ""
 
-    @classmethod
-    def date_line(cls) -> str:
+    def date_line(self) -> str:
         second = int(time.time())
-        if second != cls.second:
-            cls.line = f"Date: {formatdate(second, usegmt=True)}\r\n"
-            cls.second = second
-        return cls.line
+        if second != self.second:
+            self.line = f"Date: {formatdate(second, usegmt=True)}\r\n"
+            self.second = second
+        return self.line
+
+
+_CLOCK = _Clock()
 
 
 def http_date() -> str:
     """The current time as an HTTP date (`Fri, 27 Nov 2026 15:04:05 GMT`)."""
-    return _Clock.date_line()[6:-2]
+    return _CLOCK.date_line()[6:-2]
 
 
 def status_line(status: int) -> str:
@@ -139,10 +148,9 @@ def response_head(
         own = headers.get("Content-Length") if head_request else None
         if own is not None and own.strip().isdigit() and not length:
             length = int(own)  # a HEAD answer names the length of the body it does not carry
-        items = [(k, v) for k, v in headers.items() if k.title() not in _FRAMING]
+        text = _joined(status, [(k, v) for k, v in headers.items() if k.title() not in _FRAMING])
     else:
-        items = headers.items()  # type: ignore[assignment]
-    text = _joined(status, items)
+        text = _joined(status, headers.items())
     if length is None:
         length = declared_length
     return _framed(
@@ -208,7 +216,7 @@ def _framed(
     """The whole head: status line, `text`, then Date and the framing fields."""
     bodyless = head_request or status < 200 or status == 204 or status == 304
     chunked = False
-    tail = "" if has_date else _Clock.date_line()
+    tail = "" if has_date else _CLOCK.date_line()
     if status < 200 or status == 204 or status == 304:
         pass  # never a length (RFC 9110 §8.6)
     elif length is not None:

@@ -189,3 +189,12 @@ def make_upstream(origin_url: str, options: UpstreamOptions) -> Upstream:
     from edgelab.edge.pool import PoolUpstream
 
     return PoolUpstream(origin_url, options)
+
+
+async def chain_chunks(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`first` (chunks already read) and then the rest of the stream, as one body. An async
+    generator, so it lives here rather than in the compiled cache stage (mypyc has none)."""
+    for chunk in first:
+        yield chunk
+    async for chunk in rest:
+        yield chunk

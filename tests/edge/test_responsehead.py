@@ -156,7 +156,13 @@ def test_a_stored_head_is_byte_for_byte_the_head_of_the_merged_fields(
     merged.extend(list(added.values()))
     opts = dict(head_request=head_request, version=version, keep_alive=keep_alive, length=7)
     stored = stored_response_head(200, block, added, **opts)  # type: ignore[arg-type]
-    assert stored == response_head(200, merged, **opts)  # type: ignore[arg-type]
+    plain = response_head(200, merged, **opts)  # type: ignore[arg-type]
+    assert (stored.data, stored.send_body, stored.chunked, stored.keep_alive) == (
+        plain.data,
+        plain.send_body,
+        plain.chunked,
+        plain.keep_alive,
+    )
     assert names(stored.data)[:5] == ["cache-control", "content-type", "etag", "age", "via"]
 
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,7 @@ from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
 from edgelab.edge.headers import strip_hop_by_hop
 from edgelab.edge.pipeline import Stage, settle
 from edgelab.edge.store import CachedResponse
+from edgelab.edge.upstream import chain_chunks
 from edgelab.errors import UpstreamError
 from edgelab.policy.cache import status as cs
 from edgelab.policy.cache.directives import (
@@ -917,15 +918,8 @@ async def _read_up_to(resp: EdgeResponse, cap: int) -> bytes | None:
         chunks.append(chunk)
         size += len(chunk)
         if size > cap:
-            resp.stream = _chain(chunks, stream)
+            resp.stream = chain_chunks(chunks, stream)
             return None
     await _release(resp)
     resp.stream = None
     return b"".join(chunks)
-
-
-async def _chain(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    for chunk in first:
-        yield chunk
-    async for chunk in rest:
-        yield chunk

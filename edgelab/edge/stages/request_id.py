@@ -20,7 +20,8 @@ class RequestIdStage:
         """Ids need to be unique, not secret: seeded once from the OS, no syscall per request."""
 
     def request(self, ex: Exchange) -> None:
-        ex.ray_id = f"{self._rng.randbytes(8).hex()}-{ex.pop}"  # 16 hex digits, formatted in C
+        # 16 hex digits, formatted in C (randbytes(8) is these bytes, by a Python-level call)
+        ex.ray_id = f"{self._rng.getrandbits(64).to_bytes(8, 'little').hex()}-{ex.pop}"
 
     def response(self, ex: Exchange) -> None:
         assert ex.response is not None

@@ -6,35 +6,19 @@ verdict = engine.evaluate(WafRequest.build("GET", "/search", "q=1' or '1'='1"), 
 verdict.blocked, verdict.rule_id   # True, 949110 (anomaly score over the threshold)
 
 The per-request modules (PER_REQUEST_MODULES) are compiled to C with mypyc when edgelab is
-installed where a C compiler is at hand (setup.py); `compiled_modules()` says which of them run
-compiled in this process. Same source, same behaviour, about 0.6x the time per request.
+installed where a C compiler is at hand (setup.py, edgelab/compiled.py); `compiled_modules()`
+says which of them run compiled in this process. Same source, same behaviour, about 0.6x the time per request.
 """
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+from edgelab import compiled
 
 PER_REQUEST_MODULES = ("engine", "memo", "operators", "request", "scan", "transforms")
-"""The modules setup.py compiles (edgelab.policy.waf.<name>)."""
+"""The modules setup.py compiles (edgelab.policy.waf.<name>; edgelab/compiled.py)."""
 
 
 def compiled_modules() -> list[str]:
     """The per-request modules this process runs compiled (imports them)."""
-    return [
-        name
-        for name in PER_REQUEST_MODULES
-        if not str(importlib.import_module(f"{__name__}.{name}").__file__).endswith(".py")
-    ]
-
-
-def stale_compiled_modules(here: Path = Path(__file__).parent) -> list[str]:
-    """Source files edited after their compiled module was built (the compiled one is what
-    Python imports): a developer's reminder to run `make compile`."""
-    stale = []
-    for name in PER_REQUEST_MODULES:
-        source = here / f"{name}.py"
-        for built in here.glob(f"{name}.*.so"):
-            if built.stat().st_mtime < source.stat().st_mtime:
-                stale.append(str(source))
-    return stale
+    running = compiled.compiled_modules()
+    return [name for name in PER_REQUEST_MODULES if f"{__name__}.{name}" in running]

@@ -1,0 +1,44 @@
+"""The compiled build (setup.py, mypyc): which modules run compiled, and stale builds found."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from edgelab import compiled
+from edgelab.compiled import MODULES, compiled_modules, source_paths, stale_compiled_modules
+from edgelab.policy.waf import PER_REQUEST_MODULES
+
+
+def test_a_source_edited_after_its_build_is_stale(tmp_path: Path) -> None:
+    source, unbuilt = source_paths(tmp_path)[:2]
+    source.parent.mkdir(parents=True)
+    source.write_text("x = 1\n")
+    unbuilt.write_text("y = 1\n")  # no build of it: never stale
+    built = source.with_name(f"{source.stem}.cpython-311-x86_64-linux-gnu.so")
+    built.write_bytes(b"\x7fELF")
+    os.utime(built, (1_000, 1_000))
+    os.utime(source, (2_000, 2_000))
+    assert stale_compiled_modules(tmp_path) == [str(source)]
+    os.utime(built, (3_000, 3_000))
+    assert stale_compiled_modules(tmp_path) == []
+
+
+def test_every_listed_module_has_its_source() -> None:
+    """setup.py compiles what the list names: a renamed module must not drop out silently."""
+    assert all(path.is_file() for path in source_paths())
+    assert len(set(MODULES)) == len(MODULES)
+
+
+def test_compiled_modules_are_all_or_none() -> None:
+    """setup.py builds them together (one mypyc group): a partial build is a broken one."""
+    running = compiled_modules()
+    assert running in ([], list(MODULES))
+
+
+def test_the_waf_reports_its_own_modules() -> None:
+    waf = [f"edgelab.policy.waf.{name}" for name in PER_REQUEST_MODULES]
+    assert set(waf) <= set(MODULES)
+    from edgelab.policy.waf import compiled_modules as waf_compiled
+
+    assert waf_compiled() == ([] if not compiled.compiled_modules() else list(PER_REQUEST_MODULES))
