@@ -39,7 +39,13 @@ from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.edge.tally import CounterTally, HistogramTally
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
-from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict, shared_engine
+from edgelab.policy.waf.engine import (
+    EngineOptions,
+    WafEngine,
+    WafVerdict,
+    shared_engine,
+    verdict_of,
+)
 from edgelab.policy.waf.killswitch import Killswitches, parse_killswitches
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import (
@@ -191,7 +197,7 @@ class WafStage:
         engine = state.engine
         req = ex.request
         wreq = WafRequest.build(
-            req.method, req.path, req.query_string, req.headers.items(), req.client_ip
+            req.method, req.path, req.query_string, list(req.headers.items()), req.client_ip
         )
         now = self.clock()
         started = time.perf_counter()
@@ -199,16 +205,16 @@ class WafStage:
         has_body = req.has_body
         if not has_body:
             engine.scan_bodiless(wreq)
-        verdict = engine.evaluate(wreq, "headers", now, progress)
-        if not verdict.final and "body" in engine.phases:
+        final = engine.run(wreq, "headers", now, progress)
+        if not final and "body" in engine.phases:
             if has_body and self.options.inspect_body_bytes > 0:
                 spent = time.perf_counter() - started
                 body, truncated = await buffer_body(req, self.options.inspect_body_bytes)
                 started = time.perf_counter() - spent
                 wreq.set_body(body, truncated)
-            verdict = engine.evaluate(wreq, "body", now, progress)
+            engine.run(wreq, "body", now, progress)
         self.metrics.seconds.observe(time.perf_counter() - started)
-        return verdict
+        return verdict_of(progress)
 
     def _apply(self, ex: Exchange, verdict: WafVerdict) -> None:
         for m in verdict.matches:

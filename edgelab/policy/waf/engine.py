@@ -34,23 +34,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Final, Literal
 
 from edgelab.policy.failure import ModulePanic
 from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
-from edgelab.policy.waf.operators import Matcher, compile_operator
+from edgelab.policy.waf.operators import Matcher, compile_operator, equals_set
 from edgelab.policy.waf.regex import RegexEngine
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import Condition, Phase, RateLimit, Rule, Ruleset
 from edgelab.policy.waf.scan import Chain, HitMap, Prefilter, RegexIndex
 from edgelab.policy.waf.transforms import apply_cached, chain_trigger
 
-MEMOIZED_OPERATORS = frozenset({"detect_sqli", "detect_xss"})
+MEMOIZED_OPERATORS: Final = frozenset({"detect_sqli", "detect_xss"})
 """Operators whose answers for short values are kept across requests (libinjection: pure,
 and a few µs a call on values that repeat from request to request)."""
-MATCH_PREVIEW_CHARS = 80
+MATCH_PREVIEW_CHARS: Final = 80
 """A matched value is truncated to this many characters in verdicts and logs."""
-RATE_KEYS_MAX = 100_000
+RATE_KEYS_MAX: Final = 100_000
 """Rate counters kept per rule at most; past it, counters of past windows are dropped."""
 
 
@@ -129,7 +129,7 @@ class _RateCounter:
 
 Check = Callable[[WafRequest, float], tuple[str, str] | None]
 Locate = Callable[[WafRequest, set[str]], tuple[str, str] | None]
-_UNSET = object()
+_UNSET: Final = object()
 
 
 def _compile_condition(
@@ -178,6 +178,21 @@ def _compile_condition(
     chain_key = "\x00".join(chain)
     plan = tuple((t, f"{t}\x01{chain_key}") for t in targets)
     memo = index.memo
+    if cond.op == "equals" and not cond.ignore:
+        wanted = equals_set(cond.arg)
+
+        def equals(req: WafRequest, now: float) -> tuple[str, str] | None:
+            # `check` with the matcher inlined (a call per value cost more than the test)
+            for target, key in plan:
+                values = req.values(target)
+                if trigger is not None and values:
+                    values = _transformed(req, values, key, chain, trigger, memo)
+                for where, value in values:
+                    if (value.lower() in wanted) is not negate:
+                        return where, value
+            return None
+
+        return equals, None
 
     def check(req: WafRequest, now: float) -> tuple[str, str] | None:
         for target, key in plan:
@@ -441,13 +456,17 @@ class WafEngine:
     ) -> WafVerdict:
         """Run the rules of `phase`; raises ModulePanic on a killed `execute` rule (see above)."""
         st = state if state is not None else Evaluation()
+        self.run(req, phase, now, st)
+        return verdict_of(st)
+
+    def run(self, req: WafRequest, phase: Phase, now: float, st: Evaluation) -> bool:
+        """`evaluate` without building a verdict (`verdict_of(st)` builds it once, after the
+        last phase): True when no later phase needs to run."""
         if st.blocked_by is None and not st.allowed:
             hits = self._regex[phase].hits(req)
             self._run(self._by_phase[phase], req, hits, now, st)
             _end_phase(st, self.options.anomaly_threshold, self.anomaly_rule_id)
-        return WafVerdict(
-            st.blocked_by is not None, st.blocked_by, tuple(st.matches), st.score, st.allowed
-        )
+        return st.blocked_by is not None or st.allowed
 
     def _run(
         self,
@@ -547,6 +566,13 @@ def _same_value(c: _Compiled, req: WafRequest, st: Evaluation) -> tuple[str, str
     return c.locate(req, wanted) if wanted else None
 
 
+def verdict_of(st: Evaluation) -> WafVerdict:
+    """The verdict a request's evaluation has come to so far."""
+    return WafVerdict(
+        st.blocked_by is not None, st.blocked_by, tuple(st.matches), st.score, st.allowed
+    )
+
+
 def _end_phase(st: Evaluation, threshold: int, anomaly_rule_id: int) -> None:
     """A phase's score at the threshold blocks as the anomaly rule. (A function of its own:
     `st` was read before the rules changed it, and the compiled build trusts what it read.)"""
@@ -554,7 +580,7 @@ def _end_phase(st: Evaluation, threshold: int, anomaly_rule_id: int) -> None:
         st.blocked_by = anomaly_rule_id
 
 
-_SHARED: dict[tuple[int, EngineOptions], tuple[Ruleset, WafEngine]] = {}
+_SHARED: Final[dict[tuple[int, EngineOptions], tuple[Ruleset, WafEngine]]] = {}
 
 
 def shared_engine(ruleset: Ruleset, options: EngineOptions) -> WafEngine:

@@ -14,16 +14,16 @@ without a memo (plus a dict lookup) and never grows memory.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from edgelab.policy.waf.transforms import apply_cached
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
-MEMO_VALUE_MAX = 256
+MEMO_VALUE_MAX: Final = 256
 """Values up to this length are remembered."""
-MEMO_ENTRIES_MAX = 8192
+MEMO_ENTRIES_MAX: Final = 8192
 """Entries per memo at most; when full it starts over."""
 
 

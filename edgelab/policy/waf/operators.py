@@ -16,14 +16,14 @@ import ctypes
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 import libinjection
 
 from edgelab.policy.waf.regex import RegexEngine, compile_regex
 
 Matcher = Callable[[str], str | None]
-OPERATORS = (
+OPERATORS: Final = (
     "regex",
     "contains",
     "equals",
@@ -74,7 +74,7 @@ def compile_operator(op: str, arg: object, engine: RegexEngine) -> Matcher:
 
             return contains
         if op == "equals":
-            wanted = frozenset(needles)
+            wanted = equals_set(arg)
             return lambda value: value if value.lower() in wanted else None
         starts = tuple(needles)
         return lambda value: value if value.lower().startswith(starts) else None
@@ -99,6 +99,12 @@ def compile_operator(op: str, arg: object, engine: RegexEngine) -> Matcher:
         limit = _number(arg, op)
         return lambda value: value[:64] if len(value) > limit else None
     raise ValueError(f"unknown operator {op!r}")
+
+
+def equals_set(arg: object) -> frozenset[str]:
+    """What `equals` compares a lowercased value with (the engine tests values against it
+    inline, without a call per value); raises ValueError as `compile_operator`."""
+    return frozenset(s.lower() for s in _strings(arg, "equals"))
 
 
 def _binding_sqli(value: str) -> str | None:
@@ -126,18 +132,19 @@ def _direct_sqli() -> Callable[[str], str | None] | None:
     fn = _libinjection_function("libinjection_sqli")
     if fn is None:
         return None
-    fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_char_p]
-    fn.restype = ctypes.c_int
+    fn.restype = ctypes.c_int  # no argtypes: ctypes' conversion of them doubled a call's cost
     fingerprint = ctypes.create_string_buffer(8)  # libinjection's own size: 5 tokens and NUL
+    size_t = ctypes.c_size_t
 
     def sqli(value: str) -> str | None:
         raw = value.encode("utf-8")  # strict, as the binding's (values are surrogate-free)
-        return fingerprint.value.decode("ascii") if fn(raw, len(raw), fingerprint) else None
+        found = fn(raw, size_t(len(raw)), fingerprint)  # (char *, size_t, char *)
+        return fingerprint.value.decode("ascii") if found else None
 
     return sqli
 
 
-_sqli = _direct_sqli() or _binding_sqli
+_sqli: Final = _direct_sqli() or _binding_sqli
 
 
 def detect_sqli(value: str) -> str | None:
@@ -164,30 +171,30 @@ def _direct_xss() -> Callable[[str], bool] | None:
     fn = _libinjection_function("libinjection_xss")
     if fn is None:
         return None
-    fn.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-    fn.restype = ctypes.c_int
+    fn.restype = ctypes.c_int  # no argtypes, as `_direct_sqli`
+    size_t = ctypes.c_size_t
 
     def xss(value: str) -> bool:
         raw = value.encode("utf-8")
-        return bool(fn(raw, len(raw)))
+        return bool(fn(raw, size_t(len(raw))))  # (char *, size_t)
 
     return xss
 
 
-_xss = _direct_xss() or _binding_xss
+_xss: Final = _direct_xss() or _binding_xss
 
-_HTML_WHITE = " \t\n\x0b\x0c\r\x00"
+_HTML_WHITE: Final = " \t\n\x0b\x0c\r\x00"
 """What libinjection's HTML5 tokenizer skips as white space (NUL too)."""
-_HTML_NAME_END = _HTML_WHITE + "/=>"
+_HTML_NAME_END: Final = _HTML_WHITE + "/=>"
 """What ends an attribute name in that tokenizer."""
-_XSS_TAG = re.compile(
+_XSS_TAG: Final = re.compile(
     r"<(?:[!?%\x00]|/(?![A-Za-z>])|/?(?i:applet|base|comment|embed|frame|handler|iframe|import"
     r"|isindex|link|listener|meta|noscript|object|script|style|svg|vmlframe|xml|xsl|xss))",
     re.ASCII,
 )
 """A `<` libinjection may flag: a comment, doctype or bogus comment (`<!`, `<?`, `<%`, `</`
 not followed by a letter), or the start of a blacklisted tag name (as a prefix)."""
-_XSS_ATTRS = (
+_XSS_ATTRS: Final = (
     "action",
     "attributename",
     "background",
@@ -209,7 +216,7 @@ _XSS_ATTRS = (
     "values",
 )
 """libinjection's blacklisted attribute names, matched whole (`xlink:href` is an `xlink*`)."""
-_XSS_ATTR_PREFIXES = ("on", "xmlns", "xlink")
+_XSS_ATTR_PREFIXES: Final = ("on", "xmlns", "xlink")
 """Attribute names libinjection blacklists by their start (every `on*` event handler)."""
 
 

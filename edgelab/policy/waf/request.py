@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from edgelab.policy.waf.transforms import unquote_plus
 from edgelab.policy.waf.xmlbody import is_xml, xml_fields
@@ -32,8 +32,8 @@ from edgelab.policy.waf.xmlbody import is_xml, xml_fields
 Value = tuple[str, str]
 """(where it came from, e.g. `args:id`, the value)."""
 
-_SIMPLE = ("method", "path", "uri", "query", "body", "reqbody_error", "ip")
-_COLLECTIONS = (
+_SIMPLE: Final = ("method", "path", "uri", "query", "body", "reqbody_error", "ip")
+_COLLECTIONS: Final = (
     "args",
     "args_names",
     "query_args",
@@ -44,7 +44,7 @@ _COLLECTIONS = (
     "cookie_names",
     "files",
 )
-MAX_JSON_FIELDS = 1024
+MAX_JSON_FIELDS: Final = 1024
 """JSON leaves taken as body args at most; the raw `body` target still sees everything."""
 
 
@@ -94,8 +94,11 @@ class WafRequest:
         client_ip: str = "",
         body: bytes | None = None,
     ) -> WafRequest:
-        items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-        return cls(method, path, query, items, client_ip, body)
+        if isinstance(headers, list):
+            items = list(headers)  # (the stage's: an ABC check cost more than all the rest)
+        else:
+            items = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        return WafRequest(method, path, query, items, client_ip, body)  # a native call
 
     def set_body(self, body: bytes, truncated: bool) -> None:
         """Phase 2: the buffered body arrived; body-derived collections are recomputed."""
@@ -116,7 +119,11 @@ class WafRequest:
         if by_name is None:
             by_name = self._headers_by_name = {}
             for k, v in self._lowered():
-                by_name.setdefault(k, []).append(v)
+                found = by_name.get(k)  # not setdefault: compiled, a miss raises KeyError
+                if found is None:
+                    by_name[k] = [v]
+                else:
+                    found.append(v)
         return by_name
 
     def _lowered(self) -> list[tuple[str, str]]:
@@ -212,7 +219,7 @@ class WafRequest:
         return []
 
 
-_FROM_BODY = frozenset({"body", "args", "args_names", "body_args", "reqbody_error", "files"})
+_FROM_BODY: Final = frozenset({"body", "args", "args_names", "body_args", "reqbody_error", "files"})
 """Targets whose values change when the body arrives."""
 
 
@@ -249,9 +256,9 @@ def _parse_qs(qs: str) -> list[tuple[str, str]]:
     return out
 
 
-_PART_NAME = re.compile(rb'[\s;]name="([^"]*)"')
-_PART_FILENAME = re.compile(rb'filename="([^"]*)"')
-_WHITESPACE = re.compile(rb"\s")
+_PART_NAME: Final = re.compile(rb'[\s;]name="([^"]*)"')
+_PART_FILENAME: Final = re.compile(rb'filename="([^"]*)"')
+_WHITESPACE: Final = re.compile(rb"\s")
 
 
 def _multipart(body: bytes, ctype: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
@@ -295,13 +302,15 @@ def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
         out.append((prefix, json.dumps(doc)))
 
 
-_HEAD, _BODY, _MADE = "head", "body", "made"
+_HEAD: Final = "head"
+_BODY: Final = "body"
+_MADE: Final = "made"
 """Where a target's values come from: the request head (checked for lone surrogates only when
 the head is not plain ASCII), the body (always checked), or other targets' values (already
 checked) and numbers."""
 Extract = Callable[[WafRequest, str], list[Value]]
 
-_PLANS: dict[str, tuple[Extract, str, str]] = {
+_PLANS: Final[dict[str, tuple[Extract, str, str]]] = {
     "headers": (lambda r, _: [("header:" + k, v) for k, v in r._lowered()], "", _HEAD),
     "header_names": (lambda r, _: [("header_names", k) for k, _ in r.headers], "", _HEAD),
     "method": (lambda r, _: [("method", r.method)], "", _HEAD),

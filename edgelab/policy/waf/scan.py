@@ -17,6 +17,7 @@ whose regex condition matched nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Final
 
 from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.regex import (
@@ -31,7 +32,6 @@ from edgelab.policy.waf.transforms import (
     ChainSet,
     apply_cached,
     chain_trigger,
-    may_change,
     trigger_needles,
 )
 
@@ -226,7 +226,7 @@ class RegexIndex:
         return trigger  # type: ignore[return-value]
 
 
-_UNSET = object()
+_UNSET: Final = object()
 
 
 class Prefilter:
@@ -281,6 +281,8 @@ class Prefilter:
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
         self.needles = trigger_needles(sorted({n for c in chains for n in c}))
+        assert self.needles is None or not any("\n" in n for n in self.needles)
+        """(No needle holds a line break, so none spans two values joined by one.)"""
         self.forms_of: BoundedMemo[str, tuple[str, ...]] = BoundedMemo()
         """Value -> what the chains make of it (short values, kept across requests)."""
 
@@ -306,23 +308,57 @@ class Prefilter:
                     if roles[1]:
                         chained[value] = None
         if chained:
-            if may_change("\n".join(chained), self.needles):
-                self._add_forms(chained, lines, req.memo)
+            values = list(chained)
+            changing = self._changing(values)
+            if changing:
+                self._add_forms(values, changing, lines, req.memo)
             else:
                 lines.update(chained)  # no chain changes any of them
         found = self.scan.matches("\n".join(lines))
         return found | self.always if self.always else found
 
+    def _changing(self, values: list[str]) -> list[bool]:
+        """Per value, whether it holds one of `needles` (so some chain may change it); []
+        when none does. Each needle is looked for in the values joined (a fast `find`),
+        resumed at the next value after each find, instead of in every value one by one."""
+        needles = self.needles
+        if needles is None:
+            return [True] * len(values)
+        joined = "\n".join(values)
+        changing: list[bool] = []
+        starts: list[int] = []
+        for needle in needles:
+            at = joined.find(needle)
+            i = 0  # the value `at` is in: finds come in order
+            while at >= 0:
+                if not starts:
+                    changing = [False] * len(values)
+                    offset = 0
+                    for value in values:
+                        starts.append(offset)
+                        offset += len(value) + 1
+                    starts.append(offset)  # one past the end
+                while starts[i + 1] <= at:
+                    i += 1
+                changing[i] = True
+                at = joined.find(needle, starts[i + 1])
+        return changing
+
     def _add_forms(
         self,
-        values: dict[str, None],
+        values: list[str],
+        changing: list[bool],
         lines: dict[str, None],
         step_memo: dict[tuple[str, str], str],
     ) -> None:
-        """What the index's chains make of each of `values`, added to `lines`. What they make
-        of a short value is kept across requests (`forms_of`)."""
+        """What the index's chains make of each of `values` (itself, for a value that is not
+        `changing`), added to `lines` in order. What they make of a short value is kept across
+        requests (`forms_of`)."""
         forms_of = self.forms_of
-        for value in values:
+        for value, may in zip(values, changing, strict=True):
+            if not may:
+                lines[value] = None  # what every chain makes of it (most values)
+                continue
             forms = forms_of.get(value)
             if forms is None:
                 forms = tuple(self.chain_set.forms(value, step_memo))

@@ -13,29 +13,30 @@ import html
 import html.entities
 import re
 from collections.abc import Callable, Sequence
+from typing import Final
 from urllib.parse import unquote
 
 from yarl._quoting import _Unquoter
 
-_PERCENT_U = re.compile(r"%u([0-9a-fA-F]{4})")
-_WHITESPACE = re.compile(r"\s+")
-_SQL_COMMENT = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
-_ESCAPES = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\})")
-_LEGACY_ENTITIES = sorted(
+_PERCENT_U: Final = re.compile(r"%u([0-9a-fA-F]{4})")
+_WHITESPACE: Final = re.compile(r"\s+")
+_SQL_COMMENT: Final = re.compile(r"/\*.*?(?:\*/|$)", re.DOTALL)
+_ESCAPES: Final = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{([0-9a-fA-F]{1,6})\})")
+_LEGACY_ENTITIES: Final = sorted(
     (name for name in html.entities.html5 if not name.endswith(";")), key=len, reverse=True
 )
-ENTITY_TRIGGER = r"&(?:#|[^\t\n\f <&#;]{1,32};|" + "|".join(_LEGACY_ENTITIES) + ")"
+ENTITY_TRIGGER: Final = r"&(?:#|[^\t\n\f <&#;]{1,32};|" + "|".join(_LEGACY_ENTITIES) + ")"
 """What `html.unescape` changes: `&#`, `&name;`, or a legacy entity written without its `;`
 (`&para` in `&param=1` becomes `¶m=1`, as browsers read it). Most `&`s, the ones between query
 arguments, are none of these, and `html.unescape` is slow on them."""
-_ENTITY = re.compile(ENTITY_TRIGGER)
-MAX_DECODE_ROUNDS = 4
+_ENTITY: Final = re.compile(ENTITY_TRIGGER)
+MAX_DECODE_ROUNDS: Final = 4
 """`url_decode_repeat` stops after this many rounds (a value encoded five times stays partly
 encoded, which is itself suspicious enough for the protocol rules)."""
 
 
-_FAST_UNQUOTE = _Unquoter()
-_PERCENT_HEX = re.compile(r"%[0-9A-Fa-f]{2}")
+_FAST_UNQUOTE: Final = _Unquoter()
+_PERCENT_HEX: Final = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def unquote_plus(text: str) -> str:
@@ -79,7 +80,7 @@ def url_decode_repeat(value: str) -> str:
     return value
 
 
-_URL_ESCAPE = re.compile(r"%(?:[0-9a-fA-F]{2}|[uU][0-9a-fA-F]{4})")
+_URL_ESCAPE: Final = re.compile(r"%(?:[0-9a-fA-F]{2}|[uU][0-9a-fA-F]{4})")
 
 
 def may_url_decode(value: str) -> bool:
@@ -134,7 +135,7 @@ def trim(value: str) -> str:
     return value.strip()
 
 
-TRANSFORMS: dict[str, Callable[[str], str]] = {
+TRANSFORMS: Final[dict[str, Callable[[str], str]]] = {
     "url_decode": url_decode,
     "url_decode_repeat": url_decode_repeat,
     "lowercase": lowercase,
@@ -149,7 +150,7 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 """Name (as written in rule files) -> function."""
 
 
-TRIGGERS: dict[str, str] = {
+TRIGGERS: Final[dict[str, str]] = {
     "url_decode": r"[%+]",
     "url_decode_repeat": r"[%+]",
     "lowercase": r"[A-Z\u00c0-\uffff]",
@@ -166,7 +167,7 @@ of a chain's triggers comes out of the chain unchanged, so the engine skips the 
 scan that value once for rules with different chains): most real values are such values."""
 
 
-TRIGGER_TEXTS: dict[str, tuple[str, ...] | None] = {
+TRIGGER_TEXTS: Final[dict[str, tuple[str, ...] | None]] = {
     "url_decode": ("%", "+"),
     "url_decode_repeat": ("%", "+"),
     "lowercase": None,
@@ -205,7 +206,7 @@ def may_change(value: str, needles: tuple[str, ...] | None) -> bool:
     return False
 
 
-EXACT_TRIGGERS = frozenset(
+EXACT_TRIGGERS: Final = frozenset(
     {
         "url_decode",
         "url_decode_repeat",
@@ -258,7 +259,7 @@ def _step_trigger(name: str) -> Callable[[str], object]:
     return trigger
 
 
-_STEP_TRIGGER = {name: _step_trigger(name) for name in TRIGGERS}
+_STEP_TRIGGER: Final = {name: _step_trigger(name) for name in TRIGGERS}
 """Per transform, its own `chain_trigger`."""
 
 
