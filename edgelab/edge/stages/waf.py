@@ -39,13 +39,7 @@ from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.edge.tally import CounterTally, HistogramTally
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
-from edgelab.policy.waf.engine import (
-    EngineOptions,
-    WafEngine,
-    WafVerdict,
-    shared_engine,
-    verdict_of,
-)
+from edgelab.policy.waf.engine import EngineOptions, Evaluation, WafEngine, shared_engine
 from edgelab.policy.waf.killswitch import Killswitches, parse_killswitches
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import (
@@ -191,7 +185,7 @@ class WafStage:
     async def response(self, ex: Exchange) -> None:
         return None
 
-    async def _inspect(self, ex: Exchange, state: WafState) -> WafVerdict:
+    async def _inspect(self, ex: Exchange, state: WafState) -> Evaluation:
         if state.broken is not None:
             raise ModulePanic(f"waf: {state.broken}")
         engine = state.engine
@@ -214,9 +208,9 @@ class WafStage:
                 wreq.set_body(body, truncated)
             engine.run(wreq, "body", now, progress)
         self.metrics.seconds.observe(time.perf_counter() - started)
-        return verdict_of(progress)
+        return progress  # read as it is: a WafVerdict per request cost ~4 us compiled
 
-    def _apply(self, ex: Exchange, verdict: WafVerdict) -> None:
+    def _apply(self, ex: Exchange, verdict: Evaluation) -> None:
         for m in verdict.matches:
             self.metrics.rule_matches.labels(str(m.rule_id), m.action).inc()
         ex.notes["waf_score"] = verdict.score
@@ -224,7 +218,7 @@ class WafStage:
             self.metrics.requests.labels("allow").inc()
             ex.verdict(self.name, "allow", str(verdict.matches[-1].rule_id))
             return
-        if not verdict.blocked:
+        if verdict.blocked_by is None:
             self.metrics.passed.inc()
             if not verdict.matches or not logger.isEnabledFor(logging.DEBUG):
                 return
@@ -238,7 +232,7 @@ class WafStage:
                     extra={"request_id": ex.ray_id, "stage": self.name, "rule_id": m.rule_id},
                 )
             return
-        rule_id = verdict.rule_id
+        rule_id = verdict.blocked_by
         self.metrics.rule_matches.labels(str(rule_id), "block").inc()
         evidence = ", ".join(f"{m.rule_id} {m.target}={m.value!r}" for m in verdict.matches)
         blocking = self.options.mode == "block"

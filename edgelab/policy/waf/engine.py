@@ -102,6 +102,13 @@ class Evaluation:
     allowed: bool = False
     blocked_by: int | None = None
 
+    def __init__(self) -> None:
+        """(Written out: the compiled build runs a generated `__init__` as interpreted Python.)"""
+        self.score = 0
+        self.matches = []
+        self.allowed = False
+        self.blocked_by = None
+
 
 @dataclass
 class _Window:

@@ -238,10 +238,18 @@ def xss_possible(value: str) -> bool:
     if "<" in value and _XSS_TAG.search(value) is not None:
         return True
     eq = value.find("=")
+    if eq < 0:
+        return False
+    # For an ASCII value, a name can only end with a blacklisted name or hold a prefix if the
+    # text before it does: those tests run in C, and most `=`s (query strings, URLs) stop here.
+    low = value.lower() if value.isascii() else None
     while eq >= 0:
         end = eq
         while end > 0 and value[end - 1] in _HTML_WHITE:
             end -= 1
+        if low is not None and not low.endswith(_XSS_ATTRS, 0, end) and not _holds_prefix(low, end):
+            eq = value.find("=", eq + 1)
+            continue
         start = end
         while start > 0 and value[start - 1] not in _HTML_NAME_END:
             start -= 1
@@ -252,6 +260,14 @@ def xss_possible(value: str) -> bool:
             if prefix in name:
                 return True
         eq = value.find("=", eq + 1)
+    return False
+
+
+def _holds_prefix(text: str, end: int) -> bool:
+    """Whether `text[:end]` holds one of `_XSS_ATTR_PREFIXES`."""
+    for prefix in _XSS_ATTR_PREFIXES:
+        if text.find(prefix, 0, end) >= 0:
+            return True
     return False
 
 

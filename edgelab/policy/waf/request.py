@@ -75,14 +75,44 @@ class WafRequest:
     pending: dict[str, frozenset[int]] = field(default_factory=dict, repr=False)
     """Per scan index, patterns its scan reported but left to confirm on demand."""
     memo: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    """Transformation results for this request: (transform, value) -> result."""
     _headers_by_name: dict[str, list[str]] | None = field(default=None, repr=False)
     _head_is_ascii: bool | None = field(default=None, repr=False)
     _headers_lowered: list[tuple[str, str]] | None = field(default=None, repr=False)
-    """Transformation results for this request: (transform, value) -> result."""
     _body_error: str | None = field(default=None, repr=False)
     """Why the body parser refused the body (malformed XML), once `body_args` was taken."""
     _files: list[tuple[str, str]] | None = field(default=None, repr=False)
     """A multipart body's uploads, (field name, file name), once `body_args` was taken."""
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query: str = "",
+        headers: list[tuple[str, str]] | None = None,
+        client_ip: str = "",
+        body: bytes | None = None,
+        body_truncated: bool = False,
+    ) -> None:
+        """The fields above, as the dataclass would set them. Written out because the
+        compiled build runs a generated dataclass `__init__` as interpreted Python (several
+        microseconds of every request); this one is compiled."""
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = [] if headers is None else headers
+        self.client_ip = client_ip
+        self.body = body
+        self.body_truncated = body_truncated
+        self._cache = {}
+        self.scans = {}
+        self.pending = {}
+        self.memo = {}
+        self._headers_by_name = None
+        self._head_is_ascii = None
+        self._headers_lowered = None
+        self._body_error = None
+        self._files = None
 
     @classmethod
     def build(
