@@ -60,12 +60,20 @@ def unquote_plus(text: str) -> str:
 
 def url_decode(value: str) -> str:
     """Percent-decoding once, `+` as space, and IIS-style `%uXXXX` (ModSecurity urlDecodeUni)."""
-    if "%" not in value and "+" not in value:
-        return value
-    if "%u" in value or "%U" in value:
-        value = _PERCENT_U.sub(lambda m: chr(int(m.group(1), 16)), value)
+    if "%" not in value:
+        if "+" not in value:
+            return value
+    elif "%u" in value or "%U" in value:
+        value = _PERCENT_U.sub(_code_point, value)
     # Invalid UTF-8 becomes U+FFFD: both engines need valid text, and RE2 matches UTF-8.
     return unquote_plus(value)
+
+
+def _code_point(m: re.Match[str]) -> str:
+    """`%uXXXX` as its character; a lone surrogate (`%uD800`) as U+FFFD, as `escape_decode`
+    does: no engine takes it, and libinjection's UTF-8 encoding of it would raise."""
+    code = int(m.group(1), 16)
+    return "\ufffd" if 0xD800 <= code <= 0xDFFF else chr(code)
 
 
 def url_decode_repeat(value: str) -> str:

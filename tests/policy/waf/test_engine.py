@@ -239,6 +239,23 @@ def test_the_managed_ruleset_blocks_a_classic_sqli_and_names_the_anomaly_rule() 
     assert v.blocked and v.rule_id == 949110 and 942100 in [m.rule_id for m in v.matches]
 
 
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_lone_surrogates_a_client_spells_do_not_make_the_managed_ruleset_raise(
+    engine: RegexEngine,
+) -> None:
+    """`%25uD800` in a query (IIS `%u` after one decoding) and `\\ud800` in a JSON key reached
+    libinjection as lone surrogates, whose UTF-8 encoding raised: a 500 under `panic`, and under
+    `fail-open` a way to switch the WAF off for any request. Now they are U+FFFD; the attack
+    beside them is still seen."""
+    waf = WafEngine(load_default_ruleset(), EngineOptions(paranoia_level=2, regex_engine=engine))
+    attack = "id=1%27%20OR%20%271%27%3D%271"
+    for query in ("x=a%25ud800", "x=%25uD83D%25uDE00b", f"x=%25udc00z&{attack}"):
+        v = run(waf, "/item", query)
+        assert v.blocked is (attack in query)
+    json = b'{"a\\ud800b": "1\' OR \'1\'=\'1", "c\\udfffd": 1}'
+    assert run(waf, "/api", "", "POST", body=json).blocked
+
+
 def test_compiled_engines_are_shared_unless_they_count_rates() -> None:
     managed = load_default_ruleset()
     assert shared_engine(managed, EngineOptions()) is shared_engine(managed, EngineOptions())

@@ -114,6 +114,40 @@ def test_values_are_always_valid_text() -> None:
 
 
 @pytest.mark.parametrize(
+    ("ctype", "body"),
+    [
+        ("application/json", b'{"a\\ud800b": {"\\udfff": "x\\udc00y"}, "k": ["\\ud83d"]}'),
+        (
+            "application/x-www-form-urlencoded",
+            b"a%ED%A0%80b=%ED%BF%BF&c=%C0%80%F0%9F\xff\xed\xa0\x80",
+        ),
+        ("text/plain", b"raw \xed\xa0\x80 \xff\xfe"),
+        (
+            "multipart/form-data; boundary=B",
+            b'--B\r\nContent-Disposition: form-data; name="n\xed\xa0\x80"\r\n\r\nv\xed\xa0\x80'
+            b'\r\n--B\r\nContent-Disposition: form-data; name="f"; filename="\xed\xb0\x80.txt"'
+            b"\r\n\r\ndata\r\n--B--\r\n",
+        ),
+        ("application/xml", b"<a b='\xed\xa0\x80'>\xed\xa0\x80&#xD800;</a>"),
+        ("application/xml", '<?xml version="1.0" encoding="UTF-16"?><a>x</a>'.encode("utf-16")),
+    ],
+)
+def test_every_body_reader_makes_valid_text(ctype: str, body: bytes) -> None:
+    """Values from the body are not checked one by one for lone surrogates (`values`), so each
+    body reader must make valid text of anything: JSON's `\\ud800` escapes (keys too), UTF-8
+    encoded surrogates and invalid bytes in forms, raw and multipart bodies, XML."""
+    req = WafRequest.build("POST", "/", "", {"Content-Type": ctype})
+    req.set_body(body, truncated=False)
+    seen = 0
+    for target in ("body", "args", "args_names", "body_args", "files", "reqbody_error"):
+        for where, value in req.values(target):
+            where.encode("utf-8")
+            value.encode("utf-8")  # raises on a lone surrogate
+            seen += 1
+    assert seen
+
+
+@pytest.mark.parametrize(
     "query",
     [
         "a=1&b=2",

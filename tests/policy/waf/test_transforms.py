@@ -75,6 +75,12 @@ def test_escape_decode_never_makes_a_lone_surrogate() -> None:
     assert TRANSFORMS["escape_decode"](r"\ud800x") == "\ufffdx"
 
 
+def test_url_decode_never_makes_a_lone_surrogate() -> None:
+    """IIS `%uXXXX` of a surrogate is U+FFFD (libinjection's UTF-8 encoding raised on it)."""
+    assert TRANSFORMS["url_decode"]("a%uD800b%udfff%u0041") == "a\ufffdb\ufffdA"
+    assert TRANSFORMS["url_decode_repeat"]("%25uD83D%25uDE00") == "\ufffd\ufffd"
+
+
 def test_entity_trigger_finds_every_value_html_unescape_changes() -> None:
     """Exhaustive over `&` + every entity name and its prefixes, with and without `;`, followed
     by text: whatever `html.unescape` changes, the trigger must see."""
