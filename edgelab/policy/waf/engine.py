@@ -8,6 +8,9 @@
         verdict = engine.evaluate(req, "body", now, state)     # phase 2: everything
     verdict.blocked, verdict.rule_id, verdict.matches
 
+`engine.run(req, phase, now, state)` is `evaluate` without the verdict (True: final), for the
+edge stage, which reads `state` itself (`verdict_of(state)` builds the verdict when wanted).
+
 Rules run in order. `block` ends the request with that rule's id; `score` adds the rule's
 anomaly points and the request is blocked (as the ruleset's anomaly rule, CRS 949110) once the
 total reaches the threshold at the end of a phase; `log` only records; `allow` ends evaluation
