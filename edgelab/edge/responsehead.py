@@ -193,10 +193,10 @@ def stored_response_head(
 
 
 def _joined(status: int, items: Collection[tuple[str, str]]) -> str:
-    """`Name: value\r\n` per field, joined in C; a CR or LF in a value would show as an extra
-    line, and is refused."""
+    """`Name: value\r\n` per field (each formatted in C, compiled); a CR or LF in a value
+    would show as an extra line, and is refused."""
     n = len(items)
-    text = "\r\n".join(map(": ".join, items)) + "\r\n" if n else ""
+    text = "".join([f"{name}: {value}\r\n" for name, value in items])
     if text.count("\n") != n or text.count("\r") != n:
         raise ValueError(f"CR or LF in a response field value (status {status})")
     return text
