@@ -416,6 +416,11 @@ class ClientConnection:
         """The client is still there (a body's StreamReader asks before it waits)."""
         return self.transport is not None
 
+    @property
+    def writing_paused(self) -> bool:
+        """The client is not reading fast enough: the next response waits for the buffer."""
+        return self._paused
+
     def pause_writing(self) -> None:
         self._paused = True
 

@@ -22,6 +22,7 @@ from edgelab.edge.protocol import ClientConnection
 from edgelab.edge.server import EdgeServer
 from tests.conftest import EdgeFactory
 from tests.integration.test_hostile import hostport
+from tests.waiting import until
 
 AiohttpServer = Callable[..., Awaitable[TestServer]]
 
@@ -529,3 +530,71 @@ async def test_answers_at_once_or_after_waiting_keep_their_order_and_their_task(
     finally:
         writer.close()
         await listener.stop(5)
+
+
+# -- write back-pressure (the connection's own flow control) ----------------------------------
+
+BIG = bytes(range(256)) * (64 * 1024)
+"""16 MiB: more than the kernel's buffers on both sides hold, so the edge's transport backs up."""
+
+
+def big_or_small_listener(answered: list[str]) -> ProxyListener:
+    async def handler(req: ClientRequest, _: ClientConnection) -> EdgeResponse:
+        answered.append(req.path)
+        return EdgeResponse(200, CIMultiDict(), BIG if req.path == "/big" else b"small")
+
+    return ProxyListener(handler, limits=ClientLimits(), pop="pop-t")
+
+
+async def paused(listener: ProxyListener) -> bool:
+    return any(conn.writing_paused for conn in listener.connections)
+
+
+async def test_a_client_that_does_not_read_holds_back_its_next_answer_and_gets_every_byte() -> None:
+    """The edge stops writing to a client that does not read (its buffer over the high-water
+    mark), answers the next pipelined request only once the first has drained, and then all of
+    both arrive intact and in order."""
+    answered: list[str] = []
+    listener = big_or_small_listener(answered)
+    port = await listener.start("127.0.0.1", 0, "test")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        await until(lambda: paused(listener), "the edge to pause writing")
+        assert answered == ["/big"]  # /next waits for /big to drain
+        first = await read_response(reader)
+        second = await read_response(reader)
+        assert (first.status, len(first.body), first.body == BIG) == (200, len(BIG), True)
+        assert (second.status, second.body) == (200, b"small")
+        assert answered == ["/big", "/next"]
+    finally:
+        writer.close()
+        await listener.stop(5)
+
+
+async def test_a_client_gone_while_its_answer_is_held_back_is_let_go_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A client that disconnects while the edge waits for its buffer to drain frees its
+    connection without an error logged, and the edge goes on serving others."""
+    answered: list[str] = []
+    listener = big_or_small_listener(answered)
+    port = await listener.start("127.0.0.1", 0, "test")
+    try:
+        _, stalled = await asyncio.open_connection("127.0.0.1", port)
+        stalled.write(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+        await until(lambda: paused(listener), "the edge to pause writing")
+        stalled.transport.abort()
+
+        async def gone() -> bool:
+            return not listener.connections
+
+        await until(gone, "the stalled connection to be let go")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert (await read_response(reader)).body == b"small"
+        writer.close()
+    finally:
+        await listener.stop(5)
+    assert answered == ["/big", "/other"]  # the stalled client's second request never ran
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
