@@ -194,10 +194,7 @@ def _compile_condition(
         def equals(req: WafRequest, now: float) -> tuple[str, str] | None:
             # `check` with the matcher inlined (a call per value cost more than the test)
             for target, key in plan:
-                values = req.values(target)
-                if trigger is not None and values:
-                    values = _transformed(req, values, key, chain, trigger, memo)
-                for where, value in values:
+                for where, value in _values_after(req, target, key, chain, trigger, memo):
                     if (value.lower() in wanted) is not negate:
                         return where, value
             return None
@@ -206,10 +203,7 @@ def _compile_condition(
 
     def check(req: WafRequest, now: float) -> tuple[str, str] | None:
         for target, key in plan:
-            values = req.values(target)
-            if trigger is not None and values:
-                values = _transformed(req, values, key, chain, trigger, memo)
-            for where, value in values:
+            for where, value in _values_after(req, target, key, chain, trigger, memo):
                 hit = matcher(value)
                 if negate:
                     if hit is None:
@@ -283,6 +277,21 @@ def _as_regex(op: str, arg: object) -> str | None:
 def _escape(literal: str) -> str:
     """`re.escape`, with a NUL spelled `\\x00` (RE2 takes pattern text up to a NUL)."""
     return re.escape(literal).replace("\x00", "\\x00")
+
+
+def _values_after(
+    req: WafRequest,
+    target: str,
+    key: str,
+    chain: Chain,
+    trigger: Callable[[str], object] | None,
+    memo: ChainMemo,
+) -> list[tuple[str, str]]:
+    """`target`'s values in `req` after `chain` (as they are when it has no trigger)."""
+    values = req.values(target)
+    if trigger is not None and values:
+        return _transformed(req, values, key, chain, trigger, memo)
+    return values
 
 
 def _transformed(
