@@ -14,8 +14,13 @@ from __future__ import annotations
 
 from edgelab import compiled
 
-PER_REQUEST_MODULES = ("engine", "memo", "operators", "request", "scan", "transforms")
-"""The modules setup.py compiles (edgelab.policy.waf.<name>; edgelab/compiled.py)."""
+PER_REQUEST_MODULES = tuple(
+    name.removeprefix(f"{__name__}.")
+    for name in compiled.MODULES
+    if name.startswith(f"{__name__}.")
+)
+"""The modules of this package setup.py compiles (edgelab.policy.waf.<name>, as
+edgelab/compiled.py lists them)."""
 
 
 def compiled_modules() -> list[str]:
