@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
+import pytest
+from multidict import CIMultiDict
+
 from edgelab import compiled
 from edgelab.compiled import MODULES, compiled_modules, source_paths, stale_compiled_modules
+from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.policy.waf import PER_REQUEST_MODULES
+from edgelab.policy.waf.engine import Evaluation
+from edgelab.policy.waf.request import WafRequest
 
 
 def test_a_source_edited_after_its_build_is_stale(tmp_path: Path) -> None:
@@ -45,3 +52,28 @@ def test_the_waf_reports_its_own_modules() -> None:
     from edgelab.policy.waf import compiled_modules as waf_compiled
 
     assert waf_compiled() == ([] if not compiled.compiled_modules() else list(PER_REQUEST_MODULES))
+
+
+_REQUEST = ClientRequest("GET", "/", "", CIMultiDict(), "203.0.113.1")
+
+
+@pytest.mark.parametrize(
+    ("made", "cls"),
+    [
+        (WafRequest("GET", "/"), WafRequest),
+        (Evaluation(), Evaluation),
+        (_REQUEST, ClientRequest),
+        (Exchange(_REQUEST), Exchange),
+    ],
+)
+def test_written_out_inits_set_every_field_to_its_declared_default(made: object, cls: type) -> None:
+    """These dataclasses write their `__init__` out (the compiled build would run the
+    dataclass one as interpreted Python, once per request): a field added to the class but
+    not to its `__init__` fails here, not in a compiled edge."""
+    own = getattr(made, "__dict__", None)  # plain Python: class-level defaults would hide a gap
+    for f in dataclasses.fields(cls):
+        assert own is None or f.name in own, f.name
+        if f.default is not dataclasses.MISSING:
+            assert getattr(made, f.name) == f.default, f.name
+        elif f.default_factory is not dataclasses.MISSING:
+            assert getattr(made, f.name) == f.default_factory(), f.name

@@ -37,6 +37,33 @@ class ClientRequest:
     """The unread body stream (aiohttp StreamReader) to forward when `body` is None."""
     content_length: int | None = None
 
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        query_string: str,
+        headers: CIMultiDictProxy[str] | CIMultiDict[str],
+        client_ip: str,
+        scheme: str = "http",
+        host: str = "",
+        body: bytes | None = None,
+        body_stream: Any = None,
+        content_length: int | None = None,
+    ) -> None:
+        """The fields above, as the dataclass would set them. Written out because the compiled
+        build (edgelab/compiled.py) runs a generated dataclass `__init__` as interpreted
+        Python: one per request (tests/test_compiled.py holds the two to the same fields)."""
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.headers = headers
+        self.client_ip = client_ip
+        self.scheme = scheme
+        self.host = host
+        self.body = body
+        self.body_stream = body_stream
+        self.content_length = content_length
+
     @property
     def target(self) -> str:
         """Path and query as on the request line."""
@@ -179,6 +206,36 @@ class Exchange:
     """What served it: `cache`, `origin`, `edge` (answered by a stage), for metrics."""
     notes: dict[str, Any] = field(default_factory=dict)
     """Small per-stage facts other stages or the log may read (cache status, bot score...)."""
+
+    def __init__(
+        self,
+        request: ClientRequest,
+        pop: str = "pop",
+        ray_id: str = "",
+        response: EdgeResponse | None = None,
+        verdicts: list[Verdict] | None = None,
+        error: BaseException | None = None,
+        upstream_headers: CIMultiDict[str] | None = None,
+        build_upstream_headers: Callable[[ClientRequest], CIMultiDict[str]] | None = None,
+        pending_upstream_headers: list[tuple[str, str]] | None = None,
+        started_at: float = 0.0,
+        path_taken: str = "edge",
+        notes: dict[str, Any] | None = None,
+    ) -> None:
+        """The fields above, as the dataclass would set them (written out: see ClientRequest's
+        `__init__`); `verdicts` and `notes` start empty when not given."""
+        self.request = request
+        self.pop = pop
+        self.ray_id = ray_id
+        self.response = response
+        self.verdicts = [] if verdicts is None else verdicts
+        self.error = error
+        self.upstream_headers = upstream_headers
+        self.build_upstream_headers = build_upstream_headers
+        self.pending_upstream_headers = pending_upstream_headers
+        self.started_at = started_at
+        self.path_taken = path_taken
+        self.notes = {} if notes is None else notes
 
     def verdict(self, stage: str, action: str, detail: str = "") -> None:
         self.verdicts.append(Verdict(stage, action, detail))

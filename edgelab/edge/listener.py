@@ -26,8 +26,11 @@ from edgelab.serving import DRAIN_TIMEOUT_S, listen
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[ClientRequest, ClientConnection], Coroutine[Any, Any, EdgeResponse | None]]
-"""An `async def` (a coroutine function: the connection may run its first step itself)."""
+Handler = Callable[
+    [ClientRequest, ClientConnection], EdgeResponse | Coroutine[Any, Any, EdgeResponse | None]
+]
+"""An `async def`, or a plain function that returns the response when it has it at once (a
+cache hit) and a coroutine otherwise (the connection may run its first step itself)."""
 
 
 class ProxyListener:

@@ -2,6 +2,7 @@
 
     pipeline = Pipeline(default_stages(config, upstream))
     await pipeline.run(ex)          # ex.response is always set afterwards
+    pending = pipeline.run_now(ex)  # the same, as far as it goes without waiting
 
 Request hooks run in list order until one sets `ex.response`; response hooks then run in reverse
 over the stages whose request hook ran, so the outermost stage sees the final response. A stage
@@ -14,8 +15,8 @@ instead of a call.
 
 A hook is an `async def`, or a plain method that returns None when it is done and an awaitable
 only when it has to wait (the cache answering a hit, a module that is off): a cache hit then
-creates and awaits no coroutine per stage. Call a hook from outside the pipeline with
-`await settle(stage.request(ex))`.
+creates and awaits no coroutine per stage, and through `run_now` none at all. Call a hook from
+outside the pipeline with `await settle(stage.request(ex))`.
 """
 
 from __future__ import annotations
@@ -80,34 +81,88 @@ class Pipeline:
         """The same for response hooks, innermost first."""
 
     async def run(self, ex: Exchange) -> None:
-        answered = len(self.stages) - 1  # position of the stage that set the response
-        for i, stage, gate, hook in self._requests:
+        """Run every hook that applies to `ex`; `ex.response` is set afterwards."""
+        pending = self.run_now(ex)
+        if pending is not None:
+            await pending
+
+    def run_now(self, ex: Exchange) -> Awaitable[None] | None:
+        """`run` as far as it goes without waiting: None when every hook finished at once (a
+        cache hit: no coroutine at all), else an awaitable that finishes the rest."""
+        return self._requests_from(ex, 0)
+
+    def _requests_from(self, ex: Exchange, first: int) -> Awaitable[None] | None:
+        """The request hooks from the `first`-th on, then the response hooks."""
+        requests = self._requests
+        for k in range(first, len(requests)):
+            i, stage, gate, hook = requests[k]
             if gate.idle:
                 continue
             try:
                 pending = hook(ex)
-                if pending is not None:  # the hook has to wait (None: done already)
-                    await pending
             except RequestRejected as e:  # the client's body was too large or malformed
                 self._rejected(ex, stage, e)
             except Exception as e:  # a stage bug or a module panic: 500, the POP keeps serving
                 self._failed(ex, stage, "request", e)
+            else:
+                if pending is not None:  # the hook has to wait (None: done already)
+                    return self._request_waits(ex, k, pending)
             if ex.response is not None:
-                answered = i
-                break
-        if ex.response is None:
-            self._failed(
-                ex, self.stages[-1], "request", RuntimeError("no stage answered the request")
-            )
-        for i, stage, gate, hook in self._responses:
+                return self._responses_from(ex, 0, i)
+        return self._unanswered(ex)
+
+    async def _request_waits(self, ex: Exchange, k: int, pending: Awaitable[None]) -> None:
+        """The `k`-th request hook waits on `pending`; then the rest, as `_requests_from`."""
+        i, stage = self._requests[k][:2]
+        try:
+            await pending
+        except RequestRejected as e:
+            self._rejected(ex, stage, e)
+        except Exception as e:
+            self._failed(ex, stage, "request", e)
+        if ex.response is not None:
+            rest = self._responses_from(ex, 0, i)
+        else:
+            rest = self._requests_from(ex, k + 1)
+        if rest is not None:
+            await rest
+
+    def _unanswered(self, ex: Exchange) -> Awaitable[None] | None:
+        """No stage answered (the origin stage always does): a bug, answered 500."""
+        last = len(self.stages) - 1
+        self._failed(
+            ex, self.stages[last], "request", RuntimeError("no stage answered the request")
+        )
+        return self._responses_from(ex, 0, last)
+
+    def _responses_from(self, ex: Exchange, first: int, answered: int) -> Awaitable[None] | None:
+        """The response hooks from the `first`-th on, of the stages at or before position
+        `answered` (the one that set the response: the others' request hooks never ran)."""
+        responses = self._responses
+        for k in range(first, len(responses)):
+            i, stage, gate, hook = responses[k]
             if i > answered or gate.idle:  # its request hook never ran, or it is off
                 continue
             try:
                 pending = hook(ex)
-                if pending is not None:
-                    await pending
             except Exception as e:
                 self._failed(ex, stage, "response", e)
+            else:
+                if pending is not None:
+                    return self._response_waits(ex, k, answered, pending)
+        return None
+
+    async def _response_waits(
+        self, ex: Exchange, k: int, answered: int, pending: Awaitable[None]
+    ) -> None:
+        """The `k`-th response hook waits on `pending`; then the rest."""
+        try:
+            await pending
+        except Exception as e:
+            self._failed(ex, self._responses[k][1], "response", e)
+        rest = self._responses_from(ex, k + 1, answered)
+        if rest is not None:
+            await rest
 
     @staticmethod
     def _rejected(ex: Exchange, stage: Stage, e: RequestRejected) -> None:

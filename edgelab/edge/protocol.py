@@ -512,13 +512,16 @@ class ClientConnection:
         self._started = False
         try:
             step = self.listener.handler(item.request, self)
-            try:
-                waiting_on = step.send(None)
-            except StopIteration as done:
-                resp: EdgeResponse | None = done.value
+            if isinstance(step, EdgeResponse):  # answered without waiting (a cache hit)
+                resp: EdgeResponse | None = step
             else:
-                self._resuming = self._answer(item, (step, waiting_on))
-                return False
+                try:
+                    waiting_on = step.send(None)
+                except StopIteration as done:
+                    resp = done.value
+                else:
+                    self._resuming = self._answer(item, (step, waiting_on))
+                    return False
             if resp is not None:
                 self._send_whole(item, resp)
             if self._paused and self.transport is not None:
@@ -581,7 +584,8 @@ class ClientConnection:
             self._started = False
         try:
             if begun is None:
-                resp = await self.listener.handler(item.request, self)
+                step = self.listener.handler(item.request, self)
+                resp = step if isinstance(step, EdgeResponse) else await step
             else:
                 resp = await _resume(*begun)
             if resp is not None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -138,19 +139,43 @@ class EdgeServer:
                 await close()
         await self.upstream.close()
 
-    async def _handle(self, request: ClientRequest, out: ClientConnection) -> EdgeResponse | None:
-        """Run one request through the pipeline. A whole response is returned for the
-        connection to write (after the observers, as one write); a streamed one is sent here."""
+    def _handle(
+        self, request: ClientRequest, out: ClientConnection
+    ) -> EdgeResponse | Coroutine[Any, Any, EdgeResponse | None]:
+        """Run one request through the pipeline. The response is returned at once when every
+        stage answered without waiting (a cache hit: no coroutine); else a coroutine finishes
+        it. A whole response is returned for the connection to write (after the observers, as
+        one write); a streamed one is sent by the coroutine, which then returns None."""
         loop = self._loop or asyncio.get_running_loop()  # (set by `start`)
-        started = loop.time()
         self.metrics.in_flight += 1
-        ex = Exchange(request=request, pop=self.config.pop, started_at=started)
+        ex = Exchange(request=request, pop=self.config.pop, started_at=loop.time())
         try:
-            if request.content_length is not None:  # a hit has none: not even the call
-                rejected = self._reject_early(ex)
-                if rejected is not None:
-                    return rejected
-            await self.pipeline.run(ex)
+            pending = None
+            # A hit has no body: not even the call
+            if request.content_length is None or self._reject_early(ex) is None:
+                pending = self.pipeline.run_now(ex)
+        except BaseException:
+            self._finished(ex)
+            raise
+        resp = ex.response
+        if (
+            pending is None
+            and resp is not None
+            and resp.stream is None
+            and not ex.notes.get("abandoned")
+        ):
+            self._finished(ex)
+            return resp
+        return self._finish(ex, pending, out)
+
+    async def _finish(
+        self, ex: Exchange, pending: Awaitable[None] | None, out: ClientConnection
+    ) -> EdgeResponse | None:
+        """`_handle`'s end for a request that waits: the rest of the pipeline, a streamed
+        body, releasing abandoned responses, the observers."""
+        try:
+            if pending is not None:
+                await pending
             resp = ex.response
             assert resp is not None
             if resp.stream is None:
@@ -158,13 +183,18 @@ class EdgeServer:
             await _stream(out, resp, ex)
             return None
         finally:
-            self.metrics.in_flight -= 1
             for abandoned in ex.notes.get("abandoned", ()):
                 if abandoned.release is not None:
                     await abandoned.release()
-            elapsed = loop.time() - started
-            for observe in self.observers:
-                observe(ex, elapsed)
+            self._finished(ex)
+
+    def _finished(self, ex: Exchange) -> None:
+        """The request is done with the pipeline: count it out and tell the observers."""
+        self.metrics.in_flight -= 1
+        loop = self._loop or asyncio.get_running_loop()
+        elapsed = loop.time() - ex.started_at
+        for observe in self.observers:
+            observe(ex, elapsed)
 
     def _reject_early(self, ex: Exchange) -> EdgeResponse | None:
         """Requests no stage should see: a body over the limit. (Targets that are not a path

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -160,32 +160,50 @@ class WafStage:
 
     # -- the request path -------------------------------------------------------------------
 
-    async def request(self, ex: Exchange) -> None:
+    def request(self, ex: Exchange) -> Awaitable[None] | None:
+        """A plain method: it waits (returns a coroutine) only to read a body it inspects, so
+        a GET costs no coroutine, and nothing but a count while the WAF is off."""
         state = self.state  # one read: a swap mid-request does not mix two configs
         if self.options.mode == "off" or state.killswitches.waf_killed:
             (self.metrics.off if self.options.mode == "off" else self.metrics.killed).inc()
-            return
+            return None
+        if ex.request.has_body and self.options.inspect_body_bytes > 0:
+            return self._request_with_body(ex, state)
         try:
-            verdict = await self._inspect(ex, state)
-        except RequestRejected:
-            raise  # the client's body was too large or malformed: not a WAF failure
+            engine, wreq, progress, final, now, started = self._headers_phase(ex, state)
+            if not final and "body" in engine.phases:
+                engine.run(wreq, "body", now, progress)  # (rules on an empty body)
+            self.metrics.seconds.observe(time.perf_counter() - started)
         except Exception as e:
-            if self.options.failure_policy is not FailurePolicy.FAIL_OPEN:
-                raise  # the pipeline answers 500 (panic), as on 2025-12-05
-            logger.warning(
-                "waf skipped (fail-open): %r",
-                e,
-                extra={"request_id": ex.ray_id, "stage": self.name},
-            )
-            self.metrics.requests.labels("skipped_error").inc()
-            ex.verdict(self.name, "skipped", type(e).__name__)
-            return
-        self._apply(ex, verdict)
-
-    async def response(self, ex: Exchange) -> None:
+            self._inspection_failed(ex, e)
+            return None
+        self._apply(ex, progress)
         return None
 
-    async def _inspect(self, ex: Exchange, state: WafState) -> Evaluation:
+    def response(self, ex: Exchange) -> None:
+        return None
+
+    async def _request_with_body(self, ex: Exchange, state: WafState) -> None:
+        try:
+            engine, wreq, progress, final, now, started = self._headers_phase(ex, state)
+            if not final and "body" in engine.phases:
+                spent = time.perf_counter() - started
+                body, truncated = await buffer_body(ex.request, self.options.inspect_body_bytes)
+                started = time.perf_counter() - spent
+                wreq.set_body(body, truncated)
+                engine.run(wreq, "body", now, progress)
+            self.metrics.seconds.observe(time.perf_counter() - started)
+        except Exception as e:
+            self._inspection_failed(ex, e)
+            return
+        self._apply(ex, progress)
+
+    def _headers_phase(
+        self, ex: Exchange, state: WafState
+    ) -> tuple[WafEngine, WafRequest, Evaluation, bool, float, float]:
+        """Run the header-phase rules: (engine, the request as the WAF sees it, the evaluation
+        so far, whether it is final, the rules' clock, perf_counter at the start). Raises
+        ModulePanic on a broken ruleset."""
         if state.broken is not None:
             raise ModulePanic(f"waf: {state.broken}")
         engine = state.engine
@@ -195,20 +213,24 @@ class WafStage:
         )
         now = self.clock()
         started = time.perf_counter()
-        progress = engine.start()
-        has_body = req.has_body
-        if not has_body:
+        progress = engine.start()  # read as it is: a WafVerdict per request cost ~4 us compiled
+        if not req.has_body:
             engine.scan_bodiless(wreq)
         final = engine.run(wreq, "headers", now, progress)
-        if not final and "body" in engine.phases:
-            if has_body and self.options.inspect_body_bytes > 0:
-                spent = time.perf_counter() - started
-                body, truncated = await buffer_body(req, self.options.inspect_body_bytes)
-                started = time.perf_counter() - spent
-                wreq.set_body(body, truncated)
-            engine.run(wreq, "body", now, progress)
-        self.metrics.seconds.observe(time.perf_counter() - started)
-        return progress  # read as it is: a WafVerdict per request cost ~4 us compiled
+        return engine, wreq, progress, final, now, started
+
+    def _inspection_failed(self, ex: Exchange, e: Exception) -> None:
+        """The inspection raised: a client's bad body and (unless fail-open) our failures go on
+        to the pipeline (a 4xx, or 500 as on 2025-12-05); fail-open passes the request."""
+        if isinstance(e, RequestRejected) or self.options.failure_policy is not (
+            FailurePolicy.FAIL_OPEN
+        ):
+            raise e
+        logger.warning(
+            "waf skipped (fail-open): %r", e, extra={"request_id": ex.ray_id, "stage": self.name}
+        )
+        self.metrics.requests.labels("skipped_error").inc()
+        ex.verdict(self.name, "skipped", type(e).__name__)
 
     def _apply(self, ex: Exchange, verdict: Evaluation) -> None:
         for m in verdict.matches:

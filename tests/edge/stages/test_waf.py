@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from edgelab.config.waf import WafOptions
 from edgelab.edge.artifacts import Artifact, ArtifactOutcome, ArtifactRegistry
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
-from edgelab.edge.pipeline import Pipeline
+from edgelab.edge.pipeline import Pipeline, settle
 from edgelab.edge.stages.waf import WafStage
 from edgelab.policy.failure import FailurePolicy
 from edgelab.policy.waf.rules import named_ruleset_document
@@ -99,7 +99,7 @@ def killswitch(version: int, rules: list[Any], waf: bool = False) -> Artifact:
 async def test_an_attack_gets_the_block_page_naming_rule_and_ray() -> None:
     stage, _, registry = make_stage()
     ex = exchange(SQLI)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is not None and ex.response.status == 403
     body = ex.response.body.decode()
     assert "949110" in body and "00ff00ff00ff00ff-pop-t" in body and "pop-t" in body
@@ -113,7 +113,7 @@ async def test_an_attack_gets_the_block_page_naming_rule_and_ray() -> None:
 async def test_a_benign_request_passes_untouched() -> None:
     stage, _, registry = make_stage()
     ex = exchange("q=O%27Reilly%20books")
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None and ex.verdicts == []
     assert registry.get_sample_value("edgelab_waf_requests_total", {"outcome": "pass"}) == 1
 
@@ -121,7 +121,7 @@ async def test_a_benign_request_passes_untouched() -> None:
 async def test_log_mode_evaluates_but_never_blocks() -> None:
     stage, _, registry = make_stage(mode="log")
     ex = exchange(SQLI)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None and ex.verdicts[0].action == "log"
     assert registry.get_sample_value("edgelab_waf_requests_total", {"outcome": "log_block"}) == 1
 
@@ -129,7 +129,7 @@ async def test_log_mode_evaluates_but_never_blocks() -> None:
 async def test_off_mode_evaluates_nothing() -> None:
     stage, _, registry = make_stage(mode="off")
     ex = exchange(SQLI)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None
     assert registry.get_sample_value("edgelab_waf_requests_total", {"outcome": "off"}) == 1
 
@@ -150,7 +150,7 @@ async def test_a_pushed_ruleset_replaces_the_old_one_as_a_whole() -> None:
     outcome = artifacts.apply(Artifact("waf-rules", 3, json.dumps(only_path).encode()))
     assert outcome is ArtifactOutcome.APPLIED and artifacts.applied["waf-rules"] == 3
     ex = exchange("q=fine")
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is not None and b"rule 7" in ex.response.body
     assert stage.status()["rules_version"] == 3 and stage.status()["rules"] == 1
 
@@ -238,7 +238,7 @@ async def test_the_2019_ruleset_can_be_pushed_and_runs_in_log_mode() -> None:
     doc = named_ruleset_document("2019-07-02")
     assert artifacts.apply(Artifact("waf-rules", 9, doc)) is ArtifactOutcome.APPLIED
     ex = exchange("x=1;a=b")
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None  # simulate mode: evaluated, never blocks
     assert registry.get_sample_value(
         "edgelab_waf_rule_matches_total", {"rule_id": "100015", "action": "log"}
@@ -251,14 +251,14 @@ async def test_a_body_within_the_limit_is_buffered_and_inspected() -> None:
     ex = exchange(
         method="POST", body=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is not None and ex.response.status == 403
     ok = exchange(
         method="POST",
         body=b"comment=hello",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    await stage.request(ok)
+    await settle(stage.request(ok))
     assert ok.response is None and ok.request.body == b"comment=hello"
 
 
@@ -266,7 +266,7 @@ async def test_a_request_without_a_body_never_touches_the_stream() -> None:
     stage, _, _ = make_stage()
     ex = exchange("q=1")
     ex.request.body_stream = ChunkStream(b"")
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.request.body_stream.reads == 0 and ex.request.body is None
 
 
@@ -281,20 +281,20 @@ async def test_a_body_over_the_limit_streams_on_whole_after_its_start_was_inspec
     stage, _, _ = make_stage(inspect_body_bytes=4096)
     tail_attack = b"a=" + b"x" * 5000 + b"&id=1%27%20OR%20%271%27%3D%271"
     ex = exchange(method="POST", body=tail_attack, chunked=chunked)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None  # the attack is past the inspected bytes: a CDN's blind spot
     assert ex.request.body is None
     assert await drain(ex.request.body_stream) == tail_attack  # forwarded in full
     head_attack = b"id=1%27%20OR%20%271%27%3D%271&a=" + b"x" * 5000
     blocked = exchange(method="POST", body=head_attack, chunked=chunked)
-    await stage.request(blocked)
+    await settle(stage.request(blocked))
     assert blocked.response is not None and blocked.response.status == 403
 
 
 async def test_a_chunked_body_within_the_limit_keeps_its_framing() -> None:
     stage, _, _ = make_stage()
     ex = exchange(method="POST", body=b"a=1&b=2", chunked=True)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None and ex.request.body is None
     assert await drain(ex.request.body_stream) == b"a=1&b=2"
 
@@ -305,7 +305,7 @@ async def test_reconfigure_swaps_mode_and_engine_keeping_pushed_killswitches() -
     stage.reconfigure(WafOptions(mode="log", regex_engine="re", paranoia_level=2))
     assert stage.status()["regex_engine"] == "re" and stage.status()["killed_rules"] == [942100]
     ex = exchange(SQLI)
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is None and ex.verdicts[0].action == "log"
 
 
@@ -318,5 +318,5 @@ async def test_undecodable_client_bytes_never_make_the_waf_fail(engine: str) -> 
         body=b'{"a": "\\ud800<script>alert(1)</script>"}',
         headers={"User-Agent": "sqlmap\udcff", "Content-Type": "application/json"},
     )
-    await stage.request(ex)
+    await settle(stage.request(ex))
     assert ex.response is not None and ex.response.status == 403
