@@ -2,7 +2,7 @@
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
         [--show-heldout3] [--heldout4] [--show-heldout4] [--heldout5] [--show-heldout5]
-        [--heldout6] [--show-heldout6]
+        [--heldout6] [--show-heldout6] [--heldout7] [--show-heldout7]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -25,6 +25,8 @@ are now always printed) and is kept the same way: `--heldout5` totals it, `--sho
 its items, at the end of a round. The sixth (HELDOUT6) was written before the fifth round
 (HELDOUT5 became a tuning set then) and is kept the same way: `--heldout6` totals it,
 `--show-heldout6` lists its items, at the end of a round; HELDOUT5's totals are now always printed.
+The seventh (HELDOUT7) was written before the sixth round and is kept the same way: `--heldout7`
+totals it, `--show-heldout7` lists its items, at the end of a round.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from edgelab.testing.waf_corpus import (
     heldout5_benign,
     heldout6_attacks,
     heldout6_benign,
+    heldout7_attacks,
+    heldout7_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -121,6 +125,16 @@ def main() -> None:
         action="store_true",
         help="total the sixth held-out set and list its misses and FPs (implies --heldout6)",
     )
+    ap.add_argument(
+        "--heldout7",
+        action="store_true",
+        help="also total the seventh held-out set (for the end of a round, not tuning)",
+    )
+    ap.add_argument(
+        "--show-heldout7",
+        action="store_true",
+        help="total the seventh held-out set and list its misses and FPs (implies --heldout7)",
+    )
     args = ap.parse_args()
     engine = WafEngine(
         load_default_ruleset(),
@@ -174,6 +188,12 @@ def main() -> None:
         h6_missed, h6_fps = _heldout(
             engine, "held out 6 (written before round 5)", heldout6_attacks(), heldout6_benign()
         )
+    h7_missed: list[CorpusRequest] = []
+    h7_fps: list[CorpusRequest] = []
+    if args.heldout7 or args.show_heldout7:
+        h7_missed, h7_fps = _heldout(
+            engine, "held out 7 (written before round 6)", heldout7_attacks(), heldout7_benign()
+        )
     l_total, l_missed = 0, []
     for a in load_attacks().all_requests():
         path, _, query = a.path.partition("?")
@@ -206,6 +226,8 @@ def main() -> None:
         _list(engine, "HELDOUT5", h5_missed, h5_fps)
     if args.show_heldout6:
         _list(engine, "HELDOUT6", h6_missed, h6_fps)
+    if args.show_heldout7:
+        _list(engine, "HELDOUT7", h7_missed, h7_fps)
 
 
 def _list(

