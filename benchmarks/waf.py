@@ -1,6 +1,8 @@
 """WAF cost: per-request p50 (typical GET, 64 KiB form) and the 2019-07-02 regex, re vs RE2.
 
     python benchmarks/waf.py [--runs 2000] [--skip-stall]
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
+        python benchmarks/waf.py --instructions typical [--exclusions none|elsewhere|applies]
 
 1. Per-request cost of the WAF stage with the default managed ruleset (request building, both
    phases, metrics; the body already buffered, so no socket time). Targets: p50 < 100 us (GET),
@@ -13,6 +15,12 @@
    and a 64 KiB urlencoded form of free text.
 2. The catastrophic 2019 pattern alone on inputs of growing length under `re` and RE2: time per
    search and the ratio to the previous length (super-linear under `re`, flat under RE2).
+With `--instructions KIND` (under callgrind, started with instrumentation off) it runs only the
+stage loop for one kind of request: 3,000 warm-up requests, then instrumentation on for
+`--runs` requests and off again (`callgrind_control`), so the output file's total divided by
+`--runs` is the instructions per request. `--exclusions` adds per-site exclusions to the WAF
+config: `elsewhere` (three that do not apply to the request: the cost of having some), or
+`applies` (one hiding the query's `q` from the SQLi rules on `/products`, and two that do not).
 3. The stall, end to end: a real origin and edge with the 2019 ruleset pushed as a `waf-rules`
    artifact; one request carries a long argument while a benign client keeps fetching a page.
    Under `re` the benign requests wait for the whole search (the event loop is held); under
@@ -23,9 +31,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
+import subprocess
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
@@ -92,14 +103,43 @@ def typical_get(i: int) -> tuple[str, dict[str, str]]:
     return f"/products/{1000 + i}?ref=search&q=burr+grinder+{i}", headers
 
 
+EXCLUSIONS: dict[str, list[dict[str, Any]]] = {
+    "none": [],
+    "elsewhere": [
+        {"tags": ["xss"], "path_prefix": "/community/posts", "targets": ["args:body"]},
+        {"rules": [942100], "hosts": ["forum.example.com"]},
+        {"tags": ["rce", "xss"], "path_prefix": "/admin/settings", "methods": ["POST"]},
+    ],
+    "applies": [
+        {"tags": ["sqli"], "path_prefix": "/products", "targets": ["args:q"]},
+        {"tags": ["xss"], "path_prefix": "/community/posts", "targets": ["args:body"]},
+        {"rules": [942100], "hosts": ["forum.example.com"]},
+    ],
+}
+"""Per-site exclusions `--exclusions` adds to the WAF config (none, some that do not apply to
+the benchmark's requests, or one that does)."""
+
+
 async def stage_p50(
-    engine: str, kind: str, body: bytes | None, runs: int
+    engine: str,
+    kind: str,
+    body: bytes | None,
+    runs: int,
+    exclusions: str = "none",
+    warmup: int = 50,
+    callgrind: bool = False,
 ) -> tuple[float, float, bool]:
-    stage = WafStage(WafOptions(regex_engine=engine), ArtifactRegistry())  # type: ignore[arg-type]
+    config: dict[str, Any] = {"regex_engine": engine}
+    if EXCLUSIONS[exclusions]:
+        config["exclusions"] = EXCLUSIONS[exclusions]
+    options = WafOptions.model_validate(config)
+    stage = WafStage(options, ArtifactRegistry())
     waf = stage.state.engine
     blocked = False
     wall, cpu = [], []
-    for i in range(runs + 50):
+    for i in range(runs + warmup):
+        if callgrind and i == warmup:
+            _callgrind("on")
         if kind == "form":
             ex = exchange("POST", "/contact", GET_HEADERS, body)
         elif kind == "repeat":
@@ -110,11 +150,18 @@ async def stage_p50(
                 waf.forget()
         t0, c0 = time.perf_counter(), time.thread_time()
         await stage.request(ex)
-        if i >= 50:  # the first ones warm up the automata and the memos
+        if i >= warmup:  # the first ones warm up the automata and the memos
             cpu.append(time.thread_time() - c0)
             wall.append(time.perf_counter() - t0)
         blocked = blocked or ex.response is not None
+    if callgrind:
+        _callgrind("off")
     return statistics.median(wall), statistics.median(cpu), blocked
+
+
+def _callgrind(state: str) -> None:
+    """Switch callgrind's instrumentation of this process on or off."""
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True)
 
 
 REPEAT_TARGET = "/products/espresso-machine-pro-2?ref=home&utm_source=newsletter"
@@ -204,7 +251,21 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=2000)
     ap.add_argument("--stall-chars", type=int, default=150)
     ap.add_argument("--skip-stall", action="store_true")
+    ap.add_argument(
+        "--instructions",
+        choices=("repeat", "typical", "cold", "form"),
+        help="only this kind's stage loop, with callgrind's instrumentation on around it",
+    )
+    ap.add_argument("--exclusions", choices=tuple(EXCLUSIONS), default="none")
+    ap.add_argument("--engine", choices=("re2", "re"), default="re2")
     args = ap.parse_args()
+    if args.instructions:
+        body = form_64k() if args.instructions == "form" else None
+        _, _, blocked = await stage_p50(
+            args.engine, args.instructions, body, args.runs, args.exclusions, 3000, True
+        )
+        print(f"{args.instructions} x{args.runs}, exclusions {args.exclusions}: blocked {blocked}")
+        return
     print(f"0. calibration: a 1M-iteration Python loop took {calibration_s():.3f} s here")
     compiled = compiled_modules()
     print(

@@ -7,6 +7,13 @@ waf:
   failure_policy: reject # panic | degrade | reject | fail-open
   inspect_body_bytes: 131072
   rules_file: null       # null = the managed ruleset shipped with edgelab
+  exclusions:            # per-site rule exclusions (edgelab.policy.waf.exclusions)
+    - rules: [941100]
+      tags: [rce]
+      path_prefix: /community/posts
+      methods: [POST]
+      targets: ["args:body"]
+      note: forum posts quote code
 
 config = EdgeConfig.model_validate({"waf": {"mode": "log"}})
 config.waf.regex_engine   # "re2"
@@ -17,9 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from edgelab.errors import ConfigError
 from edgelab.policy.failure import FailurePolicy
+from edgelab.policy.waf.exclusions import Exclusion, check_known
 
 
 class WafOptions(BaseModel):
@@ -47,3 +57,29 @@ class WafOptions(BaseModel):
     rules_file: Path | None = None
     """A ruleset document (TOML or JSON) or a directory of class files to start with; `None`
     loads the managed ruleset shipped in `edgelab/policy/waf/rulesets/`."""
+    exclusions: tuple[Exclusion, ...] = ()
+    """Per-site rule exclusions: rules (by id or tag) taken off, or some values hidden from
+    them, for requests matching a path prefix, methods and hosts (ModSecurity's
+    `ctl:ruleRemoveTargetById`, a CDN's WAF exceptions). Empty (the default): the whole
+    ruleset inspects every request. Ids and tags must exist in the ruleset in force at load
+    (the shipped one or `rules_file`); a pushed `waf-rules` document may carry its own."""
+
+    @field_validator("exclusions")
+    @classmethod
+    def _exclusions_known(
+        cls, exclusions: tuple[Exclusion, ...], info: ValidationInfo
+    ) -> tuple[Exclusion, ...]:
+        if not exclusions:
+            return exclusions
+        from edgelab.policy.waf.rules import load_default_ruleset, load_ruleset
+
+        rules_file = info.data.get("rules_file")
+        try:
+            ruleset = load_default_ruleset() if rules_file is None else load_ruleset(rules_file)
+        except ConfigError:
+            return exclusions  # the rules file's own error is reported where it is loaded
+        try:
+            check_known(exclusions, ruleset, "")
+        except ValueError as e:  # named as `waf.exclusions: 0.rules: unknown rule id 942999`
+            raise PydanticCustomError("unknown_rule", "{why}", {"why": str(e)}) from e
+        return exclusions

@@ -152,3 +152,41 @@ async def test_undecodable_header_bytes_are_inspected_not_fatal(
     blocked = await raw(b"GET /page/1 HTTP/1.1\r\nHost: x\r\nUser-Agent: sqlmap/1.7 \xff\r\n\r\n")
     assert blocked.startswith(b"HTTP/1.1 403")
     assert len(seen) == 1
+
+
+async def test_a_per_site_exclusion_lets_its_value_through_and_nothing_else(
+    aiohttp_server: AiohttpServer, make_edge: EdgeFactory, http: aiohttp.ClientSession
+) -> None:
+    """A forum's post body quotes code: the site excludes it from the XSS rules on its posting
+    path. The post reaches the origin through an edge with the exclusion (and is blocked by one
+    without); the same payload in another field, or on another path, is still blocked."""
+    seen: list[dict[str, Any]] = []
+    origin = await aiohttp_server(recording_origin(seen))
+    exclusion = {
+        "tags": ["xss"],
+        "path_prefix": "/community/posts",
+        "methods": ["POST"],
+        "targets": ["args:body"],
+        "note": "posts quote HTML",
+    }
+    plain = await make_edge(str(origin.make_url("")))
+    edge = await make_edge(str(origin.make_url("")), waf={"exclusions": [exclusion]})
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    post = b"title=Why+does+this+run&body=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E"
+    async with http.post(
+        f"{plain.addresses['proxy']}/community/posts", data=post, headers=form
+    ) as r:
+        assert r.status == 403
+    proxy = edge.addresses["proxy"]
+    async with http.post(f"{proxy}/community/posts", data=post, headers=form) as r:
+        assert r.status == 200
+        assert (await r.json())["len"] == len(post)
+    assert [s["target"] for s in seen] == ["/community/posts"]
+    in_title = b"title=%3Cscript%3Ealert(document.cookie)%3C%2Fscript%3E&body=fine"
+    async with http.post(f"{proxy}/community/posts", data=in_title, headers=form) as r:
+        assert r.status == 403
+    async with http.post(f"{proxy}/contact", data=post, headers=form) as r:
+        assert r.status == 403
+    assert len(seen) == 1
+    async with http.get(f"{edge.addresses['admin']}/waf/status") as r:
+        assert (await r.json())["exclusions"] == 1

@@ -122,6 +122,8 @@ class WafStage:
         )
         try:
             engine = shared_engine(ruleset, self.engine_options)
+            if options.exclusions:
+                engine = engine.with_exclusions(options.exclusions)
         except ValueError as e:
             raise ConfigError(f"{options.rules_file}: {e}") from e
         self.state = WafState(engine)
@@ -142,7 +144,9 @@ class WafStage:
             ruleset = load_ruleset(options.rules_file)
         previous, self.options = self.options, options
         try:
-            engine = WafEngine(ruleset, self.engine_options, old.killswitches.rules)
+            engine = WafEngine(
+                ruleset, self.engine_options, old.killswitches.rules, exclusions=options.exclusions
+            )
         except ValueError:
             self.options = previous
             raise
@@ -284,13 +288,22 @@ class WafStage:
         source = f"waf-rules v{artifact.version}"
         try:
             ruleset = parse_ruleset(artifact.content, source)
-            engine = WafEngine(ruleset, self.engine_options, self.state.killswitches.rules)
+            engine = self._engine(ruleset)
             if self.options.failure_policy is FailurePolicy.REJECT:
                 _check_killed(ruleset, self.state.killswitches.rules)
         except (ConfigError, ValueError) as e:
             return self._bad_rules(artifact, str(e))
         self.state = WafState(engine, self.state.killswitches, artifact.version)
         return self._outcome(artifact, ArtifactOutcome.APPLIED, f"{len(ruleset.ids())} rules")
+
+    def _engine(self, ruleset: Ruleset) -> WafEngine:
+        """`ruleset` compiled with the killswitches and the config's exclusions in force."""
+        return WafEngine(
+            ruleset,
+            self.engine_options,
+            self.state.killswitches.rules,
+            exclusions=self.options.exclusions,
+        )
 
     def _bad_rules(self, artifact: Artifact, why: str) -> ArtifactOutcome:
         policy = self.options.failure_policy
@@ -299,7 +312,7 @@ class WafStage:
         if policy is FailurePolicy.DEGRADE:
             ruleset, problems = salvage_ruleset(artifact.content, f"waf-rules v{artifact.version}")
             try:
-                engine = WafEngine(ruleset, self.engine_options, self.state.killswitches.rules)
+                engine = self._engine(ruleset)
             except ValueError as e:  # a pattern RE2 or re refused: run without any rule
                 problems.append(str(e))
                 empty = salvage_ruleset(b"{}", "")[0]
@@ -359,6 +372,7 @@ class WafStage:
             "rules_version": st.rules_version,
             "rules": len(st.engine.ruleset.ids()),
             "killed_rules": sorted(st.killswitches.rules),
+            "exclusions": len(o.exclusions) + len(st.engine.ruleset.exclusions),
             "waf_killed": st.killswitches.waf_killed,
             "broken": st.broken,
         }

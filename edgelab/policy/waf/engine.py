@@ -21,6 +21,10 @@ purpose: a killswitch on an `execute` rule skips the rule and then the result is
 which raises `ModulePanic` (`killed_execute="raise"`); `killed_execute="skip"` is the fixed
 behaviour (the group is skipped with its rule). Which one runs is the stage's failure policy.
 
+Per-site exclusions (`edgelab.policy.waf.exclusions`: the ruleset's own and those given to the
+engine) take rules off for some requests, or hide some values from them; an engine without
+any pays nothing for them.
+
 Rate conditions count per (rule, key) in fixed windows of `window_s`; the time comes in as
 `now`, so tests and replays control it.
 
@@ -35,11 +39,12 @@ libinjection and the transformation chains make of short values is kept across r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from edgelab.policy.failure import ModulePanic
+from edgelab.policy.waf.exclusions import Exclusion, ExclusionSet, RequestSkips, hide
 from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.operators import Matcher, compile_operator, equals_set
 from edgelab.policy.waf.regex import RegexEngine
@@ -373,14 +378,18 @@ class WafEngine:
         killed: Iterable[int] = (),
         *,
         compiled_as: WafEngine | None = None,
+        exclusions: Sequence[Exclusion] = (),
     ) -> None:
         """Raises ValueError if a pattern does not compile under the chosen engine.
         `compiled_as`: an engine of the same ruleset and options whose compiled rules (and
-        rate counters) this one shares instead of compiling them again (`with_killed`)."""
+        rate counters) this one shares instead of compiling them again (`with_killed`).
+        `exclusions`: per-site exclusions besides the ruleset's own (the edge config's)."""
         self.ruleset = ruleset
         self.options = options
         self.killed: frozenset[int] = frozenset(killed)
         """Rule ids switched off at run time (the killswitch artifact)."""
+        self.exclusions: tuple[Exclusion, ...] = tuple(exclusions)
+        self._excluded = ExclusionSet.build([*ruleset.exclusions, *exclusions], ruleset)
         self.anomaly_rule_id = ruleset.ruleset.anomaly_rule_id
         if compiled_as is not None:
             other = compiled_as
@@ -454,7 +463,15 @@ class WafEngine:
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""
-        return WafEngine(self.ruleset, self.options, killed, compiled_as=self)
+        return WafEngine(
+            self.ruleset, self.options, killed, compiled_as=self, exclusions=self.exclusions
+        )
+
+    def with_exclusions(self, exclusions: Sequence[Exclusion]) -> WafEngine:
+        """The same compiled rules (and rate counters) with other per-site exclusions."""
+        return WafEngine(
+            self.ruleset, self.options, self.killed, compiled_as=self, exclusions=exclusions
+        )
 
     def start(self) -> Evaluation:
         return Evaluation()
@@ -483,7 +500,9 @@ class WafEngine:
         last phase): True when no later phase needs to run."""
         if st.blocked_by is None and not st.allowed:
             hits = self._regex[phase].hits(req)
-            self._run(self._by_phase[phase], req, hits, now, st)
+            excluded = self._excluded
+            skips = None if excluded is None else excluded.for_request(req)
+            self._run(self._by_phase[phase], req, hits, now, st, skips)
             _end_phase(st, self.options.anomaly_threshold, self.anomaly_rule_id)
         return st.blocked_by is not None or st.allowed
 
@@ -494,8 +513,10 @@ class WafEngine:
         hits: HitMap,
         now: float,
         st: Evaluation,
+        skips: RequestSkips | None = None,
     ) -> bool:
-        """Evaluate `rules` (all of this phase); True when evaluation must stop."""
+        """Evaluate `rules` (all of this phase); True when evaluation must stop. `skips`: what
+        per-site exclusions take off for this request (None: nothing)."""
         for c in rules:
             gate = c.gate
             if gate and not (hits and all(i in hits for i in gate)):
@@ -514,19 +535,25 @@ class WafEngine:
                             f"waf rule {rule.id}: attempt to index field 'execute' (a nil value)"
                         )
                     continue
-                if self._run(c.group, req, hits, now, st):
+                if self._run(c.group, req, hits, now, st, skips):
                     return True
                 continue
             if rule.id in self.killed:
                 continue
+            seen = req
+            if skips is not None and rule.id in skips:
+                hidden = skips[rule.id]
+                if hidden is None:
+                    continue  # excluded for this request
+                seen = hide(req, rule, hidden)  # the rule runs without the hidden values
             if c.locate is not None:
-                on = _same_value(c, req, st)
+                on = _same_value(c, seen, st)
                 if on is not None and self._matched(rule, on[0], on[1], st):
                     return True
                 continue
             first: tuple[str, str] | None = None
             for check in c.checks:
-                hit = check(req, now)
+                hit = check(seen, now)
                 if hit is None:
                     break
                 first = first or hit

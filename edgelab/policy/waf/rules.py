@@ -30,8 +30,9 @@ artifact or a `rules_file` is one self-contained document: `[ruleset]`, `[[rules
     expect = "fire"
     query = "id=1%27%20or%20%271%27=%271"
 
-Every id is unique across the whole ruleset; a bad document raises `ConfigError` naming the
-source, the rule id and the field.
+A document may also carry `[[exclusions]]` (per-site rule exclusions, as the edge config's
+`waf.exclusions`; see `edgelab.policy.waf.exclusions`). Every id is unique across the whole
+ruleset; a bad document raises `ConfigError` naming the source, the rule id and the field.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from edgelab.config.load import describe_validation_error
 from edgelab.errors import ConfigError
+from edgelab.policy.waf.exclusions import Exclusion, check_known
 from edgelab.policy.waf.operators import OPERATORS, compile_operator
 from edgelab.policy.waf.regex import REGEX_ENGINES
 from edgelab.policy.waf.request import is_target
@@ -183,6 +185,9 @@ class Ruleset(_Frozen):
     ruleset: RulesetMeta = RulesetMeta()
     rules: list[Rule] = Field(min_length=1)
     groups: dict[str, list[Rule]] = {}
+    exclusions: list[Exclusion] = []
+    """Per-site rule exclusions this document carries (`edgelab.policy.waf.exclusions`), on top
+    of the edge config's `waf.exclusions`; they must name rules and tags of this ruleset."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Ruleset:
@@ -202,6 +207,7 @@ class Ruleset(_Frozen):
         for name, rules in self.groups.items():
             if any(r.action == "execute" for r in rules):
                 raise ValueError(f"group {name!r}: execute rules belong in the entry list")
+        check_known(self.exclusions, self, "exclusions")
         return self
 
     def all_rules(self) -> Iterator[Rule]:

@@ -320,3 +320,30 @@ async def test_undecodable_client_bytes_never_make_the_waf_fail(engine: str) -> 
     )
     await settle(stage.request(ex))
     assert ex.response is not None and ex.response.status == 403
+
+
+async def test_config_exclusions_hold_across_pushed_rules_killswitches_and_reconfigure() -> None:
+    """`waf.exclusions` (here: the SQLi rules off for the `id` argument on /item) stays in force
+    when a ruleset is pushed, a killswitch arrives or the section is reconfigured; a pushed
+    document's own `exclusions` add to it; without them the same request is blocked."""
+    off = {"tags": ["sqli"], "path_prefix": "/item", "targets": ["args:id"]}
+    stage, artifacts, _ = make_stage(exclusions=[off])
+    assert await through(stage, exchange(SQLI)) == 200
+    doc = json.loads(named_ruleset_document("managed"))
+    assert (
+        artifacts.apply(Artifact("waf-rules", 2, json.dumps(doc).encode()))
+        is ArtifactOutcome.APPLIED
+    )
+    assert await through(stage, exchange(SQLI)) == 200
+    assert artifacts.apply(killswitch(3, [941100])) is ArtifactOutcome.APPLIED
+    assert await through(stage, exchange(SQLI)) == 200
+    stage.reconfigure(WafOptions(exclusions=[off], paranoia_level=2))  # type: ignore[list-item]
+    assert await through(stage, exchange(SQLI)) == 200
+    stage.reconfigure(WafOptions())
+    assert await through(stage, exchange(SQLI)) == 403
+    doc["exclusions"] = [off]
+    assert (
+        artifacts.apply(Artifact("waf-rules", 4, json.dumps(doc).encode()))
+        is ArtifactOutcome.APPLIED
+    )
+    assert await through(stage, exchange(SQLI)) == 200 and stage.status()["exclusions"] == 1
