@@ -2,7 +2,7 @@
 
     python benchmarks/waf_eval.py [--paranoia 1] [--engine re2] [--show-misses] [--show-heldout2]
         [--show-heldout3] [--heldout4] [--show-heldout4] [--heldout5] [--show-heldout5]
-        [--heldout6] [--show-heldout6] [--heldout7] [--show-heldout7]
+        [--heldout6] [--show-heldout6] [--heldout7] [--show-heldout7] [--exclusions FILE]
 
 Runs the evaluation corpus (`edgelab.testing.waf_corpus`) through the default managed ruleset
 in the pure engine (no sockets). A request counts as detected when the WAF would block it (a
@@ -25,6 +25,10 @@ are now always printed) and is kept the same way: `--heldout5` totals it, `--sho
 its items, at the end of a round. The sixth (HELDOUT6) was written before the fifth round
 (HELDOUT5 became a tuning set then) and is kept the same way: `--heldout6` totals it,
 `--show-heldout6` lists its items, at the end of a round; HELDOUT5's totals are now always printed.
+`--exclusions FILE` (a YAML document with `exclusions:`, the edge config's `waf.exclusions`;
+`benchmarks/waf_exclusions.yaml` is one for the corpus's sites) then prints every set again with
+those per-site exclusions in force: detection and false positives WITH exclusions, a secondary
+figure (the headline stays the default ruleset without any).
 The seventh (HELDOUT7) was written before the sixth round and is kept the same way: `--heldout7`
 totals it, `--show-heldout7` lists its items, at the end of a round.
 """
@@ -33,7 +37,10 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from pathlib import Path
 
+from edgelab.config.load import load_model
+from edgelab.config.waf import WafOptions
 from edgelab.loadgen.attacks import load_attacks
 from edgelab.policy.waf.engine import EngineOptions, WafEngine
 from edgelab.policy.waf.rules import load_default_ruleset
@@ -135,6 +142,11 @@ def main() -> None:
         action="store_true",
         help="total the seventh held-out set and list its misses and FPs (implies --heldout7)",
     )
+    ap.add_argument(
+        "--exclusions",
+        type=Path,
+        help="also print every set with these per-site exclusions (YAML: `exclusions: [...]`)",
+    )
     args = ap.parse_args()
     engine = WafEngine(
         load_default_ruleset(),
@@ -208,6 +220,8 @@ def main() -> None:
         f"load-test attack catalogue (edgelab/loadgen/data/attacks.toml, written separately): "
         f"detected {l_total - len(l_missed)} of {l_total} = {1 - len(l_missed) / l_total:.1%}"
     )
+    if args.exclusions is not None:
+        _with_exclusions(engine, args.exclusions, args.heldout7 or args.show_heldout7)
     if args.show_misses:
         misses += h_missed + l_missed
         fps += [(r, evaluate(engine, r)) for r in h_fps]
@@ -228,6 +242,26 @@ def main() -> None:
         _list(engine, "HELDOUT6", h6_missed, h6_fps)
     if args.show_heldout7:
         _list(engine, "HELDOUT7", h7_missed, h7_fps)
+
+
+def _with_exclusions(plain: WafEngine, path: Path, heldout7: bool) -> None:
+    """Every set again, with the per-site exclusions in `path` in force (a secondary figure)."""
+    exclusions = load_model(path, WafOptions).exclusions
+    engine = plain.with_exclusions(exclusions)
+    print(f"WITH per-site exclusions ({len(exclusions)} in {path}; secondary figure):")
+    sets = [
+        ("main corpus", attacks(), benign()),
+        ("held out", heldout_attacks(), heldout_benign()),
+        ("held out 2", heldout2_attacks(), heldout2_benign()),
+        ("held out 3", heldout3_attacks(), heldout3_benign()),
+        ("held out 4", heldout4_attacks(), heldout4_benign()),
+        ("held out 5", heldout5_attacks(), heldout5_benign()),
+        ("held out 6", heldout6_attacks(), heldout6_benign()),
+    ]
+    if heldout7:
+        sets.append(("held out 7", heldout7_attacks(), heldout7_benign()))
+    for label, a, b in sets:
+        _heldout(engine, f"  {label}", a, b)
 
 
 def _list(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from edgelab.config.edge import EdgeConfig
 from edgelab.config.load import load_model
+from edgelab.config.waf import WafOptions
 from edgelab.errors import ConfigError
 from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict
 from edgelab.policy.waf.exclusions import (
@@ -306,3 +307,17 @@ def test_a_bad_exclusion_in_the_edge_config_is_one_line_naming_file_and_field(
     good = "{rules: [941100], path_prefix: /p, targets: ['headers:X-A']}"
     path.write_text(f"origin: http://127.0.0.1:1\nwaf:\n  exclusions:\n    - {good}\n")
     assert load_model(path, EdgeConfig).waf.exclusions[0].targets == ("header:x-a",)
+
+
+def test_the_corpus_sites_exclusion_file_loads_and_each_entry_applies_on_its_path() -> None:
+    """`benchmarks/waf_exclusions.yaml` (waf_eval's `--exclusions`) stays valid as the rules
+    change: every id and tag exists, and each entry applies to a request on its own path."""
+    path = Path(__file__).resolve().parents[3] / "benchmarks" / "waf_exclusions.yaml"
+    exclusions = load_model(path, WafOptions).exclusions
+    assert len(exclusions) >= 3
+    for ex in exclusions:
+        excl = ExclusionSet.build([ex], managed())
+        assert excl is not None and ex.path_prefix is not None
+        req = WafRequest.build(ex.methods[0] if ex.methods else "POST", ex.path_prefix, "")
+        got = excl.for_request(req)
+        assert got is not None and got.keys() and all(v is not None for v in got.values())
