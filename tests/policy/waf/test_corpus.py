@@ -416,12 +416,14 @@ HELDOUT6_MEASURED = {
 def test_the_sixth_held_out_set_stays_at_what_it_measured() -> None:
     """HELDOUT6 was written before round 5 and run once at its end: 152 of 158 (96.2%), every
     category at 75% or over, and 11 false positives of 216 (5.1%: code in posts and docs, an
-    OAuth redirect to localhost, a CMS header-scripts setting). A later change may move it up
-    (or tune on it, and say so), not down."""
+    OAuth redirect to localhost, a CMS header-scripts setting). Round 6 tuned on it: a CSS
+    selector's `'#menu'`, `getRuntime().availableProcessors()`, `<meta charset="utf-8">`,
+    `location.replace` named, `setTimeout(fn, 0)` pass now (6 left, what per-site exclusions
+    are for). A later change may move it up (or tune on it, and say so), not down."""
     attacks_ = heldout6_attacks()
     for category, floor in HELDOUT6_MEASURED.items():
         requests = [r for r in attacks_ if r.category == category]
         detected = sum(evaluate(engine(), r).blocked for r in requests)
         assert detected >= floor, (category, detected, len(requests))
     blocked = [r.note for r in heldout6_benign() if evaluate(engine(), r).blocked]
-    assert len(blocked) <= 11, blocked
+    assert len(blocked) <= 6, blocked
