@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from edgelab.policy.failure import ModulePanic
-from edgelab.policy.waf.exclusions import Exclusion, ExclusionSet, RequestSkips, hide
+from edgelab.policy.waf.exclusions import Exclusion, ExclusionSet, RequestSkips
 from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.operators import Matcher, compile_operator, equals_set
 from edgelab.policy.waf.regex import RegexEngine
@@ -541,11 +541,11 @@ class WafEngine:
             if rule.id in self.killed:
                 continue
             seen = req
-            if skips is not None and rule.id in skips:
-                hidden = skips[rule.id]
+            if skips is not None and rule.id in skips.rules:
+                hidden = skips.rules[rule.id]
                 if hidden is None:
                     continue  # excluded for this request
-                seen = hide(req, rule, hidden)  # the rule runs without the hidden values
+                seen = skips.view(req, hidden)  # the rule runs without the hidden values
             if c.locate is not None:
                 on = _same_value(c, seen, st)
                 if on is not None and self._matched(rule, on[0], on[1], st):

@@ -4,9 +4,9 @@ exceptions). Pure: the engine asks, per request, and hides the named values from
 
     ex = Exclusion(rules=(941100,), path_prefix="/community/posts", targets=("args:body",))
     excl = ExclusionSet.build([ex], ruleset)
-    skip = excl.for_request(WafRequest.build("POST", "/community/posts/new", "", {}))
-    skip[941100].hides("args:body")     # True: rule 941100 does not see this value here
-    skip[941100].hides("args:title")    # False: it still sees every other value
+    skips = excl.for_request(WafRequest.build("POST", "/community/posts/new", "", {}))
+    skips.rules[941100].hides("args:body")     # True: rule 941100 does not see this value here
+    skips.rules[941100].hides("args:title")    # False: it still sees every other value
     excl.for_request(WafRequest.build("POST", "/search", "", {}))   # None: nothing applies
 
 An exclusion names rules by id or by tag (`sqli`, `xss`, `lfi`, `rce`, `scanner`, `protocol`)
@@ -20,9 +20,10 @@ JSON field; JSON fields by dotted path, `args:content.html`), `header:<name>`,
 `cookies:`. Hiding `args:q` does not hide the raw `query` or `uri` a rule may also read (as in
 ModSecurity, where ARGS and REQUEST_URI are different variables).
 
-The path is matched decoded, with dot segments resolved; a path an exclusion could be smuggled
-through (still percent-encoded after one decoding, a backslash, a `;` parameter, a NUL, `..`
-above the root) gets no exclusion at all: the full ruleset inspects it.
+The path must start with the prefix as sent and still be under it decoded, with dot segments
+resolved; a path an exclusion could be smuggled through (still percent-encoded after one
+decoding, a backslash, a `;` parameter, a NUL, `..` above the root) gets no exclusion at all:
+the full ruleset inspects it.
 """
 
 from __future__ import annotations
@@ -170,8 +171,22 @@ class Hidden:
         return Hidden(exact, tuple(t[:-1] for t in targets if t.endswith("*")))
 
 
-RequestSkips = dict[int, Hidden | None]
-"""Per rule id excluded for one request: the values it does not see, or None (it does not run)."""
+class RequestSkips:
+    """What exclusions take off for one request in one phase: per rule id excluded, the values
+    it does not see, or None (it does not run); and the request as those rules see it."""
+
+    def __init__(self, rules: dict[int, Hidden | None], read: tuple[str, ...]) -> None:
+        self.rules = rules
+        self._read = read
+        self._views: dict[Hidden, WafRequest] = {}
+
+    def view(self, req: WafRequest, hidden: Hidden) -> WafRequest:
+        """`req` without the `hidden` values (`hide`), made once per phase for all the rules
+        that hide the same values."""
+        view = self._views.get(hidden)
+        if view is None:
+            view = self._views[hidden] = hide(req, self._read, hidden)
+        return view
 
 
 @dataclass(frozen=True)
@@ -187,31 +202,39 @@ class _Compiled:
 class ExclusionSet:
     """Exclusions resolved against one ruleset (tags and groups to rule ids)."""
 
-    def __init__(self, compiled: Sequence[_Compiled]) -> None:
+    def __init__(self, compiled: Sequence[_Compiled], read: Iterable[str]) -> None:
         self._compiled = tuple(compiled)
+        self._read = tuple(sorted(set(read)))
+        """Every target the ruleset's rules read (what a view of a request filters)."""
 
     @staticmethod
     def build(exclusions: Iterable[Exclusion], ruleset: Ruleset) -> ExclusionSet | None:
         """The set, or None when there is nothing to exclude. Ids and tags not in `ruleset`
         match nothing (a pushed ruleset may have dropped a rule: `check_known` is for load)."""
         out = [_compile(ex, ruleset) for ex in exclusions]
-        return ExclusionSet(out) if out else None
+        if not out:
+            return None
+        read = [t for r in ruleset.all_rules() for c in r.when if c.op != "rate" for t in c.targets]
+        return ExclusionSet(out, read)
 
     def for_request(self, req: WafRequest) -> RequestSkips | None:
         """What is excluded for `req` (None: nothing, as for most requests)."""
-        skips: RequestSkips | None = None
+        skips: dict[int, Hidden | None] | None = None
         path: str | None = ""
         for ex in self._compiled:
+            prefix = ex.path_prefix
+            if prefix is not None and not req.path.startswith(prefix.rstrip("/")):
+                continue  # cheap first: most requests are nowhere near an excluded path
             if ex.methods and req.method.upper() not in ex.methods:
                 continue
             if ex.hosts or ex.wildcard_hosts:
                 host = _host(req.header("host") or "")
                 if host not in ex.hosts and not host.endswith(ex.wildcard_hosts):
                     continue
-            if ex.path_prefix is not None:
+            if prefix is not None:
                 if path == "":
                     path = normalized_path(req.path)
-                if path is None or not _under(path, ex.path_prefix):
+                if path is None or not _under(path, prefix):
                     continue
             if skips is None:
                 skips = {}
@@ -223,7 +246,7 @@ class ExclusionSet:
                     )
                 else:
                     skips[rule_id] = ex.hidden
-        return skips
+        return None if skips is None else RequestSkips(skips, self._read)
 
 
 def _compile(ex: Exclusion, ruleset: Ruleset) -> _Compiled:
@@ -285,13 +308,12 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-def hide(req: WafRequest, rule: Rule, hidden: Hidden) -> WafRequest:
-    """A view of `req` in which `hidden` values are absent, for evaluating `rule` only: its
-    targets' values, and the regex hits found on them, without the hidden ones. The view shares
-    the request's transformation memo; what it computes is its own."""
-    for cond in rule.when:
-        for target in cond.targets:
-            req.values(target)  # taken on the request itself first, then filtered below
+def hide(req: WafRequest, read: Iterable[str], hidden: Hidden) -> WafRequest:
+    """A view of `req` in which `hidden` values are absent, for evaluating rules that read
+    `read` (targets): their values, and the regex hits found on them, without the hidden ones.
+    The view shares the request's transformation memo; what it computes is its own."""
+    for target in read:
+        req.values(target)  # taken on the request itself first, then filtered below
     view = WafRequest(
         req.method,
         req.path,
