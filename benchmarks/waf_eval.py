@@ -261,7 +261,12 @@ def _with_exclusions(plain: WafEngine, path: Path, heldout7: bool) -> None:
     if heldout7:
         sets.append(("held out 7", heldout7_attacks(), heldout7_benign()))
     for label, a, b in sets:
-        _heldout(engine, f"  {label}", a, b)
+        missed, _ = _heldout(engine, f"  {label}", a, b)
+        lost = [r for r in missed if evaluate(plain, r).blocked]
+        where = sorted({r.path for r in lost})
+        print(
+            f"    ({len(lost)} attacks the rules block without exclusions: on {', '.join(where)})"
+        )
 
 
 def _list(
