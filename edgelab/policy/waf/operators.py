@@ -187,13 +187,54 @@ _HTML_WHITE: Final = " \t\n\x0b\x0c\r\x00"
 """What libinjection's HTML5 tokenizer skips as white space (NUL too)."""
 _HTML_NAME_END: Final = _HTML_WHITE + "/=>"
 """What ends an attribute name in that tokenizer."""
-_XSS_TAG: Final = re.compile(
+XSS_TAG: Final = re.compile(
     r"<(?:[!?%\x00]|/(?![A-Za-z>])|/?(?i:applet|base|comment|embed|frame|handler|iframe|import"
     r"|isindex|link|listener|meta|noscript|object|script|style|svg|vmlframe|xml|xsl|xss))",
     re.ASCII,
 )
 """A `<` libinjection may flag: a comment, doctype or bogus comment (`<!`, `<?`, `<%`, `</`
-not followed by a letter), or the start of a blacklisted tag name (as a prefix)."""
+not followed by a letter), or the start of a blacklisted tag name (as a prefix). The spec of
+`_xss_tag_at`, which answers the same without a regex call (tests compare the two)."""
+_XSS_TAG_NAMES: Final = (
+    "applet base comment embed frame handler iframe import isindex link listener meta"
+    " noscript object script style svg vmlframe xml xsl xss"
+).split()
+_XSS_TAG_NAME_MAX: Final = max(len(name) for name in _XSS_TAG_NAMES)
+_XSS_TAGS_BY_FIRST: Final = {
+    first: tuple(name for name in _XSS_TAG_NAMES if name[0] == first.lower())
+    for first in {name[0] for name in _XSS_TAG_NAMES} | {name[0].upper() for name in _XSS_TAG_NAMES}
+}
+"""The tag names by their first letter, in either case."""
+_ASCII_LETTERS: Final = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+def _xss_tag_at(value: str, lt: int) -> bool:
+    """Whether `XSS_TAG` matches at `value[lt]`, a `<`. A regex call cost ~4,000 instructions
+    a `<` (its case-insensitive alternation tries every tag name), and free text has a few in
+    each field (`<b>`, `<3`): a dict lookup by the next letter rules most out. Names compare
+    lowercased only when ASCII, as the ASCII-only case-insensitive pattern does (a Unicode
+    `lower` would make the Kelvin sign a `k`): the pattern answers for the rest."""
+    after = value[lt + 1 : lt + 3 + _XSS_TAG_NAME_MAX]
+    if not after:
+        return False
+    first = after[0]
+    if first in "!?%\x00":
+        return True
+    if first == "/":
+        nxt = after[1:2]
+        if nxt == "" or (nxt != ">" and nxt not in _ASCII_LETTERS):
+            return True
+        after = after[1:]
+        first = nxt
+    names = _XSS_TAGS_BY_FIRST.get(first)
+    if names is None:
+        return False
+    head = after[:_XSS_TAG_NAME_MAX]
+    if not head.isascii():
+        return XSS_TAG.match(value, lt) is not None
+    return head.lower().startswith(names)
+
+
 _XSS_ATTRS: Final = (
     "action",
     "attributename",
@@ -218,6 +259,8 @@ _XSS_ATTRS: Final = (
 """libinjection's blacklisted attribute names, matched whole (`xlink:href` is an `xlink*`)."""
 _XSS_ATTR_PREFIXES: Final = ("on", "xmlns", "xlink")
 """Attribute names libinjection blacklists by their start (every `on*` event handler)."""
+_XSS_LOWER_MAX: Final = 256
+"""Values up to this length are lowercased whole by `xss_possible` (see there)."""
 
 
 def xss_possible(value: str) -> bool:
@@ -226,7 +269,7 @@ def xss_possible(value: str) -> bool:
 
     libinjection flags a token of its HTML5 tokenizer, run from five starting states (text,
     and inside an unquoted, single-, double- or back-quoted attribute value): a doctype, a
-    comment, a blacklisted tag name (all three need a `<` as `_XSS_TAG` spells it), or an
+    comment, a blacklisted tag name (all three need a `<` as `XSS_TAG` spells it), or an
     attribute value after a blacklisted attribute name, which needs that name, then only
     white space, then `=`. So a value with no such `<`, and with no `=` whose name before it
     (the run of characters back to white space, `/`, `=` or `>`) ends with a blacklisted
@@ -235,14 +278,20 @@ def xss_possible(value: str) -> bool:
     libinjection on the corpus and on many generated strings."""
     if "\x00" in value:
         return True
-    if "<" in value and _XSS_TAG.search(value) is not None:
-        return True
+    # Each `<` found in C and looked at where it is.
+    lt = value.find("<")
+    while lt >= 0:
+        if _xss_tag_at(value, lt):
+            return True
+        lt = value.find("<", lt + 1)
     eq = value.find("=")
     if eq < 0:
         return False
-    # For an ASCII value, a name can only end with a blacklisted name or hold a prefix if the
-    # text before it does: those tests run in C, and most `=`s (query strings, URLs) stop here.
-    low = value.lower() if value.isascii() else None
+    # For a short ASCII value (a query argument, a cookie), a name can only end with a
+    # blacklisted name or hold a prefix if the text before it does: those tests run in C, and
+    # most `=`s stop there. A long value is not lowercased whole: free text holds `on` nearly
+    # everywhere, so the tests would rarely save reading the name before its few `=`s.
+    low = value.lower() if len(value) <= _XSS_LOWER_MAX and value.isascii() else None
     while eq >= 0:
         end = eq
         while end > 0 and value[end - 1] in _HTML_WHITE:
@@ -253,12 +302,13 @@ def xss_possible(value: str) -> bool:
         start = end
         while start > 0 and value[start - 1] not in _HTML_NAME_END:
             start -= 1
-        name = value[start:end].lower()
-        if name.endswith(_XSS_ATTRS):
-            return True
-        for prefix in _XSS_ATTR_PREFIXES:
-            if prefix in name:
+        if start < end:
+            name = value[start:end].lower()
+            if name.endswith(_XSS_ATTRS):
                 return True
+            for prefix in _XSS_ATTR_PREFIXES:
+                if prefix in name:
+                    return True
         eq = value.find("=", eq + 1)
     return False
 

@@ -82,3 +82,25 @@ def test_lookaround_compiles_under_re_only() -> None:
     assert compile_operator("regex", "a(?=b)", "re")("ab") == "a"
     with pytest.raises(ValueError, match="re2"):
         compile_operator("regex", "a(?=b)", "re2")
+
+
+def test_the_xss_tag_check_answers_as_its_pattern() -> None:
+    """`xss_possible` looks at each `<` without a regex call; where `XSS_TAG` (its spec)
+    matches and where it does not must be the same, cases and odd characters included."""
+    import random
+
+    from edgelab.policy.waf.operators import XSS_TAG, _xss_tag_at
+
+    pieces = ["<", "/", ">", "!", "?", "%", "\x00", "a", "B", " ", "script", "SCRIPT", "Svg",
+              "iframe", "base", "bas", "xs", "xsl", "vmlFrame", "\u212a", "\u0130", "é",
+              "link", "l\u0131nk", "meta", "3", "<b>", "</b>", "<3", "\ud800"]  # fmt: skip
+    rng = random.Random(11)
+    matched = 0
+    for _ in range(40_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
+        for lt, char in enumerate(value):
+            if char == "<":
+                expected = XSS_TAG.match(value, lt) is not None
+                assert _xss_tag_at(value, lt) == expected, (value, lt)
+                matched += expected
+    assert matched > 1000

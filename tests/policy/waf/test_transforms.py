@@ -102,7 +102,7 @@ def test_fast_unquote_decodes_as_the_standard_library() -> None:
     import random
     from urllib.parse import unquote
 
-    from edgelab.policy.waf.transforms import unquote_plus
+    from edgelab.policy.waf.transforms import unquote_plus, unquote_plus_checked
 
     pieces = ["a", "+", "%", "%2", "%20", "%2B", "%2b", "%25", "%26", "%3D", "%3d", "%C3%A9",
               "%C3", "%28", "%E2%82%AC", "%F0%9F%98%80", "%ED%A0%80", "%FF", "%00", "%u0041",
@@ -110,7 +110,23 @@ def test_fast_unquote_decodes_as_the_standard_library() -> None:
     rng = random.Random(7)
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
-        assert unquote_plus(text) == unquote(text.replace("+", " "), errors="replace"), text
+        expected = unquote(text.replace("+", " "), errors="replace")
+        assert unquote_plus(text) == expected, text
+        assert unquote_plus_checked(text) == expected, text  # (for a yarl without the option)
+
+
+def test_fast_unquote_replaces_invalid_utf8_as_the_standard_library() -> None:
+    """Every two- and three-byte escape sequence a lead byte can start: valid, overlong,
+    surrogate, cut short or followed by text, decoded as `parse_qsl` does."""
+    from urllib.parse import unquote
+
+    from edgelab.policy.waf.transforms import unquote_plus
+
+    for lead in range(0x80, 0x100):
+        for second in range(0x70, 0xD0, 3):
+            for tail in ("", "%80", "%BF", "%41", "é", "%C3%A9", "+"):
+                text = f"%{lead:02X}%{second:02x}{tail}"
+                assert unquote_plus(text) == unquote(text.replace("+", " "), errors="replace")
 
 
 def test_chain_set_forms_are_what_each_chain_makes() -> None:
@@ -194,3 +210,24 @@ def test_url_decode_repeat_stops_only_when_another_round_changes_nothing() -> No
             unchanged += 1
             assert url_decode(value) == value, value
     assert unchanged > 100
+
+
+def test_may_hold_entity_answers_as_the_entity_search() -> None:
+    """`may_hold_entity` skips `&`s no entity can start at; it must answer as a search of
+    ENTITY_TRIGGER does, on `&` in every company."""
+    import random
+    import re
+
+    from edgelab.policy.waf.transforms import ENTITY_TRIGGER, may_hold_entity
+
+    search = re.compile(ENTITY_TRIGGER).search
+    pieces = ["&", "#", ";", " ", "\t", "\n", "\f", "<", "a", "amp", "lt", "para", "x", "3c",
+              "AElig", "=", "qty", "é", "&&", "&;", "&#", "&#x", "\r"]  # fmt: skip
+    rng = random.Random(3)
+    held = 0
+    for _ in range(30_000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        expected = search(value) is not None
+        assert may_hold_entity(value) == expected, value
+        held += expected
+    assert 1000 < held < 29_000
