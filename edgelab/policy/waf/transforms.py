@@ -48,6 +48,8 @@ def may_hold_entity(value: str) -> bool:
             return _ENTITY.search(value, amp) is not None
         amp = value.find("&", amp + 1)
     return False
+
+
 MAX_DECODE_ROUNDS: Final = 4
 """`url_decode_repeat` stops after this many rounds (a value encoded five times stays partly
 encoded, which is itself suspicious enough for the protocol rules)."""
