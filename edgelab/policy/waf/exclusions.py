@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
@@ -156,19 +156,49 @@ class Hidden:
 
     exact: frozenset[str]
     prefixes: tuple[str, ...] = ()
+    holders: frozenset[str] = frozenset()
+    """The targets whose values can be hidden ones (`args:q` is among `args`, `query_args`
+    and `body_args`; `header:x` among `headers` and `header:<name>` targets); the rest of a
+    request's values need no filtering."""
 
     def hides(self, where: str) -> bool:
         """Whether the value the engine names `where` (`args:q`) is hidden."""
-        return where in self.exact or (bool(self.prefixes) and where.startswith(self.prefixes))
+        return where in self.exact or where.startswith(self.prefixes)
+
+    def holds(self, target: str) -> bool:
+        """Whether `target`'s values may include hidden ones."""
+        return target in self.holders or (
+            target.startswith("header:") and "headers" in self.holders
+        )
 
     def union(self, other: Hidden) -> Hidden:
-        return Hidden(self.exact | other.exact, self.prefixes + other.prefixes)
+        return Hidden(
+            self.exact | other.exact, self.prefixes + other.prefixes, self.holders | other.holders
+        )
 
     @staticmethod
     def of(targets: Iterable[str]) -> Hidden:
         """From canonical target names (`args:content.*` is a prefix)."""
-        exact = frozenset(t for t in targets if not t.endswith("*"))
-        return Hidden(exact, tuple(t[:-1] for t in targets if t.endswith("*")))
+        names = list(targets)
+        exact = frozenset(t for t in names if not t.endswith("*"))
+        return Hidden(exact, tuple(t[:-1] for t in names if t.endswith("*")), _holders(names))
+
+
+_HOLDERS: Final = {
+    "args:": ("args", "query_args", "body_args"),
+    "header:": ("headers",),
+    "cookies:": ("cookies",),
+    "files:": ("files",),
+}
+
+
+def _holders(targets: Iterable[str]) -> frozenset[str]:
+    """The targets that hold values named by `targets` (see `Hidden.holders`)."""
+    out: set[str] = set()
+    for t in targets:
+        named = next((p for p in _HOLDERS if t.startswith(p)), None)
+        out.update(_HOLDERS[named] if named is not None else (t,))
+    return frozenset(out)
 
 
 class RequestSkips:
@@ -206,6 +236,14 @@ class ExclusionSet:
         self._compiled = tuple(compiled)
         self._read = tuple(sorted(set(read)))
         """Every target the ruleset's rules read (what a view of a request filters)."""
+        prefixes = [ex.path_prefix for ex in self._compiled]
+        self._prefixes: tuple[str, ...] | None = (
+            None if None in prefixes else tuple(p.rstrip("/") for p in prefixes if p is not None)
+        )
+        """Every exclusion's path prefix, when each has one: a path that starts with none of
+        them is turned away with one test."""
+        self._last: tuple[WafRequest | None, dict[int, Hidden | None] | None] = (None, None)
+        """The last request asked about and its answer (both phases of a request ask)."""
 
     @staticmethod
     def build(exclusions: Iterable[Exclusion], ruleset: Ruleset) -> ExclusionSet | None:
@@ -218,7 +256,18 @@ class ExclusionSet:
         return ExclusionSet(out, read)
 
     def for_request(self, req: WafRequest) -> RequestSkips | None:
-        """What is excluded for `req` (None: nothing, as for most requests)."""
+        """What is excluded for `req` (None: nothing, as for most requests); a new answer per
+        call (its views are of the request as it is now), the matching done once per request."""
+        last, rules = self._last
+        if last is not req:
+            rules = self._match(req)
+            self._last = (req, rules)
+        return None if rules is None else RequestSkips(rules, self._read)
+
+    def _match(self, req: WafRequest) -> dict[int, Hidden | None] | None:
+        prefixes = self._prefixes
+        if prefixes is not None and not req.path.startswith(prefixes):
+            return None
         skips: dict[int, Hidden | None] | None = None
         path: str | None = ""
         for ex in self._compiled:
@@ -246,7 +295,7 @@ class ExclusionSet:
                     )
                 else:
                     skips[rule_id] = ex.hidden
-        return None if skips is None else RequestSkips(skips, self._read)
+        return skips
 
 
 def _compile(ex: Exclusion, ruleset: Ruleset) -> _Compiled:
@@ -313,7 +362,8 @@ def hide(req: WafRequest, read: Iterable[str], hidden: Hidden) -> WafRequest:
     `read` (targets): their values, and the regex hits found on them, without the hidden ones.
     The view shares the request's transformation memo; what it computes is its own."""
     for target in read:
-        req.values(target)  # taken on the request itself first, then filtered below
+        if hidden.holds(target):
+            req.values(target)  # taken on the request itself first, then filtered below
     view = WafRequest(
         req.method,
         req.path,
@@ -327,14 +377,20 @@ def hide(req: WafRequest, read: Iterable[str], hidden: Hidden) -> WafRequest:
     view._files = req._files
     view._body_error = req._body_error
     view.pending = dict(req.pending)
-    view._cache = {
-        key: [v for v in values if not hidden.hides(v[0])] for key, values in req._cache.items()
-    }
+    exact, prefixes = hidden.exact, hidden.prefixes
+    cache = view._cache = dict(req._cache)  # values no hidden one can be among are shared
+    for key, values in req._cache.items():
+        target = key.partition("\x01")[0]
+        if target.startswith("count:"):
+            if hidden.holds(target[6:]):
+                del cache[key]  # counted again on the view, without the hidden values
+        elif hidden.holds(target):
+            cache[key] = [v for v in values if v[0] not in exact and not v[0].startswith(prefixes)]
     view.scans = {
         key: {
             ident: kept
             for ident, found in hits.items()
-            if (kept := [v for v in found if not hidden.hides(v[0])])
+            if (kept := [v for v in found if v[0] not in exact and not v[0].startswith(prefixes)])
         }
         for key, hits in req.scans.items()
     }
