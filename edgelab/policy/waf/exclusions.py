@@ -28,7 +28,7 @@ the full ruleset inspects it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
@@ -205,9 +205,11 @@ class RequestSkips:
     """What exclusions take off for one request in one phase: per rule id excluded, the values
     it does not see, or None (it does not run); and the request as those rules see it."""
 
-    def __init__(self, rules: dict[int, Hidden | None], read: tuple[str, ...]) -> None:
+    def __init__(
+        self, rules: dict[int, Hidden | None], held: Callable[[Hidden], tuple[str, ...]]
+    ) -> None:
         self.rules = rules
-        self._read = read
+        self._held = held
         self._views: dict[Hidden, WafRequest] = {}
 
     def view(self, req: WafRequest, hidden: Hidden) -> WafRequest:
@@ -215,7 +217,7 @@ class RequestSkips:
         that hide the same values."""
         view = self._views.get(hidden)
         if view is None:
-            view = self._views[hidden] = hide(req, self._read, hidden)
+            view = self._views[hidden] = hide(req, self._held(hidden), hidden)
         return view
 
 
@@ -244,6 +246,15 @@ class ExclusionSet:
         them is turned away with one test."""
         self._last: tuple[WafRequest | None, dict[int, Hidden | None] | None] = (None, None)
         """The last request asked about and its answer (both phases of a request ask)."""
+        self._held: dict[Hidden, tuple[str, ...]] = {}
+        """Per hidden set, the targets the rules read that can hold its values."""
+
+    def held(self, hidden: Hidden) -> tuple[str, ...]:
+        """The targets rules read whose values may be `hidden` ones (kept once computed)."""
+        found = self._held.get(hidden)
+        if found is None:
+            found = self._held[hidden] = tuple(t for t in self._read if hidden.holds(t))
+        return found
 
     @staticmethod
     def build(exclusions: Iterable[Exclusion], ruleset: Ruleset) -> ExclusionSet | None:
@@ -262,7 +273,7 @@ class ExclusionSet:
         if last is not req:
             rules = self._match(req)
             self._last = (req, rules)
-        return None if rules is None else RequestSkips(rules, self._read)
+        return None if rules is None else RequestSkips(rules, self.held)
 
     def _match(self, req: WafRequest) -> dict[int, Hidden | None] | None:
         prefixes = self._prefixes
@@ -357,13 +368,12 @@ def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
 
 
-def hide(req: WafRequest, read: Iterable[str], hidden: Hidden) -> WafRequest:
-    """A view of `req` in which `hidden` values are absent, for evaluating rules that read
-    `read` (targets): their values, and the regex hits found on them, without the hidden ones.
+def hide(req: WafRequest, held: Iterable[str], hidden: Hidden) -> WafRequest:
+    """A view of `req` in which `hidden` values are absent: the values of the targets rules read
+    that can hold them (`held`), and the regex hits found on them, without the hidden ones.
     The view shares the request's transformation memo; what it computes is its own."""
-    for target in read:
-        if hidden.holds(target):
-            req.values(target)  # taken on the request itself first, then filtered below
+    for target in held:
+        req.values(target)  # taken on the request itself first, then filtered below
     view = WafRequest(
         req.method,
         req.path,
@@ -377,15 +387,21 @@ def hide(req: WafRequest, read: Iterable[str], hidden: Hidden) -> WafRequest:
     view._files = req._files
     view._body_error = req._body_error
     view.pending = dict(req.pending)
-    exact, prefixes = hidden.exact, hidden.prefixes
+    exact, prefixes, holders = hidden.exact, hidden.prefixes, hidden.holders
+    headers = "headers" in holders
     cache = view._cache = dict(req._cache)  # values no hidden one can be among are shared
     for key, values in req._cache.items():
         target = key.partition("\x01")[0]
-        if target.startswith("count:"):
-            if hidden.holds(target[6:]):
+        counted = target.startswith("count:")
+        if counted:
+            target = target[6:]
+        if target in holders or (headers and target.startswith("header:")):
+            if counted:
                 del cache[key]  # counted again on the view, without the hidden values
-        elif hidden.holds(target):
-            cache[key] = [v for v in values if v[0] not in exact and not v[0].startswith(prefixes)]
+            else:
+                cache[key] = [
+                    v for v in values if v[0] not in exact and not v[0].startswith(prefixes)
+                ]
     view.scans = {
         key: {
             ident: kept
