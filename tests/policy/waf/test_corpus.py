@@ -427,3 +427,29 @@ def test_the_sixth_held_out_set_stays_at_what_it_measured() -> None:
         assert detected >= floor, (category, detected, len(requests))
     blocked = [r.note for r in heldout6_benign() if evaluate(engine(), r).blocked]
     assert len(blocked) <= 6, blocked
+
+
+HELDOUT7_MEASURED = {
+    "sqli": 23,
+    "xss": 26,
+    "lfi": 25,
+    "rce": 27,
+    "scanner": 22,
+    "protocol": 18,
+}
+"""Held-out 7's detections per category at PL1, measured once at the end of round 6 (of 26, 27,
+25, 27, 25 and 22), with no false positive of 202: never tuned on, so a floor, not a target."""
+
+
+def test_the_seventh_held_out_set_stays_at_what_it_measured() -> None:
+    """HELDOUT7 was written before round 6 and run once at its end: 141 of 152 (92.8%), every
+    category at 80% or over, and no false positive of 202 (shop, clinic, bank and wiki traffic,
+    beacons, mobile APIs, browser and CDN headers). A later change may move it up (or tune on
+    it, and say so), not down."""
+    attacks_ = heldout7_attacks()
+    for category, floor in HELDOUT7_MEASURED.items():
+        requests = [r for r in attacks_ if r.category == category]
+        detected = sum(evaluate(engine(), r).blocked for r in requests)
+        assert detected >= floor, (category, detected, len(requests))
+    blocked = [r.note for r in heldout7_benign() if evaluate(engine(), r).blocked]
+    assert blocked == []
