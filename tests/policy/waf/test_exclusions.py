@@ -318,3 +318,20 @@ def test_the_corpus_sites_exclusion_file_loads_and_each_entry_applies_on_its_pat
         got = excl.for_request(req)
         assert got is not None and got.rules
         assert all(v is not None for v in got.rules.values())
+
+
+def test_a_request_evaluated_between_anothers_two_phases_does_not_mix_their_exclusions() -> None:
+    """The stage awaits a body between the phases, so another request can be evaluated in
+    between: each request's phases see its own exclusions (the engine remembers the last
+    request's answer, never another's)."""
+    engine = engine_with(Exclusion(tags=("xss",), path_prefix="/community/posts"))
+    post = form("/community/posts", {"body": XSS})
+    elsewhere = form("/contact", {"body": XSS})
+    st_post, st_else = engine.start(), engine.start()
+    engine.run(post, "headers", 0.0, st_post)
+    engine.run(elsewhere, "headers", 0.0, st_else)
+    assert engine.run(elsewhere, "body", 0.0, st_else) and st_else.blocked_by is not None
+    engine.run(post, "body", 0.0, st_post)
+    assert st_post.blocked_by is None and not st_post.matches
+    again = form("/contact", {"body": XSS})
+    assert verdict(engine, again).blocked
