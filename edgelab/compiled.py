@@ -30,6 +30,7 @@ MODULES = (
     "edgelab.policy.waf.transforms",
     # the edge's cache-hit path (edgelab/edge, edgelab/policy/cache)
     "edgelab.edge.exchange",
+    "edgelab.edge.fieldnames",
     "edgelab.edge.framing",
     "edgelab.edge.listener",
     "edgelab.edge.metrics",

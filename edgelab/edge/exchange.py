@@ -16,6 +16,7 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from edgelab.edge.fieldnames import TRANSFER_ENCODING
 from edgelab.edge.responsehead import FRAMING_LOWER, FieldBlock
 
 
@@ -74,7 +75,7 @@ class ClientRequest:
         return (
             self.body is not None
             or (self.content_length or 0) > 0
-            or "Transfer-Encoding" in self.headers
+            or TRANSFER_ENCODING in self.headers
         )
 
 

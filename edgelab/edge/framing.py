@@ -34,6 +34,8 @@ from typing import NamedTuple
 
 from multidict import CIMultiDict
 
+from edgelab.edge.fieldnames import CONNECTION, CONTENT_LENGTH, EXPECT, HOST, TRANSFER_ENCODING
+
 
 class Refusal(NamedTuple):
     """A request the listener answers itself with the edge's error page, then closes."""
@@ -74,13 +76,13 @@ def refuse_head(
             return Refusal(505, f"HTTP/{version} is not supported")
         else:
             return Refusal(400, f"HTTP/{version} is not supported")
-    hosts = headers.getall("Host", ())
+    hosts = headers.getall(HOST, ())
     if len(hosts) > 1:
         return Refusal(400, "more than one Host field")
     if not hosts and version != "1.0":
         return Refusal(400, "no Host field")
-    if "Transfer-Encoding" in headers:
-        if "Content-Length" in headers:
+    if TRANSFER_ENCODING in headers:
+        if CONTENT_LENGTH in headers:
             return Refusal(400, "Content-Length with Transfer-Encoding")
         codings = [
             c.strip().lower() for v in headers.getall("Transfer-Encoding") for c in v.split(",")
@@ -89,8 +91,8 @@ def refuse_head(
             return Refusal(501, "transfer coding other than chunked")
         if version == "1.0":
             return Refusal(400, "Transfer-Encoding in HTTP/1.0")
-    elif "Content-Length" in headers:
-        lengths = headers.getall("Content-Length")
+    elif CONTENT_LENGTH in headers:
+        lengths = headers.getall(CONTENT_LENGTH)
         if len(lengths) > 1 or not lengths[0].strip().isdigit() or not lengths[0].isascii():
             return Refusal(400, "malformed Content-Length")
     return None
@@ -98,14 +100,14 @@ def refuse_head(
 
 def content_length(headers: CIMultiDict[str]) -> int | None:
     """The declared body length (already validated by `refuse_head`), or None."""
-    value = headers.get("Content-Length")
+    value = headers.get(CONTENT_LENGTH)
     return int(value) if value is not None else None
 
 
 def keep_alive(version: str, headers: CIMultiDict[str]) -> bool:
     """Whether the client wants the connection kept after this request (RFC 9112 §9.3):
     HTTP/1.1 unless it says `Connection: close`, HTTP/1.0 only if it says `keep-alive`."""
-    connection = headers.get("Connection")
+    connection = headers.get(CONNECTION)
     if connection is None:
         return version != "1.0"
     tokens = {t.strip().lower() for t in connection.split(",")}
@@ -116,5 +118,5 @@ def keep_alive(version: str, headers: CIMultiDict[str]) -> bool:
 
 def expects_continue(version: str, headers: CIMultiDict[str]) -> bool:
     """The client waits for `100 Continue` before sending its body (HTTP/1.1 only)."""
-    expect = headers.get("Expect")
+    expect = headers.get(EXPECT)
     return expect is not None and version != "1.0" and expect.strip().lower() == "100-continue"

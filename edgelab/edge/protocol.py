@@ -63,6 +63,7 @@ from multidict import CIMultiDict
 from edgelab.edge.body import ClientBody
 from edgelab.edge.errorpage import error_page
 from edgelab.edge.exchange import ClientRequest, EdgeResponse
+from edgelab.edge.fieldnames import CONTENT_LENGTH, HOST, TRANSFER_ENCODING, field_name
 from edgelab.edge.framing import (
     FIELDS_TOO_LARGE,
     TARGET_TOO_LONG,
@@ -324,20 +325,17 @@ class ClientConnection:
         method = parser.get_method().decode("ascii")
         version = parser.get_http_version()
         headers: CIMultiDict[str] = CIMultiDict(
-            [
-                (n.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-                for n, v in self._fields
-            ]
+            [(field_name(n), v.decode("utf-8", "surrogateescape")) for n, v in self._fields]
         )
         target = self._url.decode("utf-8", "surrogateescape")
         refusal = refuse_head(method, target, version, headers)
         if refusal is not None:
             self._refusal = refusal
             raise _Refused
-        length = content_length(headers) if "Content-Length" in headers else None
+        length = content_length(headers) if CONTENT_LENGTH in headers else None
         stream = None
         body = None
-        if length or "Transfer-Encoding" in headers:  # else no body (RFC 9112 §6.3)
+        if length or TRANSFER_ENCODING in headers:  # else no body (RFC 9112 §6.3)
             limits = self.listener.limits
             # (it calls pause_reading/resume_reading and reads _reading_paused: ours)
             stream = StreamReader(cast(BaseProtocol, self), _BODY_BUFFER, loop=self._loop)
@@ -355,7 +353,7 @@ class ClientConnection:
                 query_string=query,
                 headers=headers,
                 client_ip=self.client_ip,
-                host=headers.get("Host", ""),
+                host=headers.get(HOST, ""),
                 body_stream=body,
                 content_length=length,
             ),

@@ -33,6 +33,15 @@ from http import HTTPStatus
 
 from multidict import CIMultiDict
 
+from edgelab.edge.fieldnames import (
+    CONNECTION,
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    DATE,
+    KEEP_ALIVE,
+    TRANSFER_ENCODING,
+)
+
 _FRAMING = ("Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive")
 
 _STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
@@ -137,10 +146,10 @@ def response_head(
     Raises ValueError when a field value contains CR or LF.
     """
     if (
-        "Content-Length" in headers
-        or "Transfer-Encoding" in headers
-        or "Connection" in headers
-        or "Keep-Alive" in headers
+        CONTENT_LENGTH in headers
+        or TRANSFER_ENCODING in headers
+        or CONNECTION in headers
+        or KEEP_ALIVE in headers
     ):  # rare on a hit (the cache stores none of them): four lookups in C otherwise
         connection = headers.get("Connection")
         if connection is not None and "close" in connection.lower():
@@ -156,8 +165,8 @@ def response_head(
     return _framed(
         status,
         text,
-        "Date" in headers,
-        "Content-Type" in headers,
+        DATE in headers,
+        CONTENT_TYPE in headers,
         head_request=head_request,
         version=version,
         keep_alive=keep_alive,

@@ -43,6 +43,14 @@ from edgelab.config.cache import CacheConfig
 from edgelab.edge.cache import CacheMetrics, EdgeCache, Flight
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, EdgeResponse, Exchange
+from edgelab.edge.fieldnames import (
+    CACHE_CONTROL,
+    IF_MODIFIED_SINCE,
+    IF_NONE_MATCH,
+    PRAGMA,
+    RANGE,
+    VIA,
+)
 from edgelab.edge.headers import strip_hop_by_hop
 from edgelab.edge.pipeline import Stage, settle
 from edgelab.edge.store import CachedResponse
@@ -136,7 +144,7 @@ def serve_stored(
     status = entry.status
     block = entry.fields
     if block is not None and (
-        status != 200 or not ("If-None-Match" in rh or "If-Modified-Since" in rh or "Range" in rh)
+        status != 200 or not (IF_NONE_MATCH in rh or IF_MODIFIED_SINCE in rh or RANGE in rh)
     ):
         # The common hit: the stored fields as joined when stored, and the three of this hit.
         ex.response = EdgeResponse.with_stored(
@@ -150,7 +158,7 @@ def serve_stored(
             entry.body,
         )
         ex.notes["cache_status"] = x_cache
-        ex.notes["from_origin"] = "Via" in block.headers
+        ex.notes["from_origin"] = VIA in block.headers
         return
     headers = entry.headers.copy()
     body = entry.body
@@ -261,7 +269,7 @@ class CacheStage:
         now = time.time()
         variants = self.store.variants(key)
         entry = _match(variants, h) if variants else None
-        req_cc = request_directives(h) if ("Cache-Control" in h or "Pragma" in h) else NONE
+        req_cc = request_directives(h) if (CACHE_CONTROL in h or PRAGMA in h) else NONE
         if entry is not None and req_cc is NONE:
             # The common hit, flat: `lookup`'s Fresh rule for a request without directives.
             f = entry.freshness
