@@ -71,8 +71,8 @@ class Pipeline:
             for i, stage in enumerate(self.stages)
             if not does_nothing(stage.request)
         )
-        """(position, stage, its `idle` holder, hook) of the request hooks that do something,
-        in order."""
+        """(position, stage, its `idle` holder or None, hook) of the request hooks that do
+        something, in order."""
         self._responses = tuple(
             (i, stage, _gate(stage), stage.response)
             for i, stage in reversed(tuple(enumerate(self.stages)))
@@ -96,7 +96,7 @@ class Pipeline:
         requests = self._requests
         for k in range(first, len(requests)):
             i, stage, gate, hook = requests[k]
-            if gate.idle:
+            if gate is not None and gate.idle:
                 continue
             try:
                 pending = hook(ex)
@@ -141,8 +141,8 @@ class Pipeline:
         responses = self._responses
         for k in range(first, len(responses)):
             i, stage, gate, hook = responses[k]
-            if i > answered or gate.idle:  # its request hook never ran, or it is off
-                continue
+            if i > answered or (gate is not None and gate.idle):
+                continue  # its request hook never ran, or it is off
             try:
                 pending = hook(ex)
             except Exception as e:
@@ -201,16 +201,10 @@ class Pipeline:
         ex.response = error_response(500, "internal error", ex)
 
 
-class _NeverIdle:
-    idle = False
-
-
-_NEVER_IDLE = _NeverIdle()
-
-
 def _gate(stage: object) -> Any:
-    """What the loop reads `idle` from: the stage if it keeps an `idle` flag, else a constant."""
-    return stage if isinstance(getattr(stage, "idle", None), bool) else _NEVER_IDLE
+    """What the loop reads `idle` from: the stage if it keeps an `idle` flag, else None (the
+    loop then reads nothing)."""
+    return stage if isinstance(getattr(stage, "idle", None), bool) else None
 
 
 _TRIVIAL_OPS = frozenset({"RESUME", "RETURN_GENERATOR", "POP_TOP", "NOP", "CACHE"})
