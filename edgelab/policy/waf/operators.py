@@ -259,6 +259,10 @@ _XSS_ATTRS: Final = (
 """libinjection's blacklisted attribute names, matched whole (`xlink:href` is an `xlink*`)."""
 _XSS_ATTR_PREFIXES: Final = ("on", "xmlns", "xlink")
 """Attribute names libinjection blacklists by their start (every `on*` event handler)."""
+_XSS_ATTRS_BY_LAST: Final = {
+    last: tuple(a for a in _XSS_ATTRS if a[-1] == last) for last in {a[-1] for a in _XSS_ATTRS}
+}
+"""The blacklisted names by their last letter: one `endswith` of one or two, not of all."""
 _XSS_LOWER_MAX: Final = 256
 """Values up to this length are lowercased whole by `xss_possible` (see there)."""
 
@@ -304,11 +308,11 @@ def xss_possible(value: str) -> bool:
             start -= 1
         if start < end:
             name = value[start:end].lower()
-            if name.endswith(_XSS_ATTRS):
+            ending = _XSS_ATTRS_BY_LAST.get(name[-1])
+            if ending is not None and name.endswith(ending):
                 return True
-            for prefix in _XSS_ATTR_PREFIXES:
-                if prefix in name:
-                    return True
+            if "on" in name or "xmlns" in name or "xlink" in name:  # _XSS_ATTR_PREFIXES
+                return True
         eq = value.find("=", eq + 1)
     return False
 

@@ -245,7 +245,7 @@ class WafRequest:
             _flatten(doc, "", out)
             return out
         if "x-www-form-urlencoded" in sniffed:
-            return _parse_qs(_text(self.body))
+            return _parse_form(self.body)
         return []
 
 
@@ -284,6 +284,13 @@ def _parse_qs(qs: str) -> list[tuple[str, str]]:
             name, _, value = piece.partition("=")
             out.append((unquote_plus(name), unquote_plus(value)))
     return out
+
+
+def _parse_form(body: bytes) -> list[tuple[str, str]]:
+    """`_parse_qs(_text(body))`: the `+`s made spaces in the whole body at once, before it is
+    decoded (a `+` byte is never part of an invalid UTF-8 sequence that decoding replaces),
+    so a form's fields (a space is a `+` in each) need no replacing one by one."""
+    return _parse_qs(_text(body.replace(b"+", b" ")))
 
 
 _PART_NAME: Final = re.compile(rb'[\s;]name="([^"]*)"')

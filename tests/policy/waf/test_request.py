@@ -174,3 +174,24 @@ def test_json_null_leaves_are_fields_too() -> None:
     req.set_body(b'{"user": "admin", "pass": {"$ne": null}}', truncated=False)
     assert ("args_names", "pass.$ne") in req.values("args_names")
     assert ("args:pass.$ne", "null") in req.values("args")
+
+
+def test_form_bodies_decode_as_parse_qsl_does() -> None:
+    """A form body's `+`s become spaces before the body is decoded (one pass for all fields):
+    the fields must be what `parse_qsl` makes of the decoded body, with raw and escaped
+    invalid UTF-8 beside the `+`s included."""
+    import random
+    from urllib.parse import parse_qsl
+
+    pieces = [b"a", b"+", b"=", b"&", b"%2B", b"%20", b"%C3", b"%A9", b"\xc3", b"\xa9", b"\xc3+",
+              b"+\xa9", b"\xe2\x82", b"\xff", b"%", b"%2", b"\xc3\xa9", b"%E2%82%AC", b";"]  # fmt: skip
+    rng = random.Random(21)
+    for _ in range(3000):
+        body = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        req = WafRequest.build(
+            "POST", "/", "", {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        req.set_body(body, truncated=False)
+        text = body.decode("utf-8", errors="replace")
+        expected = parse_qsl(text, keep_blank_values=True, errors="replace")
+        assert req.values("body_args") == [(f"args:{k}", v) for k, v in expected], body
