@@ -2,9 +2,10 @@
 
     python -c "import edgelab.compiled as c; print(c.compiled_modules())"
 
-Two groups of hot code are compiled: the WAF's per-request modules (issue 5: its cost is Python
-overhead spread over many small steps) and the edge's cache-hit path (issue 3: the listener's
-connection, the pipeline, the exchange, the response head, the cache stage and its policy).
+Three groups of hot code are compiled: the WAF's per-request modules (issue 5: its cost is
+Python overhead spread over many small steps), the edge's cache-hit path (issue 3: the
+listener's connection, the pipeline, the exchange, the response head, the cache stage and its
+policy) and bot scoring (every request of the default edge runs it).
 The compiled modules are the same source, type-checked by mypy --strict, and behave the same.
 Python imports a compiled module before its source, so a build older than its source would
 run old code: `stale_compiled_modules` finds those (the test suite refuses to start on one).
@@ -48,6 +49,11 @@ MODULES = (
     "edgelab.policy.cache.key",
     "edgelab.policy.cache.states",
     "edgelab.policy.cache.status",
+    # bot scoring, per request (edgelab/policy/bot)
+    "edgelab.policy.bot.ratelimit",
+    "edgelab.policy.bot.rules",
+    "edgelab.policy.bot.scoring",
+    "edgelab.policy.bot.signals",
 )
 """Built together, as one mypyc group: a build has all of them or none."""
 
