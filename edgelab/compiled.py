@@ -42,6 +42,8 @@ MODULES = (
     "edgelab.edge.stages.cache",
     "edgelab.edge.stages.headers",
     "edgelab.edge.stages.request_id",
+    "edgelab.edge.stages.bot",
+    "edgelab.edge.stages.waf",
     "edgelab.edge.store",
     "edgelab.edge.tally",
     "edgelab.policy.cache.directives",

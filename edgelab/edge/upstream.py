@@ -198,3 +198,14 @@ async def chain_chunks(first: list[bytes], rest: AsyncIterator[bytes]) -> AsyncI
         yield chunk
     async for chunk in rest:
         yield chunk
+
+
+async def replay(head: bytes, rest: Any) -> AsyncIterator[bytes]:
+    """`head` (a body's bytes read already) and then what `rest.readany()` still gives, as one
+    body (the WAF's read of a body too long to keep; an async generator, see `chain_chunks`)."""
+    yield head
+    while True:
+        chunk: bytes = await rest.readany()
+        if not chunk:
+            return
+        yield chunk

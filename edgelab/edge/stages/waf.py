@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +37,7 @@ from edgelab.edge.artifacts import Artifact, ArtifactOutcome, ArtifactRegistry
 from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.edge.tally import CounterTally, HistogramTally
+from edgelab.edge.upstream import replay
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
 from edgelab.policy.waf.engine import EngineOptions, Evaluation, WafEngine, shared_engine
@@ -421,14 +422,5 @@ async def buffer_body(req: ClientRequest, limit: int) -> tuple[bytes, bool]:
         req.body = head
         return head, False
     # Over the limit, or sent chunked: the origin gets it streamed, framing as the client sent.
-    req.body_stream = _replay(head, stream)
+    req.body_stream = replay(head, stream)
     return head[:limit], len(head) > limit
-
-
-async def _replay(head: bytes, rest: Any) -> AsyncIterator[bytes]:
-    yield head
-    while True:
-        chunk: bytes = await rest.readany()
-        if not chunk:
-            return
-        yield chunk
