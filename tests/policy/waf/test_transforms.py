@@ -231,3 +231,20 @@ def test_may_hold_entity_answers_as_the_entity_search() -> None:
         assert may_hold_entity(value) == expected, value
         held += expected
     assert 1000 < held < 29_000
+
+
+def test_a_chain_step_is_its_transform_on_every_value() -> None:
+    """A step runs a SELF_GUARDED transform without testing its trigger first, and any other
+    only when its trigger is in the value: either way the text out is the transform's."""
+    import random
+
+    from edgelab.policy.waf.transforms import _STEPS, SELF_GUARDED
+
+    pieces = ["%41", "%2", "+", "&amp;", "&lt", "& ", "\\x3c", "\\", "/*", "*/", "\x00", " ",
+              "\t", "\n", "A", "é", "%u0041", "&#60;", "a"]  # fmt: skip
+    rng = random.Random(13)
+    assert SELF_GUARDED < set(TRANSFORMS)
+    for _ in range(4000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 7)))
+        for name, fn in TRANSFORMS.items():
+            assert _STEPS[name](value) == fn(value), (name, value)
