@@ -35,26 +35,31 @@ import os
 import random
 import statistics
 import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
-from multidict import CIMultiDict
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edgelab.config.edge import EdgeConfig
-from edgelab.config.waf import WafOptions
-from edgelab.edge.artifacts import Artifact, ArtifactRegistry
-from edgelab.edge.exchange import ClientRequest, Exchange
-from edgelab.edge.server import EdgeServer
-from edgelab.edge.stages.waf import WafStage
-from edgelab.origin.profile import OriginProfile
-from edgelab.origin.server import OriginServer
-from edgelab.policy.waf import compiled_modules
-from edgelab.policy.waf.regex import compile_regex
-from edgelab.policy.waf.rules import incident_2019_pattern, named_ruleset_document
-from edgelab.testing.servers import running
-from edgelab.testing.waf_corpus import BROWSER_UAS, COMMENTS, COOKIES
+import aiohttp  # noqa: E402
+from multidict import CIMultiDict  # noqa: E402
+
+from edgelab.config.edge import EdgeConfig  # noqa: E402
+from edgelab.config.waf import WafOptions  # noqa: E402
+from edgelab.edge.artifacts import Artifact, ArtifactRegistry  # noqa: E402
+from edgelab.edge.exchange import ClientRequest, Exchange  # noqa: E402
+from edgelab.edge.server import EdgeServer  # noqa: E402
+from edgelab.edge.stages.waf import WafStage  # noqa: E402
+from edgelab.origin.profile import OriginProfile  # noqa: E402
+from edgelab.origin.server import OriginServer  # noqa: E402
+from edgelab.policy.waf import compiled_modules  # noqa: E402
+from edgelab.policy.waf.regex import compile_regex  # noqa: E402
+from edgelab.policy.waf.rules import incident_2019_pattern, named_ruleset_document  # noqa: E402
+from edgelab.testing.servers import running  # noqa: E402
+from edgelab.testing.waf_corpus import BROWSER_UAS, COMMENTS, COOKIES  # noqa: E402
 
 GET_HEADERS = {
     "Host": "shop.example.com",

@@ -37,15 +37,19 @@ tuning set and its totals are now always printed.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-from edgelab.config.load import load_model
-from edgelab.config.waf import WafOptions
-from edgelab.loadgen.attacks import load_attacks
-from edgelab.policy.waf.engine import EngineOptions, WafEngine
-from edgelab.policy.waf.rules import load_default_ruleset
-from edgelab.testing.waf_corpus import (
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edgelab.config.load import load_model  # noqa: E402
+from edgelab.config.waf import WafOptions  # noqa: E402
+from edgelab.loadgen.attacks import load_attacks  # noqa: E402
+from edgelab.policy.waf.engine import EngineOptions, WafEngine  # noqa: E402
+from edgelab.policy.waf.rules import load_default_ruleset  # noqa: E402
+from edgelab.testing.waf_corpus import (  # noqa: E402
     BROWSER_UAS,
     CATEGORIES,
     CorpusRequest,

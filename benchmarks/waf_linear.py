@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 import time
 from pathlib import Path
 
-from edgelab.policy.waf.rules import load_default_ruleset, load_ruleset
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from edgelab.policy.waf.rules import load_default_ruleset, load_ruleset  # noqa: E402
 
 PREFIXES = (
     "", "'", "' or ", "1", "${", "{{", "<", "<a ", "from ", "; ", "../", "sleep(", "/*", "--",
