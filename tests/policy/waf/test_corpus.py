@@ -134,13 +134,29 @@ def test_paranoia_level_2_keeps_false_positives_under_one_percent() -> None:
     assert len(blocked) / len(requests) <= 0.01, blocked
 
 
+def waf_request(r: CorpusRequest) -> WafRequest:
+    """The WAF's view of a corpus request, its body read whole."""
+    req = WafRequest.build(r.method, r.path, r.query, r.headers)
+    if r.body is not None:
+        req.set_body(r.body, truncated=False)
+    return req
+
+
+def assert_covers_every_category(
+    attacks_: list[CorpusRequest], benign_: list[CorpusRequest], per_category: int, benign: int
+) -> None:
+    """A held-out set's shape: every category, each with at least `per_category` attacks, and
+    at least `benign` benign requests."""
+    assert {r.category for r in attacks_} == set(CATEGORIES)
+    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= per_category
+    assert len(benign_) >= benign
+
+
 def corpus_values() -> list[str]:
     """Every argument, header and cookie value of the corpus's attacks and benign requests."""
     out: list[str] = []
     for r in attacks() + benign():
-        req = WafRequest.build(r.method, r.path, r.query, r.headers)
-        if r.body is not None:
-            req.set_body(r.body, truncated=False)
+        req = waf_request(r)
         out += [v for _, v in req.values("args") + req.values("headers") + req.values("cookies")]
     return out
 
@@ -250,17 +266,14 @@ def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() ->
     the rules make of it): every category is there, and the multipart, XML and several-headers
     deliveries put the payload where the WAF reads it (an XML body through the XML processor)."""
     attacks_ = heldout4_attacks()
-    assert {r.category for r in attacks_} == set(CATEGORIES)
-    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 10
-    assert len(heldout4_benign()) >= 170
+    assert_covers_every_category(attacks_, heldout4_benign(), per_category=10, benign=170)
     seen = set()
     for (_, how, payload), r in zip(HELDOUT4_ATTACKS, attacks_, strict=True):
         if how not in ("multipart", "xml", "headers"):
             continue
         seen.add(how)
-        req = WafRequest.build(r.method, r.path, r.query, r.headers)
         assert r.body is not None
-        req.set_body(r.body, truncated=False)
+        req = waf_request(r)
         if how == "multipart":
             assert ("args:comment", payload) in req.values("args")
         elif how == "xml":  # parsed: its text, attributes and declarations are fields
@@ -280,14 +293,11 @@ def test_the_fifth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
     says: a form field, a JSON array's object, a path segment, an upload's file name, the
     XML document, the named headers."""
     attacks_ = heldout5_attacks()
-    assert {r.category for r in attacks_} == set(CATEGORIES)
-    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 15
-    assert len(attacks_) >= 130 and len(heldout5_benign()) >= 200
+    assert_covers_every_category(attacks_, heldout5_benign(), per_category=15, benign=200)
+    assert len(attacks_) >= 130
     seen = set()
     for (_, how, payload), r in zip(HELDOUT5_ATTACKS, attacks_, strict=True):
-        req = WafRequest.build(r.method, r.path, r.query, r.headers)
-        if r.body is not None:
-            req.set_body(r.body, truncated=False)
+        req = waf_request(r)
         seen.add(how)
         if how == "multipart":
             assert ("args:comment", payload) in req.values("args")
@@ -312,9 +322,8 @@ def test_the_sixth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
     of its own carries the payload where it says: a GraphQL variable, a webhook's nested field,
     a PUT's JSON field, a bracketed query argument, an OAuth redirect_uri, a `+`-encoded query."""
     attacks_ = heldout6_attacks()
-    assert {r.category for r in attacks_} == set(CATEGORIES)
-    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 20
-    assert len(attacks_) >= 150 and len(heldout6_benign()) >= 200
+    assert_covers_every_category(attacks_, heldout6_benign(), per_category=20, benign=200)
+    assert len(attacks_) >= 150
     where = {
         "graphql": "args:variables.q",
         "webhook": "args:issue.body",
@@ -328,9 +337,7 @@ def test_the_sixth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> 
         if how not in where:
             continue
         seen.add(how)
-        req = WafRequest.build(r.method, r.path, r.query, r.headers)
-        if r.body is not None:
-            req.set_body(r.body, truncated=False)
+        req = waf_request(r)
         assert (where[how], payload) in req.values("args"), (how, payload)
     assert seen == set(where)
 
@@ -343,9 +350,8 @@ def test_the_seventh_held_out_sets_deliveries_reach_the_waf_where_they_claim() -
     JSON, a JSON merge patch, an argument's name, a JSON key, a `\\u`-escaped JSON string, a
     wiki edit, a shared file's description, a Java matrix parameter in the path."""
     attacks_ = heldout7_attacks()
-    assert {r.category for r in attacks_} == set(CATEGORIES)
-    assert min(sum(r.category == c for r in attacks_) for c in CATEGORIES) >= 20
-    assert len(attacks_) >= 150 and len(heldout7_benign()) >= 200
+    assert_covers_every_category(attacks_, heldout7_benign(), per_category=20, benign=200)
+    assert len(attacks_) >= 150
     where = {
         "cartjson": "args:items.0.properties.Engraving",
         "checkout": "args:checkout[shipping_address][address1]",
@@ -359,9 +365,7 @@ def test_the_seventh_held_out_sets_deliveries_reach_the_waf_where_they_claim() -
     }
     seen = set()
     for (_, how, payload), r in zip(HELDOUT7_ATTACKS, attacks_, strict=True):
-        req = WafRequest.build(r.method, r.path, r.query, r.headers)
-        if r.body is not None:
-            req.set_body(r.body, truncated=False)
+        req = waf_request(r)
         seen.add(how)
         if how == "matrix":
             assert unquote(r.path) == f"/catalog/item;id={payload}"
