@@ -213,7 +213,7 @@ class WafStage:
             raise ModulePanic(f"waf: {state.broken}")
         engine = state.engine
         req = ex.request
-        wreq = WafRequest.build(
+        wreq = WafRequest(  # (not `build`: it would copy the list again)
             req.method, req.path, req.query_string, list(req.headers.items()), req.client_ip
         )
         now = self.clock()

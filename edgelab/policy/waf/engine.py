@@ -333,27 +333,44 @@ class _Compiled:
     """Header names (lowercased) the rule's first condition reads, when it reads nothing else:
     a request with none of them cannot match it, so its checks need not run (the framing
     rules on Transfer-Encoding and Content-Length, on the many requests without them)."""
+    rule_id: int = 0
+    """`rule.id`, and below whether `rule.action` is `execute`, read natively (the rule is a
+    pydantic model: an attribute read of it is a generic lookup, on every rule run)."""
+    executes: bool = False
 
 
 def _for_phase(rules: tuple[_Compiled, ...], phase: str) -> tuple[_Compiled, ...]:
     """The rules that run in `phase`, `execute` rules kept with their group filtered too."""
     out: list[_Compiled] = []
     for c in rules:
-        if c.rule.action == "execute":
-            out.append(
-                _Compiled(
-                    c.rule,
-                    c.checks,
-                    _for_phase(c.group, phase),
-                    c.gate,
-                    c.same_value_as,
-                    c.locate,
-                    c.present,
-                )
-            )
+        if c.executes:
+            out.append(_with_group(c, _for_phase(c.group, phase)))
         elif c.rule.phase == phase:
             out.append(c)
     return tuple(out)
+
+
+def _ungated(rules: tuple[_Compiled, ...]) -> tuple[_Compiled, ...]:
+    """`rules` without those that have a `gate` (`execute` groups filtered too): the rules
+    that may run on a request whose regex scan found nothing at all (most requests), in
+    order. `_run` skips every gated rule on such a request; this list does not hold them."""
+    return tuple(
+        _with_group(c, _ungated(c.group)) if c.executes else c for c in rules if not c.gate
+    )
+
+
+def _with_group(c: _Compiled, group: tuple[_Compiled, ...]) -> _Compiled:
+    return _Compiled(
+        c.rule,
+        c.checks,
+        group,
+        c.gate,
+        c.same_value_as,
+        c.locate,
+        c.present,
+        c.rule_id,
+        c.executes,
+    )
 
 
 class WafEngine:
@@ -368,6 +385,8 @@ class WafEngine:
     _both: Prefilter | None
     """One scan for both phases, for requests without a body (`scan_bodiless`)."""
     _by_phase: dict[str, tuple[_Compiled, ...]]
+    _ungated_by_phase: dict[str, tuple[_Compiled, ...]]
+    """Per phase, the rules that may run when the phase's scan found nothing (`_ungated`)."""
     phases: frozenset[str]
     """Phases some compiled rule runs in (no body phase = no reason to buffer a body)."""
 
@@ -396,6 +415,7 @@ class WafEngine:
             self._memo, self._memos, self._regex = other._memo, other._memos, other._regex
             self._entry, self._both = other._entry, other._both
             self._by_phase, self.phases = other._by_phase, other.phases
+            self._ungated_by_phase = other._ungated_by_phase
             return
         self._memo = ChainMemo()
         self._memos = [self._memo.clear]
@@ -419,6 +439,7 @@ class WafEngine:
             else None
         )
         self._by_phase = {phase: _for_phase(self._entry, phase) for phase in ("headers", "body")}
+        self._ungated_by_phase = {p: _ungated(rules) for p, rules in self._by_phase.items()}
         self.phases = frozenset(c.rule.phase for e in self._entry for c in (e.group or (e,)))
 
     def _compile(
@@ -448,6 +469,8 @@ class WafEngine:
             frozenset(rule.same_value_as),
             locate,
             _headers_read(rule),
+            rule.id,
+            rule.action == "execute",
         )
 
     def forget(self) -> None:
@@ -456,6 +479,7 @@ class WafEngine:
         for clear in self._memos:
             clear()
         for index in self._regex.values():
+            index.verdicts.clear()
             if index.prefilter is not None:
                 index.prefilter.forms_of.clear()
         if self._both is not None:
@@ -502,7 +526,8 @@ class WafEngine:
             hits = self._regex[phase].hits(req)
             excluded = self._excluded
             skips = None if excluded is None else excluded.for_request(req)
-            self._run(self._by_phase[phase], req, hits, now, st, skips)
+            rules = self._by_phase[phase] if hits else self._ungated_by_phase[phase]
+            self._run(rules, req, hits, now, st, skips)
             _end_phase(st, self.options.anomaly_threshold, self.anomaly_rule_id)
         return st.blocked_by is not None or st.allowed
 
@@ -525,30 +550,30 @@ class WafEngine:
                 names = req._by_name()
                 if not any(n in names for n in c.present):
                     continue  # the headers its first condition reads are not in the request
-            rule = c.rule
-            if rule.action == "execute":
-                if rule.id in self.killed:
+            if c.executes:
+                if c.rule_id in self.killed:
                     if self.options.killed_execute == "raise":
                         # 2025-12-05: the killswitch skipped the rule, then post-processing read
                         # rule_result.execute.results, and `execute` was nil.
                         raise ModulePanic(
-                            f"waf rule {rule.id}: attempt to index field 'execute' (a nil value)"
+                            f"waf rule {c.rule_id}: attempt to index field 'execute' (a nil value)"
                         )
                     continue
                 if self._run(c.group, req, hits, now, st, skips):
                     return True
                 continue
-            if rule.id in self.killed:
+            rule_id = c.rule_id
+            if rule_id in self.killed:
                 continue
             seen = req
-            if skips is not None and rule.id in skips.rules:
-                hidden = skips.rules[rule.id]
+            if skips is not None and rule_id in skips.rules:
+                hidden = skips.rules[rule_id]
                 if hidden is None:
                     continue  # excluded for this request
                 seen = skips.view(req, hidden)  # the rule runs without the hidden values
             if c.locate is not None:
                 on = _same_value(c, seen, st)
-                if on is not None and self._matched(rule, on[0], on[1], st):
+                if on is not None and self._matched(c.rule, on[0], on[1], st):
                     return True
                 continue
             first: tuple[str, str] | None = None
@@ -559,7 +584,7 @@ class WafEngine:
                 first = first or hit
             else:
                 target, value = first or ("", "")
-                if self._matched(rule, target, value, st):
+                if self._matched(c.rule, target, value, st):
                     return True
         return False
 

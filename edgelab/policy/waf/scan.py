@@ -64,6 +64,11 @@ class RegexIndex:
         """Per pattern, whether it matches a text (for confirming the prefilter's candidates)."""
         self._deferred: set[int] = set()
         """Patterns confirmed only on demand (`defer`)."""
+        self.verdicts: BoundedMemo[tuple[int, str], bool] = BoundedMemo()
+        """(pattern id, short text) -> whether the pattern matches it, kept across requests:
+        the scan reports a pattern that some other value set off (the host-is-an-address
+        pattern on any number in a query or header), and its confirmation tests the same
+        host, user agent or cookie on request after request."""
 
     def __len__(self) -> int:
         """Patterns in the index (their ids are 0 .. len - 1)."""
@@ -198,6 +203,7 @@ class RegexIndex:
         chain = self._patterns[ident][2]
         trigger = self._chain_triggers(chain)
         test = self._tests[ident]
+        verdicts = self.verdicts
         tested: dict[str, tuple[bool, str]] = {}  # a value in several targets: once
         where_values: list[tuple[str, str]] = []
         for target in self._targets[ident]:
@@ -214,7 +220,14 @@ class RegexIndex:
                                 raw if trigger(raw) is None else apply_cached(raw, chain, memo)
                             )
                         text = made
-                    seen = tested[raw] = (test(text), text)
+                    if is_short(text):
+                        key = (ident, text)
+                        matched = verdicts.get(key)
+                        if matched is None:
+                            matched = verdicts.keep(key, test(text))
+                    else:
+                        matched = test(text)
+                    seen = tested[raw] = (matched, text)
                 if seen[0]:
                     where_values.append((where, seen[1]))
         return list(dict.fromkeys(where_values))  # one value, several targets
@@ -355,15 +368,18 @@ class Prefilter:
         `changing`), added to `lines` in order. What they make of a short value is kept across
         requests (`forms_of`)."""
         forms_of = self.forms_of
-        for value, may in zip(values, changing, strict=True):
-            if not may:
+        for i in range(len(values)):  # (an index: a compiled `zip` iterates generically)
+            value = values[i]
+            if not changing[i]:
                 lines[value] = None  # what every chain makes of it (most values)
                 continue
             forms = forms_of.get(value)
             if forms is None:
-                forms = tuple(self.chain_set.forms(value, step_memo))
+                made = self.chain_set.forms(value, step_memo)
                 if is_short(value):
-                    forms_of.keep(value, forms)
+                    forms = forms_of.keep(value, tuple(made))
+                else:
+                    forms = tuple(made)
             for form in forms:
                 lines[form] = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from edgelab.policy.failure import ModulePanic
@@ -213,6 +215,23 @@ def test_killswitch_on_an_execute_rule_raises_like_2025_12_05(waf: WafEngine) ->
     killed = waf.with_killed({10})
     with pytest.raises(ModulePanic, match="attempt to index field 'execute'"):
         run(killed, "/page/1")
+
+
+def test_a_request_whose_scan_found_nothing_runs_only_the_rules_without_a_gate() -> None:
+    waf = make_engine()
+
+    def shape(rules: tuple[Any, ...]) -> list[tuple[int, list[Any]]]:
+        return [(c.rule_id, shape(c.group)) for c in rules]
+
+    assert shape(waf._by_phase["body"]) == [(10, [(100, []), (101, []), (103, [])])]
+    # the group's rules all need a regex hit; the execute rule itself still runs (a killswitch
+    # on it must still raise, as on a request with hits)
+    assert shape(waf._ungated_by_phase["body"]) == [(10, [])]
+    assert shape(waf._ungated_by_phase["headers"]) == shape(waf._by_phase["headers"])
+    assert [c.rule_id for c in waf._by_phase["headers"]] == [1, 2, 3, 10, 20]
+    assert run(waf, "/", "a=meh&b=hmm").score == 5  # with hits: the whole group runs
+    with pytest.raises(ModulePanic):
+        run(waf.with_killed({10}), "/", "a=plain")  # no hits: the killed execute still raises
 
 
 def test_killswitch_on_an_execute_rule_with_the_fix_skips_its_group() -> None:

@@ -111,3 +111,37 @@ def test_a_body_set_after_a_scan_is_scanned_again(engine: WafEngine) -> None:
     req.set_body(b"file=..%2F..%2F..%2Fetc%2Fpasswd", truncated=False)
     verdict = engine.evaluate(req, "body", 0.0)
     assert verdict.blocked
+
+
+def test_a_confirmation_kept_across_requests_gives_the_same_hits() -> None:
+    """A pattern the scan reports is confirmed on its own targets' values; what it said of a
+    short text is kept (`RegexIndex.verdicts`), per pattern, and dropped by `forget`."""
+    engine = WafEngine(load_default_ruleset(), EngineOptions())
+    index = engine._regex["headers"]
+
+    def hits(host: str) -> dict[int, list[tuple[str, str]]]:
+        def request() -> WafRequest:
+            headers = {"Host": host, "Upgrade-Insecure-Requests": "1"}
+            return WafRequest.build("GET", "/p", "", headers, "198.51.100.7")
+
+        req = request()
+        engine.scan_bodiless(req)  # one scan of every value: the "1" sets off the host pattern
+        found = index.hits(req)
+        prefilter, index.prefilter = index.prefilter, None
+        try:
+            slow = index.hits(request())
+        finally:
+            index.prefilter = prefilter
+        assert {i: sorted(v) for i, v in found.items()} == {
+            i: sorted(v) for i, v in slow.items() if i not in index._deferred
+        }
+        return found
+
+    assert hits("shop.example.com") == hits("shop.example.com") == {}
+    kept = {k: v for k, v in index.verdicts.items() if k[1] == "shop.example.com"}
+    assert kept and not any(kept.values())  # the host pattern was confirmed, and missed
+    by_address = hits("10.1.2.3")  # the same pattern on an address: kept apart, and found
+    assert any(w == "header:host" for found in by_address.values() for w, _ in found)
+    assert any(k[1] == "10.1.2.3" and v for k, v in index.verdicts.items())
+    engine.forget()
+    assert not index.verdicts
