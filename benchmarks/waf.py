@@ -25,6 +25,10 @@ config: `elsewhere` (three that do not apply to the request: the cost of having 
    artifact; one request carries a long argument while a benign client keeps fetching a page.
    Under `re` the benign requests wait for the whole search (the event loop is held); under
    RE2 they do not notice.
+4. RE2's own worst case: 64 KiB of attack fragments in a random order, a fresh draw every
+   request (`--draws`), through the stage in log mode. Linear time is not cheap time: an
+   automaton of many patterns builds new states as it reads such text (see
+   `edgelab.policy.waf.regex.scan_groups`).
 """
 
 from __future__ import annotations
@@ -244,6 +248,49 @@ async def stall(engine: str, n: int) -> None:
                 )
 
 
+FRAGMENTS = (
+    "select union from where or and 1=1 ' \" -- # /* */ <script> <img src=x onerror= "
+    "javascript: ../ ..\\ /etc/passwd cmd.exe ; | $( ` ${ %00 <svg onload= alert( "
+    "document.cookie eval( exec( sleep( benchmark( waitfor delay char( concat( 0x41 "
+    "@@version information_schema"
+).split()
+
+
+def fragments_form(seed: int, size: int = 64 * 1024) -> bytes:
+    """A form whose one field is `size` bytes of attack fragments in a random order: text of
+    which each stretch may be the start of many patterns at once (what makes an automaton of
+    many patterns build new states byte after byte)."""
+    rnd = random.Random(seed)
+    parts: list[str] = []
+    length = 0
+    while length < size:
+        part = rnd.choice(FRAGMENTS) + rnd.choice(("", " ", "  ", "\n", "(", ")", "=", ","))
+        parts.append(part)
+        length += len(part)
+    return urlencode({"comment": "".join(parts)[:size]}).encode()
+
+
+async def worst_case(draws: int) -> None:
+    """Section 4: CPU per request for a fresh draw of `fragments_form` every request (a
+    different text each time, as an attacker would send), after two warm-up draws."""
+    print("4. 64 KiB of attack fragments in one form field, a fresh draw every request (CPU)")
+    options = WafOptions.model_validate({"regex_engine": "re2", "mode": "log"})
+    stage = WafStage(options, ArtifactRegistry())
+    cpu = []
+    for seed in range(draws + 2):
+        ex = exchange("POST", "/contact", GET_HEADERS, fragments_form(seed))
+        c0 = time.thread_time()
+        pending = stage.request(ex)
+        if pending is not None:
+            await pending
+        if seed >= 2:
+            cpu.append(time.thread_time() - c0)
+    print(
+        f"   re2  p50 {statistics.median(cpu) * 1e3:8.1f} ms   max {max(cpu) * 1e3:8.1f} ms"
+        f"   ({draws} draws)"
+    )
+
+
 def calibration_s() -> float:
     """A fixed pure-Python loop, so readers can compare this machine's speed with theirs."""
     t0 = time.perf_counter()
@@ -258,6 +305,7 @@ async def main() -> None:
     ap.add_argument("--runs", type=int, default=2000)
     ap.add_argument("--stall-chars", type=int, default=150)
     ap.add_argument("--skip-stall", action="store_true")
+    ap.add_argument("--draws", type=int, default=8, help="section 4's fresh attack bodies")
     ap.add_argument(
         "--instructions",
         choices=("repeat", "typical", "cold", "form"),
@@ -282,6 +330,7 @@ async def main() -> None:
     )
     await per_request(args.runs)
     growth()
+    await worst_case(args.draws)
     if not args.skip_stall:
         print("3. the stall through a real edge (2019 ruleset pushed, simulate/log mode)")
         for engine in ("re2", "re"):

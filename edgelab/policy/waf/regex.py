@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 import re2
 
@@ -123,9 +123,13 @@ class PatternSet:
 
     def matches(self, text: str) -> frozenset[int]:
         if self._set is not None:
-            found = self._match(text.encode("utf-8", "surrogatepass"))
-            return frozenset([self._ids[i] for i in found]) if found else _NONE
+            return self.matches_encoded(text.encode("utf-8", "surrogatepass"))
         return frozenset(i for i, p in self._patterns if p.search(text) is not None)
+
+    def matches_encoded(self, raw: bytes) -> frozenset[int]:
+        """`matches` of a text already encoded (RE2 only: several sets scan one text)."""
+        found = self._match(raw)
+        return frozenset([self._ids[i] for i in found]) if found else _NONE
 
 
 _NONE: frozenset[int] = frozenset()
@@ -140,3 +144,73 @@ def prefilterable(pattern: str) -> bool:
     line break as it sees a text's end). `\\A`, `\\z` and a flag turned off inline
     (`(?-m)`) would not: such patterns are checked on each text on their own."""
     return _ANCHORS.search(pattern) is None
+
+
+_COUNTED: Final = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+WIDE_RANGE: Final = 8
+"""A counted repetition `{m,n}` with `n - m` at least this is wide (`[^>]{0,300}`)."""
+_OPEN_ENDED: Final = re.compile(r"(?:\[\^(?:\\.|[^\]])*\]|(?<!\\)\.)(?:[*+]|\{\d+,\d*\})")
+"""A broad class (`.`, a negated class) repeated without a tight bound."""
+OPEN_ENDED_PER_SET: Final = 10
+"""Open-ended patterns (`open_ended`) scanned in one RE2 set at most (see `scan_groups`)."""
+
+
+def widened(pattern: str) -> str:
+    """`pattern` with every wide counted repetition (`{0,300}`, `{1,200}?`) made unbounded
+    (`*`, `+`, `{m,}`): it matches wherever `pattern` does (and maybe more), which is all a
+    prefilter needs, and RE2 compiles `{0,300}` as 300 copies of what it repeats, so an
+    automaton of many such patterns is much larger than one of their widened forms."""
+    out: list[str] = []
+    i, n, in_class = 0, len(pattern), False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if in_class:
+            if pattern.startswith("[:", i) and pattern.find(":]", i + 2) > 0:
+                end = pattern.find(":]", i + 2) + 2  # `[:alpha:]` inside a class
+                out.append(pattern[i:end])
+                i = end
+                continue
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            start = i + 1 + pattern.startswith("^", i + 1)
+            start += pattern.startswith("]", start)  # a leading `]` is a literal
+            out.append(pattern[i:start])
+            i = start
+            continue
+        elif c == "{":
+            m = _COUNTED.match(pattern, i)
+            if m is not None and m.group(2) and int(m.group(2)) - int(m.group(1)) >= WIDE_RANGE:
+                low = int(m.group(1))
+                out.append("*" if low == 0 else "+" if low == 1 else f"{{{low},}}")
+                i = m.end()
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def open_ended(pattern: str) -> bool:
+    """Whether a match of `pattern` can stay open across a long stretch of text (`<[a-z][^>]*`
+    until the next `>`). Each such pattern multiplies the states an automaton of several
+    patterns goes through, and RE2 builds each new state as it reads: with all the managed
+    patterns in one set, 64 KiB of attack fragments cost 1.3-2.5 s of CPU (measured,
+    `benchmarks/waf.py` section 4), with the open-ended ones in sets of their own ~0.1 s."""
+    return _OPEN_ENDED.search(pattern) is not None
+
+
+def scan_groups(patterns: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """`patterns` (id, source) split into the RE2 sets a prefilter scans: every pattern that is
+    not `open_ended` in the first, the open-ended ones at most OPEN_ENDED_PER_SET to a set
+    after it. Each set is one more pass over the text: with the managed rules (19 open-ended
+    patterns, three sets) a typical GET costs ~6% more instructions and a 64 KiB form ~18%,
+    for a worst case about ten times cheaper (fewer, larger sets: cheaper passes, a worse
+    worst case; measured in benchmarks/README.md)."""
+    closed = [p for p in patterns if not open_ended(p[1])]
+    opened = [p for p in patterns if open_ended(p[1])]
+    sets = [opened[k : k + OPEN_ENDED_PER_SET] for k in range(0, len(opened), OPEN_ENDED_PER_SET)]
+    return [closed, *sets] if closed else sets

@@ -6,10 +6,21 @@ super-linearly; `benchmarks/waf.py` shows the growth): tests never assert speed.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from edgelab.policy.waf.regex import REGEX_ENGINES, PatternSet, RegexEngine, compile_regex
-from edgelab.policy.waf.rules import incident_2019_pattern
+from edgelab.policy.waf.regex import (
+    OPEN_ENDED_PER_SET,
+    REGEX_ENGINES,
+    PatternSet,
+    RegexEngine,
+    compile_regex,
+    open_ended,
+    scan_groups,
+    widened,
+)
+from edgelab.policy.waf.rules import incident_2019_pattern, load_default_ruleset
 
 
 def incident_pattern() -> str:
@@ -93,3 +104,79 @@ def test_re2_search_falls_back_to_the_wrapper_without_the_private_match() -> Non
     for text in ["caféé au lait", "127.0.0.1:8080", "none", ""]:
         assert plain.search(text) == fast.search(text), text
     assert plain.search("caféé au lait") == "éé"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"<[a-z][^>]{0,300}?\s", r"<[a-z][^>]*?\s"),  # wide: unbounded, still lazy
+        (r"\bselect\s[\w,]{1,200}?\sfrom", r"\bselect\s[\w,]+?\sfrom"),
+        (r"a{3,40}b", r"a{3,}b"),
+        (r"[0-9]{15}|x{2,5}|y{2,}", r"[0-9]{15}|x{2,5}|y{2,}"),  # exact, narrow, open: as is
+        (r"\{0,300}", r"\{0,300}"),  # an escaped brace is a literal
+        (r"[{0,300}]", r"[{0,300}]"),  # so is one in a class
+        (r"[]{0,300}]x", r"[]{0,300}]x"),  # a leading `]` does not close the class
+        (r"[^\]{]{0,20}", r"[^\]{]*"),
+        (r"[[:alpha:]{0,9}]{0,30}", r"[[:alpha:]{0,9}]*"),
+    ],
+)
+def test_widened_makes_only_wide_counted_ranges_unbounded(pattern: str, expected: str) -> None:
+    assert widened(pattern) == expected
+
+
+def _managed_patterns() -> list[str]:
+    return list(
+        dict.fromkeys(
+            str(c.arg)
+            for rule in load_default_ruleset().all_rules()
+            for c in rule.when
+            if c.op == "regex"
+        )
+    )
+
+
+def test_widened_patterns_match_wherever_the_managed_ones_do() -> None:
+    """A prefilter scans the widened forms: each must match every text its pattern matches.
+    Texts: fragments of attacks and of the patterns' own literals, so most patterns match some."""
+    patterns = _managed_patterns()
+    assert sum(widened(p) != p for p in patterns) >= 5  # the managed rules have wide ranges
+    pieces = "select union from where or and 1=1 ' \" -- # /* */ < > <script> <img src=x onerror= javascript: ../ /etc/passwd ; | $( ` ${ alert( eval( sleep( concat( .ssh/ id_rsa cat /bin/sh".split()
+    rnd = random.Random(5)
+    texts = [
+        "".join(rnd.choice(pieces) + rnd.choice(["", " ", "\n", "=", "("]) for _ in range(n))
+        for n in (3, 8, 30, 120)
+        for _ in range(60)
+    ]
+    matched = 0
+    for p in patterns:
+        original, wide = compile_regex(p, "re2"), compile_regex(widened(p), "re2")
+        for text in texts:
+            if original.search(text) is not None:
+                matched += 1
+                assert wide.search(text) is not None, (p, text)
+    assert matched > 500  # the texts exercised the patterns
+
+
+def test_scan_groups_keep_every_pattern_once_and_open_ended_ones_apart() -> None:
+    patterns = list(enumerate(_managed_patterns()))
+    groups = scan_groups(patterns)
+    assert sorted(p for g in groups for p in g) == sorted(patterns)
+    assert not any(open_ended(src) for _, src in groups[0])
+    assert all(open_ended(src) for g in groups[1:] for _, src in g)
+    assert all(len(g) <= OPEN_ENDED_PER_SET for g in groups[1:])
+    assert len(groups) >= 3  # the managed rules have many open-ended patterns
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"<[a-z][^>]*\son", True),
+        (r"(?:^|;)\s*cat\s.*passwd", True),
+        (r"<[a-z][^>]{0,300}?\s", True),
+        (r"\bunion\s+select\b", False),
+        (r"\.{2,}/", False),  # an escaped dot is a literal
+        (r"[0-9]{15}", False),
+    ],
+)
+def test_open_ended_patterns_repeat_a_broad_class(pattern: str, expected: bool) -> None:
+    assert open_ended(pattern) is expected
