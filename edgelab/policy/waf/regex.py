@@ -204,13 +204,16 @@ def open_ended(pattern: str) -> bool:
 
 
 def scan_groups(patterns: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    """`patterns` (id, source) split into the RE2 sets a prefilter scans: every pattern that is
-    not `open_ended` in the first, the open-ended ones at most OPEN_ENDED_PER_SET to a set
-    after it. Each set is one more pass over the text: with the managed rules (19 open-ended
-    patterns, three sets) a typical GET costs ~6% more instructions and a 64 KiB form ~18%,
-    for a worst case about ten times cheaper (fewer, larger sets: cheaper passes, a worse
-    worst case; measured in benchmarks/README.md)."""
+    """`patterns` (id, source) split into the RE2 sets a prefilter scans: the `open_ended`
+    ones at most OPEN_ENDED_PER_SET to a set, the others with the first (they add little to
+    its worst case). Each set is one more pass over the text: with the managed rules (19
+    open-ended patterns, two sets) a typical GET costs ~3% more instructions and a 64 KiB form
+    ~9%, for a worst case about ten times cheaper than one set of them all (more, smaller
+    sets: a better worst case, more passes; measured in benchmarks/README.md)."""
     closed = [p for p in patterns if not open_ended(p[1])]
     opened = [p for p in patterns if open_ended(p[1])]
     sets = [opened[k : k + OPEN_ENDED_PER_SET] for k in range(0, len(opened), OPEN_ENDED_PER_SET)]
-    return [closed, *sets] if closed else sets
+    if not sets:
+        return [closed] if closed else []
+    sets[0] = closed + sets[0]
+    return sets
