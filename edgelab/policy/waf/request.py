@@ -46,6 +46,11 @@ _COLLECTIONS: Final = (
 )
 MAX_JSON_FIELDS: Final = 1024
 """JSON leaves taken as body args at most; the raw `body` target still sees everything."""
+MAX_JSON_DEPTH: Final = 512
+"""JSON nested deeper than this is refused (`reqbody_error`), as ModSecurity's
+SecRequestBodyJsonDepthLimit refuses it (512 in its recommended configuration): no API nests so
+deep, and Python's own parser raises RecursionError near 1,000 levels (which was a 500 here)."""
+JSON_TOO_DEEP: Final = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
 
 
 def is_target(name: str) -> bool:
@@ -239,10 +244,14 @@ class WafRequest:
         if "json" in sniffed:
             try:
                 doc = json.loads(self.body)
+            except RecursionError:  # `[[[[...`: Python's parser gives up near 1,000 levels
+                self._body_error = JSON_TOO_DEEP
+                return []
             except ValueError:
                 return []  # not JSON after all (or cut at the limit): the raw body rules apply
             out: list[tuple[str, str]] = []
-            _flatten(doc, "", out)
+            if not _flatten(doc, "", out, MAX_JSON_DEPTH):
+                self._body_error = JSON_TOO_DEEP
             return out
         if "x-www-form-urlencoded" in sniffed:
             return _parse_form(self.body)
@@ -323,21 +332,29 @@ def _multipart(body: bytes, ctype: str) -> tuple[list[tuple[str, str]], list[tup
     return out, files
 
 
-def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]]) -> None:
-    """JSON leaves as (dotted.path, text); keys are values too (`{"<script>": 1}` is an attack)."""
+def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]], depth: int) -> bool:
+    """JSON leaves as (dotted.path, text); keys are values too (`{"<script>": 1}` is an attack).
+    False if the document nests deeper than `depth` levels (what is above them is kept)."""
     if len(out) >= MAX_JSON_FIELDS:
-        return
+        return True
     if isinstance(doc, dict):
+        if depth == 0:
+            return False
         for k, v in doc.items():
             key = _valid(str(k))  # json.loads keeps a lone `\ud800` escape as it is
-            _flatten(v, f"{prefix}.{key}" if prefix else key, out)
+            if not _flatten(v, f"{prefix}.{key}" if prefix else key, out, depth - 1):
+                return False
     elif isinstance(doc, list):
+        if depth == 0:
+            return False
         for i, v in enumerate(doc):
-            _flatten(v, f"{prefix}.{i}" if prefix else str(i), out)
+            if not _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, depth - 1):
+                return False
     elif isinstance(doc, str):
         out.append((prefix, _valid(doc)))
     else:  # numbers, booleans and null: `{"pass": {"$ne": null}}` must show its `pass.$ne`
         out.append((prefix, json.dumps(doc)))
+    return True
 
 
 _HEAD: Final = "head"

@@ -322,6 +322,24 @@ async def test_undecodable_client_bytes_never_make_the_waf_fail(engine: str) -> 
     assert ex.response is not None and ex.response.status == 403
 
 
+@pytest.mark.parametrize("depth", [600, 50_000])
+async def test_json_nested_too_deeply_is_blocked_not_a_500(depth: int) -> None:
+    """Python's JSON parser raises RecursionError near 1,000 levels: it once made the stage
+    fail (a 500 and a traceback for a client's body, even under `panic`). Now the body is a
+    parse error the protocol rule 200002 scores, as ModSecurity's JSON depth limit is."""
+    stage, _, registry = make_stage(failure_policy=FailurePolicy.PANIC)
+    ex = exchange(
+        method="POST",
+        body=b"[" * depth + b"1" + b"]" * depth,
+        headers={"Content-Type": "application/json"},
+    )
+    await settle(stage.request(ex))
+    assert ex.response is not None and ex.response.status == 403
+    assert registry.get_sample_value(
+        "edgelab_waf_rule_matches_total", {"rule_id": "200002", "action": "score"}
+    )
+
+
 async def test_config_exclusions_hold_across_pushed_rules_killswitches_and_reconfigure() -> None:
     """`waf.exclusions` (here: the SQLi rules off for the `id` argument on /item) stays in force
     when a ruleset is pushed, a killswitch arrives or the section is reconfigured; a pushed

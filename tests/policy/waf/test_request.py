@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgelab.policy.waf.request import WafRequest, is_target
+from edgelab.policy.waf.request import JSON_TOO_DEEP, MAX_JSON_DEPTH, WafRequest, is_target
 
 
 def test_targets_of_a_get() -> None:
@@ -174,6 +174,28 @@ def test_json_null_leaves_are_fields_too() -> None:
     req.set_body(b'{"user": "admin", "pass": {"$ne": null}}', truncated=False)
     assert ("args_names", "pass.$ne") in req.values("args_names")
     assert ("args:pass.$ne", "null") in req.values("args")
+
+
+@pytest.mark.parametrize(
+    ("depth", "error"),
+    [
+        (MAX_JSON_DEPTH, None),  # as deep as allowed: every leaf read
+        (MAX_JSON_DEPTH + 1, JSON_TOO_DEEP),  # one level more: refused by the depth limit
+        (50_000, JSON_TOO_DEEP),  # deeper than Python's parser goes (a RecursionError)
+    ],
+)
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+def test_json_nested_too_deeply_is_a_body_error_not_a_crash(
+    depth: int, error: str | None, opening: str
+) -> None:
+    closing = "]" if opening == "[" else "}"
+    body = (opening * depth + '"leaf"' + closing * depth).encode()
+    req = WafRequest.build("POST", "/api", "", {"Content-Type": "application/json"})
+    req.set_body(body, truncated=False)
+    errors = req.values("reqbody_error")
+    assert errors == ([] if error is None else [("reqbody_error", error)])
+    leaves = [v for _, v in req.values("args")]
+    assert leaves == (["leaf"] if error is None else [])
 
 
 def test_form_bodies_decode_as_parse_qsl_does() -> None:
