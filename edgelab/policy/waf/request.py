@@ -250,7 +250,7 @@ class WafRequest:
             except ValueError:
                 return []  # not JSON after all (or cut at the limit): the raw body rules apply
             out: list[tuple[str, str]] = []
-            if not _flatten(doc, "", out, MAX_JSON_DEPTH):
+            if not _flatten(doc, [], out, MAX_JSON_DEPTH):
                 self._body_error = JSON_TOO_DEEP
             return out
         if "x-www-form-urlencoded" in sniffed:
@@ -332,28 +332,34 @@ def _multipart(body: bytes, ctype: str) -> tuple[list[tuple[str, str]], list[tup
     return out, files
 
 
-def _flatten(doc: Any, prefix: str, out: list[tuple[str, str]], depth: int) -> bool:
+def _flatten(doc: Any, path: list[str], out: list[tuple[str, str]], depth: int) -> bool:
     """JSON leaves as (dotted.path, text); keys are values too (`{"<script>": 1}` is an attack).
-    False if the document nests deeper than `depth` levels (what is above them is kept)."""
+    False if the document nests deeper than `depth` levels (what is above them is kept). The
+    path is joined at leaves only, so long keys above many empty arrays cost nothing more."""
     if len(out) >= MAX_JSON_FIELDS:
         return True
     if isinstance(doc, dict):
         if depth == 0:
             return False
         for k, v in doc.items():
-            key = _valid(str(k))  # json.loads keeps a lone `\ud800` escape as it is
-            if not _flatten(v, f"{prefix}.{key}" if prefix else key, out, depth - 1):
+            path.append(_valid(str(k)))  # json.loads keeps a lone `\ud800` escape as it is
+            deep_enough = _flatten(v, path, out, depth - 1)
+            path.pop()
+            if not deep_enough:
                 return False
     elif isinstance(doc, list):
         if depth == 0:
             return False
         for i, v in enumerate(doc):
-            if not _flatten(v, f"{prefix}.{i}" if prefix else str(i), out, depth - 1):
+            path.append(str(i))
+            deep_enough = _flatten(v, path, out, depth - 1)
+            path.pop()
+            if not deep_enough:
                 return False
     elif isinstance(doc, str):
-        out.append((prefix, _valid(doc)))
+        out.append((".".join(path), _valid(doc)))
     else:  # numbers, booleans and null: `{"pass": {"$ne": null}}` must show its `pass.$ne`
-        out.append((prefix, json.dumps(doc)))
+        out.append((".".join(path), json.dumps(doc)))
     return True
 
 

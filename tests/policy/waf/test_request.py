@@ -198,6 +198,17 @@ def test_json_nested_too_deeply_is_a_body_error_not_a_crash(
     assert leaves == (["leaf"] if error is None else [])
 
 
+def test_json_fields_are_named_by_their_dotted_path() -> None:
+    body = b'{"order": {"items": [{"sku": "A-1"}, [], {"n": 2}], "empty": {}}, "ok": true}'
+    req = WafRequest.build("POST", "/api", "", {"Content-Type": "application/json"})
+    req.set_body(body, truncated=False)
+    assert req.values("args") == [
+        ("args:order.items.0.sku", "A-1"),
+        ("args:order.items.2.n", "2"),
+        ("args:ok", "true"),
+    ]
+
+
 def test_form_bodies_decode_as_parse_qsl_does() -> None:
     """A form body's `+`s become spaces before the body is decoded (one pass for all fields):
     the fields must be what `parse_qsl` makes of the decoded body, with raw and escaped
