@@ -47,23 +47,25 @@ element was once joined anew, so 128 KiB of `<a>` cost 12.6 s of CPU."""
 
 
 class _Full(Exception):
-    """MAX_XML_FIELDS reached: stop parsing, keep what was found."""
+    """The field limit reached: stop parsing, keep what was found."""
 
 
 class _TooDeep(Exception):
     """MAX_XML_DEPTH exceeded: stop parsing, an error."""
 
 
-def xml_fields(body: bytes, truncated: bool) -> tuple[list[tuple[str, str]], str | None]:
-    """The fields of an XML document, and the parse error (None when well-formed, or when
-    `truncated` says the body is only the start of one)."""
+def xml_fields(
+    body: bytes, truncated: bool, limit: int = MAX_XML_FIELDS
+) -> tuple[list[tuple[str, str]], str | None]:
+    """The fields of an XML document (at most `limit`), and the parse error (None when
+    well-formed, or when `truncated` says the body is only the start of one)."""
     out: list[tuple[str, str]] = []
     path: list[str] = []
     texts: list[list[str]] = []
 
     def add(name: str, value: str) -> None:
         out.append((name, value))
-        if len(out) >= MAX_XML_FIELDS:
+        if len(out) >= limit:
             raise _Full
 
     def start(name: str, attrs: dict[str, str]) -> None:
@@ -130,7 +132,7 @@ def xml_fields(body: bytes, truncated: bool) -> tuple[list[tuple[str, str]], str
     except expat.ExpatError as e:
         if not truncated:
             return [], f"XML: {expat.ErrorString(e.code)} at line {e.lineno}, column {e.offset}"
-        while texts and len(out) < MAX_XML_FIELDS:  # the open elements' text so far
+        while texts and len(out) < limit:  # the open elements' text so far
             text = "".join(texts.pop()).strip()
             if text:
                 out.append((".".join(path), text))

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from edgelab.policy.waf.request import JSON_TOO_DEEP, MAX_JSON_DEPTH, WafRequest, is_target
+from edgelab.policy.waf.request import (
+    JSON_TOO_DEEP,
+    MAX_BODY_FIELDS,
+    MAX_JSON_DEPTH,
+    TOO_MANY_FIELDS,
+    WafRequest,
+    is_target,
+)
 
 
 def test_targets_of_a_get() -> None:
@@ -196,6 +203,32 @@ def test_json_nested_too_deeply_is_a_body_error_not_a_crash(
     assert errors == ([] if error is None else [("reqbody_error", error)])
     leaves = [v for _, v in req.values("args")]
     assert leaves == (["leaf"] if error is None else [])
+
+
+def _bodies(n: int) -> dict[str, bytes]:
+    """A body of each kind with `n` fields."""
+    return {
+        "application/x-www-form-urlencoded": "&".join(f"f{i}=v" for i in range(n)).encode(),
+        "multipart/form-data; boundary=zz": b"".join(
+            b'--zz\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % i for i in range(n)
+        )
+        + b"--zz--\r\n",
+        "application/json": ("[" + ",".join(['"v"'] * n) + "]").encode(),
+        "application/xml": b"<a>" + b"<b>v</b>" * n + b"</a>",
+    }
+
+
+@pytest.mark.parametrize("ctype", list(_bodies(1)))
+def test_a_body_with_more_fields_than_the_bound_is_a_body_error(ctype: str) -> None:
+    for n, error in (
+        (MAX_BODY_FIELDS, []),
+        (MAX_BODY_FIELDS + 1, [("reqbody_error", TOO_MANY_FIELDS)]),
+        (20_000, [("reqbody_error", TOO_MANY_FIELDS)]),
+    ):
+        req = WafRequest.build("POST", "/api", "", {"Content-Type": ctype})
+        req.set_body(_bodies(n)[ctype], truncated=False)
+        assert len(req.values("body_args")) == min(n, MAX_BODY_FIELDS)
+        assert req.values("reqbody_error") == error, (ctype, n)
 
 
 def test_json_fields_are_named_by_their_dotted_path() -> None:
