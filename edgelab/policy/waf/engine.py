@@ -41,11 +41,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from edgelab.policy.failure import ModulePanic
 from edgelab.policy.waf.exclusions import Exclusion, ExclusionSet, RequestSkips
-from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
+from edgelab.policy.waf.memo import MEMO_VALUE_MAX, BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.operators import Matcher, compile_operator, equals_set
 from edgelab.policy.waf.regex import RegexEngine
 from edgelab.policy.waf.request import WafRequest
@@ -178,13 +178,18 @@ def _compile_condition(
         matcher = _ignoring(matcher, cond.ignore)
     trigger = chain_trigger(chain)
     if cond.op in MEMOIZED_OPERATORS and not negate:
-        inspect = _remembered(matcher, chain, trigger, memos)
+        answers, inspect = _remembered(matcher, chain, trigger, memos)
 
         def detect(req: WafRequest, now: float) -> tuple[str, str] | None:
             step_memo = req.memo
             for target in targets:
                 for where, value in req.values(target):
-                    hit = inspect(value, step_memo)
+                    # a value seen before: its answer without a call (most values)
+                    kept = answers.get(value, _UNSET) if len(value) <= MEMO_VALUE_MAX else _UNSET
+                    if kept is _UNSET:
+                        hit = inspect(value, step_memo)
+                    else:
+                        hit = cast("str | None", kept)
                     if hit is not None:
                         return where, hit
             return None
@@ -196,9 +201,20 @@ def _compile_condition(
     if cond.op == "equals" and not cond.ignore:
         wanted = equals_set(cond.arg)
 
+        names_as_lowered = not chain and not negate
+
         def equals(req: WafRequest, now: float) -> tuple[str, str] | None:
             # `check` with the matcher inlined (a call per value cost more than the test)
             for target, key in plan:
+                if target == "header_names" and names_as_lowered:
+                    # the names lowercased once per request (`_lowered`): no `lower` and no
+                    # hash of a new string per name and rule (a view that hides them: below)
+                    lowered = req._lowered()
+                    if len(req.values(target)) == len(lowered):
+                        for i in range(len(lowered)):
+                            if lowered[i][0] in wanted:
+                                return target, req.headers[i][0]
+                        continue
                 for where, value in _values_after(req, target, key, chain, trigger, memo):
                     if (value.lower() in wanted) is not negate:
                         return where, value
@@ -240,9 +256,11 @@ def _remembered(
     chain: Chain,
     trigger: Callable[[str], object] | None,
     memos: list[Callable[[], None]],
-) -> Callable[[str, dict[tuple[str, str], str]], str | None]:
+) -> tuple[BoundedMemo[str, str | None], Callable[[str, dict[tuple[str, str], str]], str | None]]:
     """`matcher` after `chain`, with the answer for each short raw value kept across requests:
-    the value's transformation and the libinjection call are both skipped when it repeats."""
+    the value's transformation and the libinjection call are both skipped when it repeats.
+    Returns the answers kept (the caller reads them first: a call per value cost more than
+    the lookup) and the function that answers (and keeps the answer of a short value)."""
     answers: BoundedMemo[str, str | None] = BoundedMemo()
     memos.append(answers.clear)
 
@@ -260,7 +278,7 @@ def _remembered(
             answers.keep(value, answer)
         return answer
 
-    return inspect
+    return answers, inspect
 
 
 def _as_regex(op: str, arg: object) -> str | None:

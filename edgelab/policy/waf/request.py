@@ -156,13 +156,17 @@ class WafRequest:
         """Header values by lowercased name, built once (most rules name headers)."""
         by_name = self._headers_by_name
         if by_name is None:
-            by_name = self._headers_by_name = {}
-            for k, v in self._lowered():
-                found = by_name.get(k)  # not setdefault: compiled, a miss raises KeyError
-                if found is None:
-                    by_name[k] = [v]
-                else:
-                    found.append(v)
+            lowered = self._lowered()
+            by_name = {k: [v] for k, v in lowered}  # (no lookup per name: names rarely repeat)
+            if len(by_name) < len(lowered):  # a name sent more than once: all its values
+                by_name = {}
+                for k, v in lowered:
+                    found = by_name.get(k)  # not setdefault: compiled, a miss raises KeyError
+                    if found is None:
+                        by_name[k] = [v]
+                    else:
+                        found.append(v)
+            self._headers_by_name = by_name
         return by_name
 
     def _lowered(self) -> list[tuple[str, str]]:

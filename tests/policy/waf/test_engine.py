@@ -14,6 +14,7 @@ from edgelab.policy.waf.engine import (
     WafVerdict,
     shared_engine,
 )
+from edgelab.policy.waf.exclusions import Exclusion
 from edgelab.policy.waf.regex import REGEX_ENGINES, RegexEngine
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset, parse_ruleset
@@ -438,3 +439,31 @@ def test_phase_two_sees_body_arguments_a_phase_one_rule_already_read_args_for(
     assert not waf.evaluate(req, "headers", 0.0, state).final
     req.set_body(b"b=+evil+", truncated=False)
     assert waf.evaluate(req, "body", 0.0, state).rule_id == 2
+
+
+def test_header_names_are_tested_as_sent_and_as_a_view_hides_them() -> None:
+    """`equals` on `header_names` reads the names lowercased once per request; the match
+    records the name as sent, and an exclusion that hides the names hides them from it."""
+    rules = """
+[[rules]]
+id = 1
+msg = "scanner header"
+phase = "headers"
+action = "block"
+[[rules.when]]
+targets = ["header_names"]
+op = "equals"
+arg = ["x-scanner", "acunetix-product"]
+"""
+    waf = WafEngine(parse_ruleset(rules, "t"), EngineOptions())
+    hidden = waf.with_exclusions([Exclusion(rules=[1], targets=["header_names"])])
+
+    def head(engine: WafEngine, headers: dict[str, str]) -> WafVerdict:
+        req = WafRequest.build("GET", "/", "", headers, "198.51.100.1")
+        return engine.evaluate(req, "headers", 0.0, engine.start())
+
+    found = head(waf, {"Host": "h", "X-Scanner": "1", "Acunetix-Product": "2"})
+    assert found.rule_id == 1 and found.matches[0].value == "X-Scanner"
+    assert found.matches[0].target == "header_names"
+    assert not head(waf, {"Host": "h", "X-Scanners": "1"}).blocked
+    assert not head(hidden, {"Host": "h", "X-Scanner": "1"}).blocked

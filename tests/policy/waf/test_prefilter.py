@@ -7,6 +7,8 @@ to stress the joins: anchors, line breaks inside values, transformations that cr
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from edgelab.policy.waf.engine import EngineOptions, WafEngine
@@ -145,3 +147,21 @@ def test_a_confirmation_kept_across_requests_gives_the_same_hits() -> None:
     assert any(k[1] == "10.1.2.3" and v for k, v in index.verdicts.items())
     engine.forget()
     assert not index.verdicts
+
+
+def test_which_values_a_chain_may_change_is_each_value_looked_at_alone(engine: WafEngine) -> None:
+    """`Prefilter._changing` finds needles in the values joined; it must say of each value
+    what a test of that value alone says, also when values hold line breaks (a decoded
+    `%0a`), are empty, or hold a needle at their very start or end."""
+    prefilter = engine._both
+    assert prefilter is not None and prefilter.needles is not None
+    needles = prefilter.needles
+    rng = random.Random(7)
+    pieces = [*needles, "\n", "a", "bc", " ", "", "x\ny", "%2", "&amp;", "é"]
+    for _ in range(3000):
+        values = [
+            "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+            for _ in range(rng.randint(1, 8))
+        ]
+        alone = [any(n in v for n in needles) for v in values]
+        assert prefilter._changing(values) == (alone if any(alone) else []), values
