@@ -499,9 +499,9 @@ class WafEngine:
         for index in self._regex.values():
             index.verdicts.clear()
             if index.prefilter is not None:
-                index.prefilter.forms_of.clear()
+                index.prefilter.forget()
         if self._both is not None:
-            self._both.forms_of.clear()
+            self._both.forget()
 
     def with_killed(self, killed: Iterable[int]) -> WafEngine:
         """The same compiled rules (and rate counters) with another killswitch set."""

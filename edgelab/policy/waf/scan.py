@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Final
 
-from edgelab.policy.waf.memo import BoundedMemo, ChainMemo, is_short
+from edgelab.policy.waf.memo import MEMO_VALUE_MAX, BoundedMemo, ChainMemo, is_short
 from edgelab.policy.waf.regex import (
     Pattern,
     PatternSet,
@@ -243,6 +243,7 @@ class RegexIndex:
 
 
 _UNSET: Final = object()
+_NO_PATTERNS: Final[frozenset[int]] = frozenset()
 
 
 class Prefilter:
@@ -308,6 +309,20 @@ class Prefilter:
         """(No needle holds a line break, so none spans two values joined by one.)"""
         self.forms_of: BoundedMemo[str, tuple[str, ...]] = BoundedMemo()
         """Value -> what the chains make of it (short values, kept across requests)."""
+        self.known: BoundedMemo[str, frozenset[int]] = BoundedMemo()
+        """Short value -> the patterns the scan reports on its own lines (the value and what
+        the chains make of it), for values seen on an earlier request: the same user agent,
+        Accept and cookies arrive on request after request, and a request's scan then joins
+        only its new values (`candidates`)."""
+        self.seen: BoundedMemo[str, bool] = BoundedMemo()
+        """Short values seen once, not yet `known` (a value seen only once, as a unique query
+        is, is never scanned on its own: that would cost a scan call per new value)."""
+
+    def forget(self) -> None:
+        """Drop what is kept across requests (`WafEngine.forget`)."""
+        self.forms_of.clear()
+        self.known.clear()
+        self.seen.clear()
 
     def candidates(self, req: WafRequest) -> frozenset[int]:
         """The patterns that may match somewhere in `req` (a superset; usually empty). Each
@@ -315,8 +330,18 @@ class Prefilter:
         `headers` and `header:<name>`, and scanning them twice finds nothing more."""
         lines: dict[str, None] = {}
         chained: dict[str, None] = {}
+        known = self.known
+        kept: set[int] = set()  # what known values' own lines set off
+        fresh: dict[str, None] = {}  # short values not known yet
         for target, as_is, through_chain in self.targets:
             for _, value in req.values(target):
+                if len(value) <= MEMO_VALUE_MAX:
+                    hit = known.get(value)
+                    if hit is not None:
+                        if hit:
+                            kept.update(hit)
+                        continue
+                    fresh[value] = None
                 if as_is:
                     lines[value] = None
                 if through_chain:
@@ -326,6 +351,13 @@ class Prefilter:
             for where, value in req.values("headers"):
                 roles = by_header.get(where)
                 if roles is not None:
+                    if len(value) <= MEMO_VALUE_MAX:
+                        hit = known.get(value)
+                        if hit is not None:
+                            if hit:
+                                kept.update(hit)
+                            continue
+                        fresh[value] = None
                     if roles[0]:
                         lines[value] = None
                     if roles[1]:
@@ -337,13 +369,39 @@ class Prefilter:
                 self._add_forms(values, changing, lines, req.memo)
             else:
                 lines.update(chained)  # no chain changes any of them
-        raw = "\n".join(lines).encode("utf-8", "surrogatepass")
-        found = self.always
+        found = self._scanned("\n".join(lines)) if lines else _NO_PATTERNS
+        if fresh:
+            self._learn(fresh, req.memo)
+        if kept:
+            found = found | kept
+        return found | self.always if self.always else found
+
+    def _scanned(self, text: str) -> frozenset[int]:
+        """The patterns the scan sets report in `text` (one pass per set)."""
+        raw = text.encode("utf-8", "surrogatepass")
+        found = _NO_PATTERNS
         for scan in self.scans:
             hits = scan.matches_encoded(raw)
             if hits:
                 found = found | hits
         return found
+
+    def _learn(self, fresh: dict[str, None], step_memo: dict[tuple[str, str], str]) -> None:
+        """Make `known` the `fresh` values (short, not known) seen on an earlier request: each is
+        scanned on its own lines (itself and every form the chains make of it, whatever
+        role it had: more lines only report more, never fewer, patterns). A pattern that
+        matches what a value would be confirmed on matches one of those lines, so what the
+        scan reports there is all that value can set off, on any later request."""
+        seen = self.seen
+        known = self.known
+        for value in fresh:
+            if seen.get(value) is None:
+                seen.keep(value, True)
+                continue
+            own = {value: None}
+            for form in self.chain_set.forms(value, step_memo):
+                own[form] = None
+            known.keep(value, self._scanned("\n".join(own)))
 
     def _changing(self, values: list[str]) -> list[bool]:
         """Per value, whether it holds one of `needles` (so some chain may change it); []

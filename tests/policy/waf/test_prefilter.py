@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from edgelab.policy.waf.engine import EngineOptions, WafEngine
+from edgelab.policy.waf.engine import EngineOptions, WafEngine, WafVerdict, verdict_of
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset
 from edgelab.testing.waf_corpus import (
@@ -165,3 +165,31 @@ def test_which_values_a_chain_may_change_is_each_value_looked_at_alone(engine: W
         ]
         alone = [any(n in v for n in needles) for v in values]
         assert prefilter._changing(values) == (alone if any(alone) else []), values
+
+
+def test_values_seen_before_are_scanned_on_their_own_once_and_then_known() -> None:
+    """A short value seen on two requests is scanned on its own lines and kept
+    (`Prefilter.known`); later requests scan only their new values, and find the same."""
+    engine = WafEngine(load_default_ruleset(), EngineOptions())
+    both = engine._both
+    assert both is not None
+
+    def verdict(query: str, agent: str) -> WafVerdict:
+        headers = {"Host": "shop.example.com", "User-Agent": agent, "Cookie": "sid=1"}
+        req = WafRequest.build("GET", "/p", query, headers, "198.51.100.7")
+        engine.scan_bodiless(req)
+        st = engine.start()
+        engine.run(req, "headers", 0.0, st)
+        engine.run(req, "body", 0.0, st)
+        return verdict_of(st)
+
+    attack = "q=1%27%20union%20select%20password%20from%20users--"
+    first = [verdict(attack, "Mozilla/5.0"), verdict("q=coffee", "sqlmap/1.7")]
+    assert "1' union select password from users--" not in both.known  # seen once: not yet
+    again = [verdict(attack, "Mozilla/5.0"), verdict("q=coffee", "sqlmap/1.7")]
+    assert "1' union select password from users--" in both.known and "Mozilla/5.0" in both.known
+    assert both.known["1' union select password from users--"]  # it sets off its patterns
+    later = [verdict(attack, "Mozilla/5.0"), verdict("q=coffee", "sqlmap/1.7")]
+    assert first == again == later and first[0].blocked and first[1].blocked
+    engine.forget()
+    assert not both.known and not both.seen
