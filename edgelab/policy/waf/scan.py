@@ -81,7 +81,7 @@ class RegexIndex:
         ident = len(self._patterns)
         self._patterns.append((pattern, compile_regex(pattern, self.engine), chain))
         self._targets.append(targets)
-        self._tests.append(PatternSet(self.engine, [(ident, pattern, self._patterns[-1][1])]).any)
+        self._tests.append(self._patterns[-1][1].found)
         for t in targets:
             self._by_target.setdefault(t, []).append(ident)
         return ident

@@ -95,6 +95,31 @@ def test_re2_search_returns_what_the_wrapper_and_re_find() -> None:
             assert ours.search(text) == (None if r is None else r.group(0)), (pattern, text)
 
 
+@pytest.mark.parametrize("engine", REGEX_ENGINES)
+def test_found_says_whether_search_and_a_set_of_the_pattern_find_a_match(
+    engine: RegexEngine,
+) -> None:
+    """`found` (what confirms a prefilter's candidates) stops at the first match; it must
+    answer as a search and a set of the one pattern do, on the managed patterns and texts of
+    attack fragments, benign text and non-ASCII, short and 20 KiB long."""
+    pieces = "select union from or 1=1 ' \" -- # /* <script> <img src=x onerror= javascript: ../ /etc/passwd ; | $( ` ${ alert( sleep( café naïve € \U0001f600 the quick brown fox".split()
+    rnd = random.Random(11)
+    texts = ["", "plain words only"] + [
+        "".join(rnd.choice(pieces) + rnd.choice(["", " ", "\n", "="]) for _ in range(n))
+        for n in (4, 40, 4000)
+        for _ in range(8)
+    ]
+    hits = 0
+    for source in _managed_patterns():
+        pattern = compile_regex(source, engine)
+        one = PatternSet(engine, [(0, source, pattern)])
+        for text in texts:
+            found = pattern.found(text)
+            assert found == (pattern.search(text) is not None) == one.any(text), (source, text)
+            hits += found
+    assert hits > 100  # the texts exercised both answers
+
+
 def test_re2_search_falls_back_to_the_wrapper_without_the_private_match() -> None:
     """`Match` and its anchor are the binding's private API: without them (a later google-re2)
     the wrapper's `search` answers, with the same matched text."""
@@ -104,6 +129,7 @@ def test_re2_search_falls_back_to_the_wrapper_without_the_private_match() -> Non
     for text in ["caféé au lait", "127.0.0.1:8080", "none", ""]:
         assert plain.search(text) == fast.search(text), text
     assert plain.search("caféé au lait") == "éé"
+    assert [plain.found(t) for t in ("caféé", "1.2", "none")] == [True, True, False]
 
 
 @pytest.mark.parametrize(
