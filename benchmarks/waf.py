@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -210,7 +212,9 @@ def growth() -> None:
             previous = took
 
 
-async def stall(engine: str, n: int) -> None:
+@contextlib.asynccontextmanager
+async def edge_for(engine: str, ruleset: bytes | None = None) -> AsyncIterator[str]:
+    """A real origin and edge (the WAF on, `engine`, `ruleset` pushed if given): the proxy URL."""
     profile = OriginProfile.model_validate(
         {"seed": 1, "capacity": {"service_time": {"distribution": "fixed", "mean_ms": 0}}}
     )
@@ -219,33 +223,72 @@ async def stall(engine: str, n: int) -> None:
             {"origin": origin.addresses["http"], "waf": {"regex_engine": engine}}
         )
         async with running(EdgeServer(config)) as edge:
-            edge.artifacts.apply(Artifact("waf-rules", 1, named_ruleset_document("2019-07-02")))
-            proxy = edge.addresses["proxy"]
-            async with aiohttp.ClientSession() as http:
-                latencies: list[float] = []
-                done = asyncio.Event()
+            if ruleset is not None:
+                edge.artifacts.apply(Artifact("waf-rules", 1, ruleset))
+            yield edge.addresses["proxy"]
 
-                async def benign() -> None:
-                    while not done.is_set():
-                        t0 = time.perf_counter()
-                        async with http.get(f"{proxy}/page/1") as r:
-                            await r.read()
-                        latencies.append(time.perf_counter() - t0)
 
-                pinger = asyncio.create_task(benign())
-                await asyncio.sleep(0.3)
-                before = len(latencies)
-                t0 = time.perf_counter()
+async def benign_during(
+    http: aiohttp.ClientSession, proxy: str, bad: Callable[[], Awaitable[str]]
+) -> tuple[str, float, list[float]]:
+    """What `bad()` says and how long it took, and the latencies of a benign client fetching a
+    page meanwhile (it starts 0.3 s before and stops 0.3 s after)."""
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def benign() -> None:
+        while not done.is_set():
+            t0 = time.perf_counter()
+            async with http.get(f"{proxy}/page/1") as r:
+                await r.read()
+            latencies.append(time.perf_counter() - t0)
+
+    pinger = asyncio.create_task(benign())
+    await asyncio.sleep(0.3)
+    before = len(latencies)
+    t0 = time.perf_counter()
+    said = await bad()
+    took = time.perf_counter() - t0
+    await asyncio.sleep(0.3)
+    done.set()
+    await pinger
+    return said, took, latencies[before:]
+
+
+async def stall(engine: str, n: int) -> None:
+    async with edge_for(engine, named_ruleset_document("2019-07-02")) as proxy:
+        async with aiohttp.ClientSession() as http:
+
+            async def bad() -> str:
                 async with http.get(f"{proxy}/search?x=" + "-" * n) as r:
-                    status = r.status
-                bad = time.perf_counter() - t0
-                await asyncio.sleep(0.3)
-                done.set()
-                await pinger
-                during = latencies[before:]
-                print(
-                    f"   {engine:<4} bad request ({n} chars) answered {status} after {bad * 1e3:8.1f} ms; benign requests meanwhile: max {max(during) * 1e3:8.1f} ms, p50 {statistics.median(during) * 1e3:6.1f} ms"
-                )
+                    return str(r.status)
+
+            status, took, during = await benign_during(http, proxy, bad)
+            print(
+                f"   {engine:<4} bad request ({n} chars) answered {status} after {took * 1e3:8.1f} ms; benign requests meanwhile: max {max(during) * 1e3:8.1f} ms, p50 {statistics.median(during) * 1e3:6.1f} ms"
+            )
+
+
+async def fragment_flood(draws: int) -> None:
+    """Section 4, end to end: one client POSTs `draws` bodies of attack fragments back to back
+    (a fresh draw each) while a benign client fetches a page."""
+    async with edge_for("re2") as proxy, aiohttp.ClientSession() as http:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+
+        async def bad() -> str:
+            statuses = []
+            for seed in range(draws):
+                body = fragments_form(10_000 + seed)
+                async with http.post(f"{proxy}/contact", data=body, headers=headers) as r:
+                    statuses.append(r.status)
+            return ",".join(sorted({str(s) for s in statuses}))
+
+        statuses, took, during = await benign_during(http, proxy, bad)
+        print(
+            f"   through a real edge: {draws} such POSTs back to back, answered {statuses}, "
+            f"{took / draws * 1e3:6.1f} ms each; a benign client's page meanwhile: "
+            f"p50 {statistics.median(during) * 1e3:6.1f} ms, max {max(during) * 1e3:6.1f} ms"
+        )
 
 
 FRAGMENTS = (
@@ -289,6 +332,7 @@ async def worst_case(draws: int) -> None:
         f"   re2  p50 {statistics.median(cpu) * 1e3:8.1f} ms   max {max(cpu) * 1e3:8.1f} ms"
         f"   ({draws} draws)"
     )
+    await fragment_flood(draws)
 
 
 def calibration_s() -> float:
