@@ -213,7 +213,7 @@ def open_ended(pattern: str) -> bool:
     until the next `>`). Each such pattern multiplies the states an automaton of several
     patterns goes through, and RE2 builds each new state as it reads: with all the managed
     patterns in one set, 64 KiB of attack fragments cost 1.3-2.5 s of CPU (measured,
-    `benchmarks/waf.py` section 4), with the open-ended ones spread over two sets ~0.15 s."""
+    `benchmarks/waf.py` section 4), with the open-ended ones spread over two sets 0.1-0.15 s."""
     return _OPEN_ENDED.search(pattern) is not None
 
 
