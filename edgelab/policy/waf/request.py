@@ -304,20 +304,31 @@ def _text(raw: bytes) -> str:
 
 def _parse_qs(qs: str) -> list[tuple[str, str]]:
     """`parse_qsl(qs, keep_blank_values=True, errors="replace")`, several times faster on the
-    usual values that need no decoding (tests compare the two)."""
+    usual values that need no decoding (tests compare the two). Each `&` and `=` is found with
+    `find` (a `memchr`): `split` compares every character in a loop of its own, which cost a
+    64 KiB form ~0.4M instructions, and the names and values are sliced out once."""
     out: list[tuple[str, str]] = []
-    for piece in qs.split("&"):
-        if piece:
-            name, _, value = piece.partition("=")
-            out.append((unquote_plus(name), unquote_plus(value)))
+    end = len(qs)
+    start = 0
+    while start < end:
+        amp = qs.find("&", start)
+        if amp < 0:
+            amp = end
+        if amp > start:
+            eq = qs.find("=", start, amp)
+            if eq < 0:
+                out.append((unquote_plus(qs[start:amp]), ""))
+            else:
+                out.append((unquote_plus(qs[start:eq]), unquote_plus(qs[eq + 1 : amp])))
+        start = amp + 1
     return out
 
 
 def _parse_form(body: bytes) -> list[tuple[str, str]]:
-    """`_parse_qs(_text(body))`: the `+`s made spaces in the whole body at once, before it is
-    decoded (a `+` byte is never part of an invalid UTF-8 sequence that decoding replaces),
-    so a form's fields (a space is a `+` in each) need no replacing one by one."""
-    return _parse_qs(_text(body.replace(b"+", b" ")))
+    """`_parse_qs(_text(body))`, as `parse_qsl` reads the decoded body: `unquote_plus` makes
+    a field's `+`s spaces in the same pass that decodes its escapes (a form's fields hold
+    escapes), so the body is not copied to replace them first."""
+    return _parse_qs(_text(body))
 
 
 _PART_NAME: Final = re.compile(rb'[\s;]name="([^"]*)"')

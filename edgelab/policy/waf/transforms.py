@@ -75,12 +75,37 @@ def _exact_unquoter() -> Callable[[str], str] | None:
 _EXACT_UNQUOTE: Final = _exact_unquoter()
 
 
+_HEX_DIGITS: Final = frozenset("0123456789abcdefABCDEF")
+
+
+def first_escape(text: str, unicode: bool) -> int:
+    """Where the first `%XX` (two hex digits) starts in `text`, or -1 when it holds none;
+    with `unicode`, a `%uXXXX` or `%UXXXX` counts too (what `_URL_ESCAPE` matches; tests
+    compare the two). It looks only at each `%` (found by `find`, a `memchr`): free text
+    holds the odd `%` that is no escape (`100% sure`), and this answers for it without
+    a regex search or a decoder's pass over the whole value."""
+    at = text.find("%")
+    while at >= 0:
+        head = text[at + 1 : at + 3]
+        if len(head) == 2:
+            first = head[0]
+            if first in _HEX_DIGITS and head[1] in _HEX_DIGITS:
+                return at
+            if unicode and (first == "u" or first == "U"):
+                digits = text[at + 2 : at + 6]
+                if len(digits) == 4 and all(d in _HEX_DIGITS for d in digits):
+                    return at
+        at = text.find("%", at + 1)
+    return -1
+
+
 def unquote_plus(text: str) -> str:
     """`unquote(text.replace("+", " "), errors="replace")`, as `parse_qsl` decodes, several
     times faster: one call of yarl's C unquoter when it can decode exactly so (a 64 KiB form
     spent a fifth of its WAF time here before), else `unquote_plus_checked` (tests compare
-    both with the standard library on many inputs)."""
-    if "%" not in text:
+    both with the standard library on many inputs). A text whose `%`s start no escape
+    needs no decoder: its `+`s become spaces, and that is all."""
+    if "%" not in text or first_escape(text, False) < 0:
         return text.replace("+", " ") if "+" in text else text  # (most values: no call)
     exact = _EXACT_UNQUOTE
     if exact is not None:
@@ -108,10 +133,10 @@ def unquote_plus_checked(text: str) -> str:
 
 def url_decode(value: str) -> str:
     """Percent-decoding once, `+` as space, and IIS-style `%uXXXX` (ModSecurity urlDecodeUni)."""
-    if "%" not in value:
-        if "+" not in value:
-            return value
-    elif "%u" in value or "%U" in value:
+    if "%" not in value or first_escape(value, True) < 0:
+        # No `%XX` nor `%uXXXX`: only its `+`s change (free text's `100%`, `50%+`).
+        return value.replace("+", " ") if "+" in value else value
+    if "%u" in value:  # (`_PERCENT_U` decodes a lowercase `%u` only)
         value = _PERCENT_U.sub(_code_point, value)
     # Invalid UTF-8 becomes U+FFFD: both engines need valid text, and RE2 matches UTF-8.
     return unquote_plus(value)
@@ -142,7 +167,7 @@ _URL_ESCAPE: Final = re.compile(r"%(?:[0-9a-fA-F]{2}|[uU][0-9a-fA-F]{4})")
 def may_url_decode(value: str) -> bool:
     """Whether `url_decode` can change `value`: it holds a `+`, a `%XX` or a `%uXXXX` (a `%`
     followed by anything else is left as it is; tests check this on many inputs)."""
-    return "+" in value or ("%" in value and _URL_ESCAPE.search(value) is not None)
+    return "+" in value or ("%" in value and first_escape(value, True) >= 0)
 
 
 def lowercase(value: str) -> str:

@@ -106,7 +106,7 @@ def test_fast_unquote_decodes_as_the_standard_library() -> None:
 
     pieces = ["a", "+", "%", "%2", "%20", "%2B", "%2b", "%25", "%26", "%3D", "%3d", "%C3%A9",
               "%C3", "%28", "%E2%82%AC", "%F0%9F%98%80", "%ED%A0%80", "%FF", "%00", "%u0041",
-              "é", "€", " ", "&", "=", "%zz", "%%", "%0"]  # fmt: skip
+              "é", "€", " ", "&", "=", "%zz", "%%", "%0", "100% ", "%\n", "%٣٣", "%g1"]  # fmt: skip
     rng = random.Random(7)
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 8)))
@@ -200,7 +200,7 @@ def test_url_decode_repeat_stops_only_when_another_round_changes_nothing() -> No
         return value
 
     pieces = ["a", "+", "%", "%2", "%25", "%2525", "%252B", "%41", "%u0041", "%U00e9", "%u12",
-              "%C3%A9", "%C3", "%zz", "%%", " ", "é", "\x00"]  # fmt: skip
+              "%C3%A9", "%C3", "%zz", "%%", " ", "é", "\x00", "%u0025", "%u00", "100% "]  # fmt: skip
     rng = random.Random(5)
     unchanged = 0
     for _ in range(5000):
@@ -248,3 +248,34 @@ def test_a_chain_step_is_its_transform_on_every_value() -> None:
         value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 7)))
         for name, fn in TRANSFORMS.items():
             assert _STEPS[name](value) == fn(value), (name, value)
+
+
+def test_first_escape_finds_what_the_escape_patterns_find() -> None:
+    """`first_escape` looks at each `%` instead of searching with a regex: on every input it
+    must find the first match of `%XX` (and with `unicode`, of `%uXXXX` / `%UXXXX` too)."""
+    import random
+    import re
+
+    from edgelab.policy.waf.transforms import _URL_ESCAPE, first_escape
+
+    percent_hex = re.compile(r"%[0-9A-Fa-f]{2}")
+    pieces = ["a", "%", "%2", "%20", "%g0", "%0g", "%%41", "%u", "%u004", "%u0041", "%U00e9",
+              "%uzzzz", "%u00e", "u", "F", "f", "9", "٣", "é", " ", "+", "100% sure", "%\n"]  # fmt: skip
+    rng = random.Random(13)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 8)))
+        plain = percent_hex.search(text)
+        assert first_escape(text, False) == (plain.start() if plain else -1), text
+        either = _URL_ESCAPE.search(text)
+        assert first_escape(text, True) == (either.start() if either else -1), text
+
+
+def test_url_decode_of_free_text_decodes_as_before() -> None:
+    """A value whose `%`s start no escape skips the decoder: the same text as decoding it."""
+    from urllib.parse import unquote
+
+    from edgelab.policy.waf.transforms import url_decode
+
+    for value in ("I paid 100% of it", "50%+ off+now", "100%", "%", "a%u12+b", "%zz%%"):
+        assert url_decode(value) == unquote(value.replace("+", " "), errors="replace"), value
+    assert url_decode("%U0041%u0041%41") == "%U0041AA"
