@@ -214,22 +214,24 @@ def _xss_tag_at(value: str, lt: int) -> bool:
     each field (`<b>`, `<3`): a dict lookup by the next letter rules most out. Names compare
     lowercased only when ASCII, as the ASCII-only case-insensitive pattern does (a Unicode
     `lower` would make the Kelvin sign a `k`): the pattern answers for the rest."""
-    after = value[lt + 1 : lt + 3 + _XSS_TAG_NAME_MAX]
-    if not after:
+    end = len(value)
+    at = lt + 1
+    if at >= end:
         return False
-    first = after[0]
+    first = value[at]
     if first in "!?%\x00":
         return True
     if first == "/":
-        nxt = after[1:2]
-        if nxt == "" or (nxt != ">" and nxt not in _ASCII_LETTERS):
+        at += 1
+        if at >= end:
             return True
-        after = after[1:]
-        first = nxt
+        first = value[at]
+        if first != ">" and first not in _ASCII_LETTERS:
+            return True
     names = _XSS_TAGS_BY_FIRST.get(first)
     if names is None:
         return False
-    head = after[:_XSS_TAG_NAME_MAX]
+    head = value[at : at + _XSS_TAG_NAME_MAX]
     if not head.isascii():
         return XSS_TAG.match(value, lt) is not None
     return head.lower().startswith(names)

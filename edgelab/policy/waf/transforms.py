@@ -44,8 +44,8 @@ def may_hold_entity(value: str) -> bool:
     amp = value.find("&")
     while amp >= 0:
         after = value[amp + 1 : amp + 2]
-        if after and after not in _NO_ENTITY_AFTER:
-            return _ENTITY.search(value, amp) is not None
+        if after and after not in _NO_ENTITY_AFTER and _ENTITY.match(value, amp) is not None:
+            return True  # (a match there, not a search over the rest: `&qty=2` is none)
         amp = value.find("&", amp + 1)
     return False
 
@@ -278,13 +278,22 @@ def trigger_needles(names: Sequence[str]) -> tuple[str, ...] | None:
     return tuple(sorted(texts))
 
 
+def holds(value: str, needle: str) -> bool:
+    """`needle in value`. A needle of several characters (`/*`) is first looked for by its
+    last one: `in` finds one character with `memchr`, several times faster than its search
+    for two (~1,500 instructions in a 730-character value), and most values lack a `*`."""
+    if len(needle) > 1 and needle[-1] not in value:
+        return False
+    return needle in value
+
+
 def may_change(value: str, needles: tuple[str, ...] | None) -> bool:
     """Whether `value` holds one of `needles` (None: no needles known, so it may change).
-    A plain loop of `in`: C-speed scans, no generator."""
+    A plain loop of `holds`: C-speed scans, no generator."""
     if needles is None:
         return True
     for needle in needles:
-        if needle in value:
+        if holds(value, needle):
             return True
     return False
 
@@ -314,7 +323,7 @@ def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
 
         def contains(value: str) -> object:
             for needle in exact:
-                if needle in value:
+                if holds(value, needle):
                     return needle
             return None
 
@@ -323,7 +332,7 @@ def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
 
         def entity(value: str) -> object:
             for needle in exact:
-                if needle in value:
+                if holds(value, needle):
                     return needle
             return "&" if may_hold_entity(value) else None
 
@@ -333,7 +342,7 @@ def chain_trigger(names: Sequence[str]) -> Callable[[str], object] | None:
 
     def trigger(value: str) -> object:
         for needle in exact:
-            if needle in value:
+            if holds(value, needle):
                 return needle
         if needles is None:
             return search(value)

@@ -279,3 +279,17 @@ def test_url_decode_of_free_text_decodes_as_before() -> None:
     for value in ("I paid 100% of it", "50%+ off+now", "100%", "%", "a%u12+b", "%zz%%"):
         assert url_decode(value) == unquote(value.replace("+", " "), errors="replace"), value
     assert url_decode("%U0041%u0041%41") == "%U0041AA"
+
+
+def test_holds_answers_as_in() -> None:
+    """`holds` looks for a long needle's last character first; the answer is still `in`'s."""
+    import random
+
+    from edgelab.policy.waf.transforms import holds
+
+    pieces = ["/", "*", "/*", "*/", "a", "é", "\\", "\x00", "&"]
+    rng = random.Random(17)
+    for _ in range(3000):
+        value = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+        for needle in ("/*", "*", "\x00", "&#", "a/"):
+            assert holds(value, needle) == (needle in value), (value, needle)
