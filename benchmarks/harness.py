@@ -212,6 +212,59 @@ def median_result(results: Sequence[WrkResult]) -> WrkResult:
     )
 
 
+Results = dict[str, dict[str, WrkResult]]
+"""phase -> target -> median wrk result."""
+Cpu = dict[str, float]
+"""target -> median server CPU microseconds per request in the phase that measures it."""
+
+
+async def interleaved_rounds(
+    targets: Mapping[str, tuple[str, int]],
+    phases: Mapping[str, Mapping[str, Any]],
+    *,
+    rounds: int,
+    duration_s: float,
+    warm_load: WrkLoad,
+    cpu_phase: str,
+) -> tuple[Results, Cpu]:
+    """Every phase (`run_wrk` keyword arguments) against every target (url, server pid), round
+    after round, so that a noisy neighbour hits all targets alike; the medians per phase and
+    target, and the server CPU per request in `cpu_phase` (the steadier figure here)."""
+    runs: dict[str, dict[str, list[WrkResult]]] = {p: {t: [] for t in targets} for p in phases}
+    cpu_runs: dict[str, list[float]] = {t: [] for t in targets}
+    for url, _ in targets.values():  # warm up: connections, the interpreter, the OS
+        await run_wrk(url, connections=4, duration_s=1, load=warm_load)
+    width = max(map(len, phases))
+    for round_no in range(1, rounds + 1):
+        for phase, opts in phases.items():
+            for target, (url, pid) in targets.items():
+                cpu_before = process_cpu_s(pid)
+                result = await run_wrk(url, duration_s=duration_s, **opts)
+                cpu_us = (process_cpu_s(pid) - cpu_before) * 1e6 / max(result.requests, 1)
+                runs[phase][target].append(result)
+                if phase == cpu_phase:
+                    cpu_runs[target].append(cpu_us)
+                print(
+                    f"round {round_no} {phase:{width}} {target:14} {result.row()}  "
+                    f"server CPU {cpu_us:5.0f} us/req",
+                    flush=True,
+                )
+    medians = {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
+    return medians, {t: statistics.median(c) for t, c in cpu_runs.items()}
+
+
+def print_medians(
+    results: Results, cpu: Cpu, *, rounds: int, duration_s: float, cpu_phase: str
+) -> None:
+    """The medians of `interleaved_rounds`, a block per phase."""
+    print(f"\nmedian of {rounds} runs, {duration_s:g} s each ({machine_note()})")
+    for phase, by in results.items():
+        print(f"\n{phase}:")
+        for target, r in by.items():
+            extra = f"  server CPU {cpu[target]:5.0f} us/req" if phase == cpu_phase else ""
+            print(f"  {target:14} {r.row()}{extra}")
+
+
 # -- nginx -------------------------------------------------------------------------------------
 
 

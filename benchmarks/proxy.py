@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -30,15 +29,15 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.harness import (  # noqa: E402
+    Cpu,
+    Results,
     WrkLoad,
-    WrkResult,
     edge_process,
+    interleaved_rounds,
     machine_note,
-    median_result,
     nginx_process,
     origin_process,
-    process_cpu_s,
-    run_wrk,
+    print_medians,
 )
 
 PATHS = ("/api/cart", "/api/user/7", "/api/stock?sku=42")
@@ -57,12 +56,6 @@ EDGE_VARIANTS: dict[str, dict[str, object]] = {
 }
 """Edge configs measured: the default stages with each upstream client, and the proxy core
 alone (cache, bot management and WAF off)."""
-
-
-Results = dict[str, dict[str, WrkResult]]
-"""phase -> target -> median wrk result."""
-Cpu = dict[str, float]
-"""target -> median server CPU microseconds per request at saturation."""
 
 
 async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
@@ -85,35 +78,20 @@ async def measure(args: argparse.Namespace) -> tuple[Results, Cpu]:
             ),
             "saturation": dict(connections=args.connections, load=WrkLoad(paths=PATHS)),
         }
-        runs: dict[str, dict[str, list[WrkResult]]] = {p: {t: [] for t in targets} for p in phases}
-        cpu_runs: dict[str, list[float]] = {t: [] for t in targets}
-        for url, _ in targets.values():  # warm up: connections, pools, caches of the OS
-            await run_wrk(url, connections=4, duration_s=1, load=WrkLoad(paths=PATHS))
-        for round_no in range(1, args.runs + 1):
-            for phase, opts in phases.items():
-                for target, (url, pid) in targets.items():
-                    cpu_before = process_cpu_s(pid)
-                    result = await run_wrk(url, duration_s=args.duration, **opts)
-                    cpu_us = (process_cpu_s(pid) - cpu_before) * 1e6 / max(result.requests, 1)
-                    runs[phase][target].append(result)
-                    if phase == "saturation":
-                        cpu_runs[target].append(cpu_us)
-                    print(
-                        f"round {round_no} {phase:10} {target:14} {result.row()}  "
-                        f"server CPU {cpu_us:5.0f} us/req",
-                        flush=True,
-                    )
-        medians = {p: {t: median_result(rs) for t, rs in by.items()} for p, by in runs.items()}
-        return medians, {t: statistics.median(c) for t, c in cpu_runs.items()}
+        return await interleaved_rounds(
+            targets,
+            phases,
+            rounds=args.runs,
+            duration_s=args.duration,
+            warm_load=WrkLoad(paths=PATHS),
+            cpu_phase="saturation",
+        )
 
 
 def report(results: Results, cpu: Cpu, args: argparse.Namespace) -> dict[str, float]:
-    print(f"\nmedian of {args.runs} runs, {args.duration:g} s each ({machine_note()})")
-    for phase, by in results.items():
-        print(f"\n{phase}:")
-        for target, r in by.items():
-            extra = f"  server CPU {cpu[target]:5.0f} us/req" if phase == "saturation" else ""
-            print(f"  {target:14} {r.row()}{extra}")
+    print_medians(
+        results, cpu, rounds=args.runs, duration_s=args.duration, cpu_phase="saturation"
+    )
     moderate, saturation = results["moderate"], results["saturation"]
     ratios: dict[str, float] = {}
     print()
