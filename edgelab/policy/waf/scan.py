@@ -302,6 +302,13 @@ class Prefilter:
         """The roles of each `header:<name>` target some pattern reads (beyond what `headers`
         already has): the request's headers are walked once for all of them, instead of a
         lookup for each (most are absent: the address headers, Range, Transfer-Encoding)."""
+        targets_of = [t for index in indexes for t in index._targets]
+        self.header_only = frozenset(
+            i for i, targets in enumerate(targets_of) if all(t in self.by_header for t in targets)
+        )
+        """Patterns that read only `by_header` headers: the values they are confirmed on are
+        all walked by `by_header`, so what a known value set off elsewhere (a `1` in
+        Upgrade-Insecure-Requests and the host-is-an-address pattern) leaves them out."""
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
         self.needles = trigger_needles(sorted({n for c in chains for n in c}))
@@ -332,6 +339,7 @@ class Prefilter:
         chained: dict[str, None] = {}
         known = self.known
         kept: set[int] = set()  # what known values' own lines set off
+        kept_by_header: set[int] = set()  # the same, for the values `by_header` walks
         fresh: dict[str, None] = {}  # short values not known yet
         for target, as_is, through_chain in self.targets:
             for _, value in req.values(target):
@@ -355,7 +363,7 @@ class Prefilter:
                         hit = known.get(value)
                         if hit is not None:
                             if hit:
-                                kept.update(hit)
+                                kept_by_header.update(hit)
                             continue
                         fresh[value] = None
                     if roles[0]:
@@ -372,6 +380,10 @@ class Prefilter:
         found = self._scanned("\n".join(lines)) if lines else _NO_PATTERNS
         if fresh:
             self._learn(fresh, req.memo)
+        if kept:
+            kept.difference_update(self.header_only)  # (their headers' values: below)
+        if kept_by_header:
+            kept.update(kept_by_header)
         if kept:
             found = found | kept
         return found | self.always if self.always else found

@@ -5,11 +5,15 @@ The figures for the whole corpus (and the held-out set) come from `benchmarks/wa
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import itertools
 import random
+import re
 from collections.abc import Callable
 from urllib.parse import unquote
 
+import libinjection
 import pytest
 
 from edgelab.policy.waf.engine import EngineOptions, WafEngine
@@ -18,11 +22,16 @@ from edgelab.policy.waf.operators import (
     _binding_xss,
     _direct_sqli,
     _direct_xss,
+    _libinjection_function,
+    _library_version,
+    detect_sqli,
     detect_xss,
+    sqli_possible,
     xss_possible,
 )
 from edgelab.policy.waf.request import WafRequest
 from edgelab.policy.waf.rules import load_default_ruleset
+from edgelab.policy.waf.sqli_words import LIBINJECTION_VERSION, SQL_WORDS
 from edgelab.testing.waf_corpus import (
     CATEGORIES,
     HELDOUT4_ATTACKS,
@@ -259,6 +268,87 @@ def test_the_direct_sqli_call_agrees_with_the_binding() -> None:
         checked += 1
         flagged += expected is not None
     assert flagged > 100 and checked - flagged > 100  # both answers were exercised
+
+
+def _keyword_table_words() -> frozenset[str]:
+    """`SQL_WORDS` made again from the installed binding's shared object (see `sqli_words`):
+    each NUL-ended text of ASCII in it and each of its tails, asked of libinjection's own
+    lookup; the words of letters and digits it knows, and the first word of each keyword of
+    several such words."""
+    lookup = _libinjection_function("libinjection_sqli_lookup_word")
+    assert lookup is not None
+    lookup.restype = ctypes.c_char
+    with open(libinjection.__file__, "rb") as f:
+        texts = re.findall(rb"[\x20-\x7e]+(?=\x00)", f.read())
+    shape = re.compile(r"[A-Za-z][A-Za-z0-9]*(?: [A-Za-z][A-Za-z0-9]*)*")
+    candidates = {chr(c) for c in range(ord("A"), ord("Z") + 1)}
+    for text in texts:
+        decoded = text.decode("ascii")
+        candidates.update(
+            decoded[i:].upper() for i in range(len(decoded)) if shape.fullmatch(decoded[i:])
+        )
+    known = [w for w in candidates if lookup(None, 1, w.encode(), ctypes.c_size_t(len(w))) != b"\0"]
+    return frozenset(w.split(" ")[0] for w in known)
+
+
+def test_the_sqli_words_are_the_installed_libinjections_keyword_table() -> None:
+    """`sqli_possible` is sound only with the keyword table of the libinjection that answers:
+    the list is that table's, and the pre-check is on for this version."""
+    assert _library_version() == LIBINJECTION_VERSION, "make sqli_words.SQL_WORDS for this version"
+    assert _keyword_table_words() == SQL_WORDS
+    assert {"SELECT", "UNION", "SLEEP", "AND", "SOUNDS", "AT"} <= SQL_WORDS
+
+
+def test_no_fingerprint_of_plain_words_and_numbers_is_blacklisted() -> None:
+    """Every fingerprint of up to five barewords and numbers (what a value `sqli_possible`
+    passes tokenises as), asked of libinjection's own blacklist lookup (the table holds each
+    as `0` and the fingerprint): none is there. (`0UE1`, a UNION, is.)"""
+    lookup = _libinjection_function("libinjection_sqli_lookup_word")
+    lookup.restype = ctypes.c_char
+
+    def blacklisted(fingerprint: str) -> bool:
+        key = ("0" + fingerprint.upper()).encode()
+        return lookup(None, 1, key, ctypes.c_size_t(len(key))) == b"F"
+
+    assert blacklisted("UE1")
+    for size in range(1, 6):
+        for tokens in itertools.product("n1", repeat=size):
+            assert not blacklisted("".join(tokens)), tokens
+
+
+def test_the_sqli_shortcut_never_hides_what_libinjection_flags() -> None:
+    """`detect_sqli` skips libinjection for plain words and numbers (`sqli_possible`); on every
+    corpus value and on many generated ones (keywords, words that merge into one, numbers
+    glued to words, long words, either case), it answers as the binding does."""
+    rng = random.Random(4242)
+    keywords = sorted(SQL_WORDS) + ["like", "by", "time", "zone", "join", "all"]
+    plain = "burr grinder coffee page ref search sid session cart en GB the of and to".split()
+
+    def word() -> str:
+        kind = rng.random()
+        if kind < 0.35:
+            w = rng.choice(plain)
+        elif kind < 0.55:
+            w = rng.choice(keywords)
+        elif kind < 0.7:
+            w = str(rng.randint(0, 10 ** rng.randint(1, 12)))
+        elif kind < 0.85:
+            w = "".join(rng.choices("abcdef0123456789xXeE", k=rng.randint(1, 36)))
+        else:
+            w = rng.choice(plain) + rng.choice(["", "1", "union", "e5", "x"])
+        return w.upper() if rng.random() < 0.2 else w
+
+    fuzz = [
+        " ".join(word() for _ in range(rng.randint(1, 7))) + rng.choice(["", " ", "'", "--"])
+        for _ in range(20_000)
+    ]
+    flagged = skipped = 0
+    for value in corpus_values() + fuzz:
+        expected = _binding_sqli(value)
+        assert detect_sqli(value) == expected, value
+        flagged += expected is not None
+        skipped += not sqli_possible(value)
+    assert flagged > 100 and skipped > 3_000  # both answers, and the shortcut, were exercised
 
 
 def test_the_fourth_held_out_sets_deliveries_reach_the_waf_where_they_claim() -> None:

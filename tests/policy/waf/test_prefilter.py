@@ -193,3 +193,32 @@ def test_values_seen_before_are_scanned_on_their_own_once_and_then_known() -> No
     assert first == again == later and first[0].blocked and first[1].blocked
     engine.forget()
     assert not both.known and not both.seen
+
+
+def test_a_known_value_sets_off_a_header_pattern_only_from_that_header() -> None:
+    """What a known value's own lines set off counts for the patterns that read only some
+    headers (the host-is-an-address pattern) only when the value came in one of those
+    headers (`Prefilter.header_only`): a `1` in Upgrade-Insecure-Requests leaves it out, a
+    `1` as the Host does not."""
+    engine = WafEngine(load_default_ruleset(), EngineOptions())
+    both = engine._both
+    assert both is not None
+    host_pattern = next(
+        i for i, (src, _, _) in enumerate(engine._regex["headers"]._patterns) if src == r"^[\d.:]+$"
+    )
+    assert host_pattern in both.header_only
+
+    def request(host: str) -> WafRequest:
+        headers = {"Host": host, "Upgrade-Insecure-Requests": "1"}
+        return WafRequest.build("GET", "/p", "", headers, "198.51.100.7")
+
+    for _ in range(2):  # seen twice: known
+        both.candidates(request("shop.example.com"))
+    assert both.known["1"] and both.known["shop.example.com"] == frozenset()
+    assert host_pattern not in both.candidates(request("shop.example.com"))
+    assert host_pattern in both.candidates(request("1"))  # known too, and read as the Host
+    req = request("1")
+    engine.scan_bodiless(req)
+    st = engine.start()
+    engine.run(req, "headers", 0.0, st)
+    assert any(m.target == "header:host" for m in verdict_of(st).matches)

@@ -222,7 +222,8 @@ def test_may_hold_entity_answers_as_the_entity_search() -> None:
 
     search = re.compile(ENTITY_TRIGGER).search
     pieces = ["&", "#", ";", " ", "\t", "\n", "\f", "<", "a", "amp", "lt", "para", "x", "3c",
-              "AElig", "=", "qty", "é", "&&", "&;", "&#", "&#x", "\r"]  # fmt: skip
+              "AElig", "=", "qty", "é", "&&", "&;", "&#", "&#x", "\r", "q=", "page", "aelig",
+              "nbsp", "copy", "Copy", "ab" * 8, "c" * 15, "k"]  # fmt: skip
     rng = random.Random(3)
     held = 0
     for _ in range(30_000):
