@@ -25,11 +25,9 @@ Pushed config, by failure policy (`waf.failure_policy`; see DESIGN.md):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -42,6 +40,7 @@ from edgelab.edge.errorpage import error_response
 from edgelab.edge.exchange import ClientRequest, Exchange
 from edgelab.edge.tally import CounterTally, HistogramTally
 from edgelab.edge.upstream import replay
+from edgelab.edge.worker import Worker
 from edgelab.errors import ConfigError, RequestRejected
 from edgelab.policy.failure import FailurePolicy, ModulePanic
 from edgelab.policy.waf.engine import EngineOptions, Evaluation, WafEngine, shared_engine
@@ -203,9 +202,7 @@ class WafStage:
                 if threshold and len(body) >= threshold:
                     # The event loop serves other clients meanwhile (issue 5: 64 KiB of attack
                     # fragments held it for ~100 ms); this request waits for its verdict.
-                    spent += await asyncio.get_running_loop().run_in_executor(
-                        BODY_WORKER, _body_phase, engine, wreq, now, progress
-                    )
+                    spent += await BODY_WORKER.run(_body_phase, engine, wreq, now, progress)
                 else:
                     spent += _body_phase(engine, wreq, now, progress)
             self.metrics.seconds.observe(spent)
@@ -411,12 +408,12 @@ def _check_killed(ruleset: Ruleset, killed: frozenset[int]) -> None:
         raise ValueError(f"killswitch names unknown rule id(s) {sorted(unknown)}")
 
 
-BODY_WORKER: Final = ThreadPoolExecutor(max_workers=1, thread_name_prefix="waf-body")
+BODY_WORKER: Final = Worker("waf-body")
 """The thread that runs the body-phase rules of bodies of `worker_body_bytes` or more, for every
 WAF stage of the process. One: large bodies are inspected one at a time, beside the event loop,
 so a flood of them takes at most this thread's core (a queued one whose client went away is
-dropped: asyncio cancels its future). The engine shares only caches between requests (each a
-pure function of its key, read and written a whole entry at a time), and RE2 is thread-safe."""
+skipped). The engine shares only caches between requests (each a pure function of its key,
+read and written a whole entry at a time), and RE2 is thread-safe."""
 
 
 def _body_phase(engine: WafEngine, wreq: WafRequest, now: float, progress: Evaluation) -> float:

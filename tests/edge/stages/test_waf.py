@@ -382,7 +382,7 @@ async def test_a_large_body_is_inspected_in_the_worker_while_the_loop_serves_oth
     stage, _, _ = make_stage(worker_body_bytes=1024)
     body = b"comment=" + b"x" * 2000 + b"&id=1%27%20OR%20%271%27%3D%271"
     release = threading.Event()
-    busy = asyncio.get_running_loop().run_in_executor(BODY_WORKER, release.wait)
+    busy = BODY_WORKER.run(release.wait)
     try:
         pending = stage.request(exchange(method="POST", body=body, headers=FORM))
         assert pending is not None
