@@ -26,9 +26,11 @@ config: `elsewhere` (three that do not apply to the request: the cost of having 
    Under `re` the benign requests wait for the whole search (the event loop is held); under
    RE2 they do not notice.
 4. RE2's own worst case: 64 KiB of attack fragments in a random order, a fresh draw every
-   request (`--draws`), through the stage in log mode. Linear time is not cheap time: an
-   automaton of many patterns builds new states as it reads such text (see
-   `edgelab.policy.waf.regex.scan_groups`).
+   request (`--draws`), through the stage in log mode (CPU of the process: a body of
+   `worker_body_bytes` or more is inspected in the WAF's worker thread), then 8 such POSTs
+   through a real edge while a benign client fetches a page. `--worst-only` runs only this.
+   Linear time is not cheap time: an automaton of many patterns builds new states as it reads
+   such text (see `edgelab.policy.waf.regex.scan_groups` and `scan.Prefilter._own_forms`).
 """
 
 from __future__ import annotations

@@ -259,7 +259,8 @@ class Prefilter:
     pattern the scan
     does not report cannot match anywhere: a clean request costs one scan, and only the
     patterns it reports (usually none) are confirmed value by value. Patterns that cannot be
-    prefiltered are always confirmed.
+    prefiltered are always confirmed. A long value's forms are scanned apart, each by the
+    patterns of the chains that make it (`_own_forms`: on attack text, much smaller automata).
     """
 
     def __init__(self, *indexes: RegexIndex) -> None:
