@@ -365,3 +365,66 @@ async def test_config_exclusions_hold_across_pushed_rules_killswitches_and_recon
         is ArtifactOutcome.APPLIED
     )
     assert await through(stage, exchange(SQLI)) == 200 and stage.status()["exclusions"] == 1
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+async def test_a_large_body_is_inspected_in_the_worker_while_the_loop_serves_others() -> None:
+    """A body of `worker_body_bytes` or more waits for the worker thread (held busy here by a
+    job that waits for an event) while the event loop still answers a GET; the verdict is the
+    same as on the loop."""
+    import asyncio
+    import threading
+
+    from edgelab.edge.stages.waf import BODY_WORKER
+
+    stage, _, _ = make_stage(worker_body_bytes=1024)
+    body = b"comment=" + b"x" * 2000 + b"&id=1%27%20OR%20%271%27%3D%271"
+    release = threading.Event()
+    busy = BODY_WORKER.run(release.wait)
+    try:
+        pending = stage.request(exchange(method="POST", body=body, headers=FORM))
+        assert pending is not None
+        large = asyncio.ensure_future(pending)
+        await asyncio.sleep(0)  # (one turn of the loop: the task reaches the worker's queue)
+        assert await through(stage, exchange(SQLI)) == 403  # served meanwhile
+        assert not large.done()  # still queued behind the busy worker
+    finally:
+        release.set()
+    await busy
+    await large
+    ex = exchange(method="POST", body=body, headers=FORM)
+    assert await through(stage, ex) == 403
+    on_loop, _, _ = make_stage(worker_body_bytes=0)
+    assert await through(on_loop, exchange(method="POST", body=body, headers=FORM)) == 403
+
+
+@pytest.mark.parametrize("policy", [FailurePolicy.PANIC, FailurePolicy.FAIL_OPEN])
+async def test_an_error_in_the_worker_follows_the_failure_policy(policy: FailurePolicy) -> None:
+    """An engine error raised in the worker thread (a killed `execute` rule of the body phase,
+    the 2025-12-05 path) reaches the stage as on the event loop: 500, or skipped (fail-open)."""
+    stage, artifacts, registry = make_stage(worker_body_bytes=1, failure_policy=policy)
+    doc = {
+        "rules": [
+            {
+                "id": 7,
+                "msg": "body group",
+                "phase": "body",
+                "action": "execute",
+                "when": [{"targets": ["args"], "op": "contains", "arg": "x"}],
+            }
+        ]
+    }
+    assert artifacts.apply(Artifact("waf-rules", 2, json.dumps(doc).encode()))
+    artifacts.apply(killswitch(3, [7]))
+    ex = exchange(method="POST", body=b"a=x", headers=FORM)
+    assert await through(stage, ex) == (500 if policy is FailurePolicy.PANIC else 200)
+    skipped = registry.get_sample_value("edgelab_waf_requests_total", {"outcome": "skipped_error"})
+    assert skipped == (1 if policy is FailurePolicy.FAIL_OPEN else None)
+
+
+def test_worker_body_bytes_is_validated() -> None:
+    assert WafOptions().worker_body_bytes == 16 * 1024
+    with pytest.raises(ValueError):
+        WafOptions(worker_body_bytes=-1)

@@ -222,3 +222,51 @@ def test_a_known_value_sets_off_a_header_pattern_only_from_that_header() -> None
     st = engine.start()
     engine.run(req, "headers", 0.0, st)
     assert any(m.target == "header:host" for m in verdict_of(st).matches)
+
+
+def _long_attack_text(rnd: random.Random, size: int) -> str:
+    """Attack values of the corpus, url-decoded once, in a random order, to `size` characters:
+    one value in which the chains make different forms (comments, escapes, entities)."""
+    pieces = [c.query or (c.body or b"").decode("latin-1") for c in attacks()]
+    pieces += ["/*x*/", "\\x3c", "&lt;script&gt;", "%27", "..\\..\\", "'--", "<img src=x onerror="]
+    out: list[str] = []
+    length = 0
+    while length < size:
+        piece = rnd.choice(pieces) + rnd.choice((" ", "\n", "(", "=", ""))
+        out.append(piece)
+        length += len(piece)
+    return "".join(out)[:size]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_long_value_scanned_chain_by_chain_finds_what_the_exhaustive_scan_finds(
+    engine: WafEngine, seed: int
+) -> None:
+    """Values of SPLIT_FORMS_CHARS or more have each chain's form scanned by that chain's
+    patterns alone (`Prefilter._own_forms`): in a form field, a query argument, a raw body."""
+    from urllib.parse import quote
+
+    from edgelab.policy.waf.scan import SPLIT_FORMS_CHARS
+
+    rnd = random.Random(seed)
+    text = _long_attack_text(rnd, SPLIT_FORMS_CHARS + rnd.randrange(4096))
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests = [
+        CorpusRequest("long", "POST", "/f", "", form, f"a=1&c={quote(text)}".encode()),
+        CorpusRequest("long", "GET", "/s", f"q={quote(text[:5000])}&r=2", {}),
+        CorpusRequest("long", "POST", "/f", "", {"Content-Type": "text/plain"}, text.encode()),
+    ]
+    matched = 0
+    for c in requests:
+        for phase, index in engine._regex.items():
+            fast = index.hits(_request(c))
+            prefilter, index.prefilter = index.prefilter, None
+            try:
+                slow = index.hits(_request(c))
+            finally:
+                index.prefilter = prefilter
+            assert {i: sorted(v) for i, v in fast.items()} == {
+                i: sorted(v) for i, v in slow.items() if i not in index._deferred
+            }, (phase, c.path)
+            matched += len(slow)
+    assert matched > 10  # the comparison saw plenty of matches
