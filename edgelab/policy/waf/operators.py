@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import re
+import threading
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -128,17 +129,22 @@ def _direct_sqli() -> Callable[[str], str | None] | None:
 
     Same library, same answer (a test compares them), at half the cost: the binding builds a
     dict of eight token dicts on every call, about 4 us of a request's WAF time per new
-    value. `PyDLL` keeps the GIL during the call, so the one fingerprint buffer is never
-    shared by two threads at once."""
+    value. Each thread writes its own fingerprint buffer: the event loop and the WAF's body
+    worker both call it, and interpreted (not compiled) code may switch threads between the
+    call and the read of the buffer."""
     fn = _libinjection_function("libinjection_sqli")
     if fn is None:
         return None
     fn.restype = ctypes.c_int  # no argtypes: ctypes' conversion of them doubled a call's cost
-    fingerprint = ctypes.create_string_buffer(8)  # libinjection's own size: 5 tokens and NUL
+    buffers: dict[int, Any] = {}  # thread id -> its buffer (a few threads: loop, worker)
     size_t = ctypes.c_size_t
 
     def sqli(value: str) -> str | None:
         raw = value.encode("utf-8")  # strict, as the binding's (values are surrogate-free)
+        thread = threading.get_ident()
+        fingerprint = buffers.get(thread)
+        if fingerprint is None:  # libinjection's own size: 5 tokens and NUL
+            fingerprint = buffers.setdefault(thread, ctypes.create_string_buffer(8))
         found = fn(raw, size_t(len(raw)), fingerprint)  # (char *, size_t, char *)
         return fingerprint.value.decode("ascii") if found else None
 

@@ -10,6 +10,8 @@ import functools
 import itertools
 import random
 import re
+import sys
+import threading
 from collections.abc import Callable
 from urllib.parse import unquote
 
@@ -268,6 +270,35 @@ def test_the_direct_sqli_call_agrees_with_the_binding() -> None:
         checked += 1
         flagged += expected is not None
     assert flagged > 100 and checked - flagged > 100  # both answers were exercised
+
+
+def test_the_direct_sqli_call_gives_each_thread_its_own_fingerprint() -> None:
+    """The event loop and the WAF's body worker call libinjection at once: each thread's
+    answers are the binding's, fingerprint included (one shared buffer could hand a thread the
+    other's fingerprint, which decides `ignore = ["E*"]`)."""
+    direct = _direct_sqli()
+    assert direct is not None
+    values = [v for v in corpus_values() if _binding_sqli(v) is not None][:200]
+    expected = [_binding_sqli(v) for v in values]
+    assert len(set(expected)) > 20  # many different fingerprints to mix up
+    wrong: list[str] = []
+
+    def check(order: list[int]) -> None:
+        for _ in range(20):
+            wrong.extend(values[i] for i in order if direct(values[i]) != expected[i])
+
+    orders = [list(range(len(values))), list(reversed(range(len(values))))]
+    threads = [threading.Thread(target=check, args=(order,)) for order in orders]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter can
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not wrong
 
 
 def _keyword_table_words() -> frozenset[str]:
