@@ -42,6 +42,11 @@ class Worker:
         self._jobs.put((loop, future, fn, args))
         return future
 
+    @property
+    def queued(self) -> int:
+        """Jobs waiting for the thread (not the one it runs)."""
+        return self._jobs.qsize()
+
     def _start(self) -> None:
         with self._starting:
             if self._thread is None:

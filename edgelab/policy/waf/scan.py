@@ -306,9 +306,12 @@ class Prefilter:
         Upgrade-Insecure-Requests and the host-is-an-address pattern) leaves them out."""
         chains = sorted({chain for _, _, chain in patterns if chain})
         self.chain_set = ChainSet(chains)
+        scanned_patterns = [(i, *patterns[i]) for i in scanned]
         self.chain_scans = [
-            (chain, _scan_sets(engine, [(i, src, p) for i, src, p, c in own if c == chain]))
-            for own in [[(i, *patterns[i]) for i in scanned]]
+            (
+                chain,
+                _scan_sets(engine, [(i, s, p) for i, s, p, c in scanned_patterns if c == chain]),
+            )
             for chain in chains
         ]
         """Per chain, the scan sets of only the patterns read through it (`_split_forms`)."""

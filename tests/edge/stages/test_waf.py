@@ -387,7 +387,11 @@ async def test_a_large_body_is_inspected_in_the_worker_while_the_loop_serves_oth
         pending = stage.request(exchange(method="POST", body=body, headers=FORM))
         assert pending is not None
         large = asyncio.ensure_future(pending)
-        await asyncio.sleep(0)  # (one turn of the loop: the task reaches the worker's queue)
+        for _ in range(100):  # let the task run until it hands its body to the worker
+            if BODY_WORKER.queued:
+                break
+            await asyncio.sleep(0)
+        assert BODY_WORKER.queued == 1  # in the worker's queue, not inspected on the loop
         assert await through(stage, exchange(SQLI)) == 403  # served meanwhile
         assert not large.done()  # still queued behind the busy worker
     finally:
